@@ -1,0 +1,52 @@
+"""Chroma: one collection per agent kind (documents, code, conversations, knowledge).
+
+Agents share their kind's collection; each record carries its agent's name and searches filter
+on it. A server URL uses Chroma's HTTP client; otherwise a persistent client in the workspace.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+from sutazai.agents.memory.base import MemoryHit
+
+
+class ChromaStore:
+    def __init__(self, agent: str, collection: str, folder: Path, url: str | None = None) -> None:
+        import chromadb
+
+        if url:
+            from urllib.parse import urlparse
+
+            parsed = urlparse(url)
+            client = chromadb.HttpClient(host=parsed.hostname or "127.0.0.1", port=parsed.port or 8000)
+        else:
+            client = chromadb.PersistentClient(path=str(folder.parent / "_chroma"))
+        self.agent = agent
+        self.collection = client.get_or_create_collection(collection, metadata={"hnsw:space": "cosine"})
+
+    def count(self) -> int:
+        return len(self.collection.get(where={"agent": self.agent}, include=[])["ids"])
+
+    def add(self, vectors: list[list[float]], texts: list[str], metadata: list[dict[str, Any]]) -> None:
+        self.collection.add(
+            ids=[uuid.uuid4().hex for _ in texts],
+            embeddings=vectors,  # type: ignore[arg-type]
+            documents=texts,
+            metadatas=[{**m, "agent": self.agent} for m in metadata],
+        )
+
+    def search(self, vector: list[float], top_k: int) -> list[MemoryHit]:
+        result = self.collection.query(
+            query_embeddings=[vector],  # type: ignore[arg-type]
+            n_results=top_k,
+            where={"agent": self.agent},
+        )
+        docs = (result.get("documents") or [[]])[0]
+        dists = (result.get("distances") or [[]])[0]
+        metas = (result.get("metadatas") or [[]])[0]
+        return [
+            MemoryHit(str(d), 1.0 - float(dist), dict(m or {})) for d, dist, m in zip(docs, dists, metas, strict=False)
+        ]

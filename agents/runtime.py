@@ -1,0 +1,356 @@
+"""The async agent loop: memory, model call (streamed), tool calls, repeat; every step recorded.
+
+One :class:`AgentRuntime` serves a whole fleet: agents are definitions on disk plus lazily opened
+memories, so 150 idle agents cost little more than their parsed specs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from sutazai.agents import protocol, tracing
+from sutazai.agents.events import (
+    MemoriesRetrieved,
+    RunEvent,
+    RunFinished,
+    RunStarted,
+    Token,
+    ToolCalled,
+    ToolReturned,
+)
+from sutazai.agents.gateway_client import ChatChunk, GatewayClient
+from sutazai.agents.loader import AgentDefinition
+from sutazai.agents.memory import Memory, MemoryHit, open_store
+from sutazai.agents.runstore import RunStore
+from sutazai.agents.tools import RUNTIME_TOOLS, Tool
+from sutazai.errors import GatewayUnavailable, UserError
+from sutazai.workspace import Workspace
+
+
+@dataclass
+class _Usage:
+    prompt: int = 0
+    completion: int = 0
+
+    def add(self, chunk: ChatChunk) -> None:
+        self.prompt += chunk.prompt_tokens
+        self.completion += chunk.completion_tokens
+
+
+@dataclass
+class _RunState:
+    run_id: str
+    seq: int = 0
+    usage: _Usage = field(default_factory=_Usage)
+
+
+class AgentRuntime:
+    def __init__(self, workspace: Workspace, client: GatewayClient, store: RunStore) -> None:
+        self.workspace = workspace
+        self.client = client
+        self.store = store
+        self._memories: dict[str, Memory] = {}
+
+    # --- memory -------------------------------------------------------------------------------
+
+    def memory_for(self, agent: AgentDefinition) -> Memory:
+        if agent.name not in self._memories:
+            settings = self.workspace.settings.memory
+            backend = agent.spec.memory.backend or settings.backend
+            url = settings.chroma_url if backend == "chroma" else settings.qdrant_url
+            store = open_store(
+                backend, agent.name, agent.spec.collection_name(), self.workspace.memory_dir(agent.name), url
+            )
+
+            async def embed(texts: list[str]) -> list[list[float]]:
+                return await self.client.embed(texts, settings.embedding_model, agent=agent.name)
+
+            self._memories[agent.name] = Memory(store, embed)
+        return self._memories[agent.name]
+
+    def _bound_tools(self, agent: AgentDefinition) -> dict[str, Tool]:
+        tools = dict(agent.tools)
+        if RUNTIME_TOOLS & set(agent.spec.tools):
+            memory = self.memory_for(agent)
+
+            async def remember(text: str) -> str:
+                """Store a fact in this agent's long-term memory."""
+                await memory.remember([text], [{"source": "tool"}])
+                return "stored"
+
+            async def recall(query: str) -> str:
+                """Search this agent's long-term memory."""
+                hits = await memory.recall(query, agent.spec.memory.top_k or 4)
+                return "\n".join(f"- {h.text}" for h in hits) or "nothing found"
+
+            for name, fn in (("remember", remember), ("recall", recall)):
+                if name in agent.spec.tools:
+                    tools[name] = Tool.from_function(name, fn)
+        return tools
+
+    # --- the loop -----------------------------------------------------------------------------
+
+    async def run(
+        self,
+        agent: AgentDefinition,
+        user_input: str,
+        *,
+        history: list[dict[str, Any]] | None = None,
+        priority: str | None = None,
+    ) -> AsyncIterator[RunEvent]:
+        """Run one turn; yields events as they happen. Cancel the consumer to cancel the run."""
+        spec = agent.spec
+        run_id = self.store.start_run(agent.name, user_input, spec.model_ref)
+        state = _RunState(run_id)
+        yield RunStarted(run_id, agent.name, spec.model_ref)
+        queue: asyncio.Queue[RunEvent | None] = asyncio.Queue()
+        output_parts: list[str] = []
+
+        async def drive() -> None:
+            try:
+                with tracing.span("run", agent=agent.name, run_id=run_id, model=spec.model_ref):
+                    async with asyncio.timeout(spec.limits.timeout_s):
+                        output = await self._loop(agent, user_input, history or [], priority, state, queue)
+                output_parts.append(output)
+                await self._finish(state, "ok", output, None, queue)
+            except TimeoutError:
+                await self._fail(state, "timeout", f"run exceeded {spec.limits.timeout_s:g} s", queue)
+            except asyncio.CancelledError:
+                await self._fail(state, "cancelled", "cancelled by the caller", queue)
+                raise
+            except GatewayUnavailable as exc:
+                await self._fail(state, "unavailable", str(exc), queue)
+            except UserError as exc:
+                await self._fail(state, "error", str(exc), queue)
+            except Exception as exc:  # a tool or engine bug: record it, never lose the run
+                await self._fail(state, "error", f"{type(exc).__name__}: {exc}", queue)
+
+        task = asyncio.create_task(drive())
+        try:
+            while (event := await queue.get()) is not None:
+                yield event
+        finally:
+            if not task.done():
+                task.cancel()
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    pass
+
+    async def _finish(
+        self, state: _RunState, status: str, output: str, error: str | None, queue: asyncio.Queue[Any]
+    ) -> None:
+        u = state.usage
+        self.store.finish_run(state.run_id, status, output, error, u.prompt, u.completion)
+        await queue.put(RunFinished(state.run_id, status, output, error, u.prompt, u.completion, state.seq))
+        await queue.put(None)
+
+    async def _fail(self, state: _RunState, status: str, error: str, queue: asyncio.Queue[Any]) -> None:
+        self._record(state, "error", time.time(), 0.0, {"status": status}, error=error)
+        await self._finish(state, status, "", error, queue)
+
+    def _record(
+        self,
+        state: _RunState,
+        kind: str,
+        started: float,
+        duration_ms: float,
+        data: dict[str, Any],
+        prompt_tokens: int = 0,
+        completion_tokens: int = 0,
+        error: str | None = None,
+    ) -> None:
+        state.seq += 1
+        self.store.add_step(
+            state.run_id, state.seq, kind, started, duration_ms, data, prompt_tokens, completion_tokens, error
+        )
+
+    async def _loop(
+        self,
+        agent: AgentDefinition,
+        user_input: str,
+        history: list[dict[str, Any]],
+        priority: str | None,
+        state: _RunState,
+        queue: asyncio.Queue[RunEvent | None],
+    ) -> str:
+        spec = agent.spec
+        if spec.entrypoint:
+            from sutazai.agents.entrypoint import run_entrypoint
+
+            return await run_entrypoint(self, agent, user_input, state.run_id, self._record_for(state))
+        tools = self._bound_tools(agent)
+        system = agent.system_prompt
+        if spec.memory.enabled and spec.memory.top_k > 0:
+            hits = await self._retrieve(agent, user_input, state)
+            if hits:
+                await queue.put(MemoriesRetrieved(hits))
+                system += "\n\nRelevant memories:\n" + "\n".join(f"- {h.text}" for h in hits)
+        use_text = tools and spec.tool_protocol in ("auto", "text")
+        if use_text:
+            system += "\n\n" + protocol.instructions(list(tools.values()))
+        native = [t.openai_schema() for t in tools.values()] if spec.tool_protocol == "native" else None
+        messages: list[dict[str, Any]] = [{"role": "system", "content": system}, *history]
+        messages.append({"role": "user", "content": user_input})
+
+        content = ""
+        for _ in range(spec.limits.max_iterations):
+            content, calls = await self._call_model(agent, messages, native, bool(use_text), priority, state, queue)
+            known = set(tools)
+            call = calls[0] if calls else (protocol.parse_text_call(content, known) if use_text else None)
+            if call is None:
+                return content
+            messages.append(_assistant_message(content, call))
+            result = await self._call_tool(tools, call, state, queue)
+            if call.id:
+                messages.append({"role": "tool", "tool_call_id": call.id, "content": result})
+            else:
+                messages.append({"role": "user", "content": f"RESULT: {result}"})
+        return content
+
+    def _record_for(self, state: _RunState) -> Any:
+        def record(kind: str, started: float, duration_ms: float, data: dict[str, Any]) -> None:
+            self._record(state, kind, started, duration_ms, data)
+
+        return record
+
+    async def _retrieve(self, agent: AgentDefinition, query: str, state: _RunState) -> list[MemoryHit]:
+        started = time.time()
+        t0 = time.perf_counter()
+        with tracing.span("memory", agent=agent.name):
+            hits = await self.memory_for(agent).recall(query, agent.spec.memory.top_k)
+        self._record(
+            state,
+            "memory",
+            started,
+            (time.perf_counter() - t0) * 1000,
+            {"query": query, "hits": [{"text": h.text, "score": h.score} for h in hits]},
+        )
+        return hits
+
+    async def _call_model(
+        self,
+        agent: AgentDefinition,
+        messages: list[dict[str, Any]],
+        native_tools: list[dict[str, Any]] | None,
+        hold_tool_lines: bool,
+        priority: str | None,
+        state: _RunState,
+        queue: asyncio.Queue[RunEvent | None],
+    ) -> tuple[str, list[protocol.ParsedCall]]:
+        spec = agent.spec
+        started = time.time()
+        t0 = time.perf_counter()
+        content = ""
+        held = ""
+        streaming = not hold_tool_lines
+        usage = _Usage()
+        first_token_ms: float | None = None
+        calls: dict[int, dict[str, str]] = {}
+        with tracing.span("llm", agent=agent.name, model=spec.model_ref):
+            async for chunk in self.client.chat_stream(
+                messages,
+                spec.model_ref,
+                max_tokens=spec.limits.max_tokens,
+                temperature=spec.temperature,
+                seed=spec.seed,
+                tools=native_tools,
+                agent=agent.name,
+                priority=priority or spec.priority,
+            ):
+                usage.add(chunk)
+                for delta in chunk.tool_calls:
+                    slot = calls.setdefault(delta.index, {"id": "", "name": "", "arguments": ""})
+                    slot["id"] = delta.id or slot["id"]
+                    slot["name"] += delta.name
+                    slot["arguments"] += delta.arguments
+                if not chunk.content:
+                    continue
+                if first_token_ms is None:
+                    first_token_ms = (time.perf_counter() - t0) * 1000
+                content += chunk.content
+                if streaming:
+                    await queue.put(Token(chunk.content))
+                    continue
+                held += chunk.content
+                if not protocol.may_become_call(held):
+                    streaming = True
+                    await queue.put(Token(held))
+        state.usage.prompt += usage.prompt
+        state.usage.completion += usage.completion
+        parsed = [
+            protocol.ParsedCall(c["name"], _json_object(c["arguments"]), c["id"] or f"call_{i}")
+            for i, c in sorted(calls.items())
+        ]
+        self._record(
+            state,
+            "llm",
+            started,
+            (time.perf_counter() - t0) * 1000,
+            {
+                "model": spec.model_ref,
+                "messages": messages,
+                "response": content,
+                "tool_calls": [{"name": c.name, "arguments": c.arguments} for c in parsed],
+                "first_token_ms": first_token_ms,
+            },
+            usage.prompt,
+            usage.completion,
+        )
+        return content, parsed
+
+    async def _call_tool(
+        self,
+        tools: dict[str, Tool],
+        call: protocol.ParsedCall,
+        state: _RunState,
+        queue: asyncio.Queue[RunEvent | None],
+    ) -> str:
+        await queue.put(ToolCalled(call.name, call.arguments))
+        started = time.time()
+        t0 = time.perf_counter()
+        error: str | None = None
+        with tracing.span("tool", tool=call.name):
+            try:
+                tool = tools.get(call.name)
+                if tool is None:
+                    raise LookupError(f"unknown tool {call.name!r}; available: {', '.join(tools)}")
+                result = await tool.call(call.arguments)
+            except Exception as exc:  # a failing tool is reported to the model, not fatal to the run
+                error = f"{type(exc).__name__}: {exc}"
+                result = f"error: {error}"
+        self._record(
+            state,
+            "tool",
+            started,
+            (time.perf_counter() - t0) * 1000,
+            {"tool": call.name, "arguments": call.arguments, "result": result},
+            error=error,
+        )
+        await queue.put(ToolReturned(call.name, result, error is not None))
+        return result
+
+
+def _json_object(raw: str) -> dict[str, Any]:
+    try:
+        value = json.loads(raw) if raw else {}
+    except json.JSONDecodeError:
+        return {"input": raw}
+    return value if isinstance(value, dict) else {"input": value}
+
+
+def _assistant_message(content: str, call: protocol.ParsedCall) -> dict[str, Any]:
+    if call.id is None:
+        return {"role": "assistant", "content": content}
+    return {
+        "role": "assistant",
+        "content": content or None,
+        "tool_calls": [
+            {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": json.dumps(call.arguments)}}
+        ],
+    }

@@ -1,0 +1,101 @@
+"""The ``agent.yaml`` model. Its JSON Schema (``sutazai schema``) is what editors validate against."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Kind = Literal["document", "code", "conversation", "knowledge"]
+Priority = Literal["interactive", "normal", "batch"]
+ToolProtocol = Literal["auto", "native", "text"]
+SCHEMA_ID = "https://sutazai.dev/schema/agent.json"
+
+# Chroma keeps one collection per kind, as in the fleet design.
+KIND_COLLECTIONS: dict[str, str] = {
+    "document": "documents",
+    "code": "code",
+    "conversation": "conversations",
+    "knowledge": "knowledge",
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PromptSpec(_Strict):
+    """The system prompt: inline ``text`` or a ``file`` relative to the agent folder."""
+
+    text: str | None = Field(None, description="The system prompt, inline.")
+    file: str | None = Field(None, description="A file in the agent folder holding the system prompt.")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> PromptSpec:
+        if (self.text is None) == (self.file is None):
+            raise ValueError("give exactly one of `text` or `file`")
+        return self
+
+
+class MemorySpec(_Strict):
+    enabled: bool = Field(True, description="Retrieve memories before each model call.")
+    backend: Literal["faiss", "chroma", "qdrant"] | None = Field(
+        None, description="Vector store; defaults to the workspace's `[memory] backend` (faiss)."
+    )
+    collection: str | None = Field(None, description="Collection name; defaults to one per agent kind.")
+    top_k: int = Field(4, ge=0, le=50, description="How many memories to retrieve per call.")
+
+
+class LimitsSpec(_Strict):
+    max_iterations: int = Field(4, ge=1, le=50, description="Model calls per run, tool rounds included.")
+    timeout_s: float = Field(120.0, gt=0, le=3600, description="Wall-clock limit for one run.")
+    max_tokens: int = Field(256, ge=1, le=32768, description="Completion tokens per model call.")
+
+
+class AgentSpec(_Strict):
+    """One agent: what it is, which model tier it uses, its prompt, tools, memory and limits."""
+
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*$", description="Unique name; the folder name.")]
+    description: str = Field("", description="One line: what this agent is for.")
+    kind: Kind = Field(description="document, code, conversation or knowledge.")
+    tier: str | None = Field(
+        "fast", description="Model tier (fast, quality, local or one from sutazai.toml [tiers])."
+    )
+    model: str | None = Field(None, description="An explicit model name; overrides `tier`.")
+    priority: Priority = Field("normal", description="Scheduling class at the gateway.")
+    temperature: float = Field(0.2, ge=0, le=2, description="Sampling temperature; 0 makes runs cacheable.")
+    seed: int | None = Field(None, description="Fixed seed for reproducible sampling.")
+    prompt: PromptSpec = Field(description="System prompt, inline (`text`) or from a file (`file`).")
+    tools: list[str] = Field(default_factory=list, description="Built-in tools or functions in tools.py.")
+    tool_protocol: ToolProtocol = Field(
+        "auto", description="native tool calls, a text protocol small models follow, or auto (both)."
+    )
+    memory: MemorySpec = Field(default_factory=MemorySpec)
+    limits: LimitsSpec = Field(default_factory=LimitsSpec)
+    smoke: str | None = Field("smoke.yaml", description="Smoke cases file, relative to the agent folder.")
+    entrypoint: str | None = Field(
+        None, description="`module:function` in the agent folder that runs a turn (framework agents)."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _prompt_shorthand(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("prompt"), str):
+            data = {**data, "prompt": {"text": data["prompt"]}}
+        return data
+
+    @property
+    def model_ref(self) -> str:
+        """What the gateway is asked for: an explicit model, or the tier it resolves."""
+        return self.model or self.tier or "fast"
+
+    def collection_name(self) -> str:
+        return self.memory.collection or KIND_COLLECTIONS[self.kind]
+
+
+def json_schema() -> dict[str, Any]:
+    schema = AgentSpec.model_json_schema()
+    schema["$id"] = SCHEMA_ID
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "SutazAI agent.yaml"
+    return schema

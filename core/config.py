@@ -1,0 +1,148 @@
+"""Settings, merged in one place with a fixed precedence.
+
+flags > ``SUTAZAI_*`` environment > ``sutazai.toml`` > user config (platformdirs) > defaults.
+
+Environment variables name a section and a key: ``SUTAZAI_GATEWAY_URL`` sets ``[gateway] url``,
+``SUTAZAI_TIERS_FAST`` sets ``[tiers] fast``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from sutazai.errors import Problem, SpecError
+
+ENV_PREFIX = "SUTAZAI_"
+DEFAULT_GATEWAY_PORT = 11435
+MemoryBackend = Literal["faiss", "chroma", "qdrant"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class GatewaySettings(_Section):
+    """Where clients find the gateway, and where ``stack up`` makes it listen."""
+
+    url: str = f"http://127.0.0.1:{DEFAULT_GATEWAY_PORT}"
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_GATEWAY_PORT
+    timeout_s: float = 120.0
+
+
+class MemorySettings(_Section):
+    backend: MemoryBackend = "faiss"
+    embedding_model: str = "embed"
+    chroma_url: str | None = None
+    qdrant_url: str | None = None
+
+
+class PathSettings(_Section):
+    data: str = ".sutazai"
+
+
+class SecretSettings(_Section):
+    """Names of environment variables whose values must never be stored or logged."""
+
+    env: list[str] = Field(default_factory=list)
+
+
+class Settings(_Section):
+    gateway: GatewaySettings = Field(default_factory=GatewaySettings)
+    tiers: dict[str, str] = Field(
+        default_factory=lambda: {"fast": "smollm2", "quality": "smollm2", "local": "smollm2"},
+        description="Model tiers: a tier name maps to a concrete model the gateway serves.",
+    )
+    memory: MemorySettings = Field(default_factory=MemorySettings)
+    paths: PathSettings = Field(default_factory=PathSettings)
+    secrets: SecretSettings = Field(default_factory=SecretSettings)
+    # Sections owned by other parts (the stack's engines) are kept as raw tables.
+    stack: dict[str, Any] = Field(default_factory=dict)
+
+
+def user_config_path() -> Path:
+    from platformdirs import user_config_dir
+
+    return Path(user_config_dir("sutazai")) / "config.toml"
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        return {}
+    except tomllib.TOMLDecodeError as exc:
+        # tomllib reports "(at line L, column C)" in the message; keep it as the location.
+        message = str(exc)
+        line = column = None
+        if "(at line " in message:
+            message, _, where = message.partition(" (at line ")
+            nums = where.rstrip(")").split(", column ")
+            line, column = int(nums[0]), int(nums[1]) if len(nums) > 1 else None
+        raise SpecError(Problem(message, path, line, column, "fix the TOML syntax")) from None
+
+
+def env_overrides(environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """Turn ``SUTAZAI_SECTION_KEY=value`` into ``{"section": {"key": value}}``."""
+    env = os.environ if environ is None else environ
+    sections = set(Settings.model_fields)
+    out: dict[str, Any] = {}
+    for name, value in env.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        rest = name[len(ENV_PREFIX) :].lower()
+        section, _, key = rest.partition("_")
+        if section in sections and key:
+            out.setdefault(section, {})[key] = value
+    return out
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_settings(
+    workspace_toml: Path | None = None,
+    flags: dict[str, Any] | None = None,
+    environ: dict[str, str] | None = None,
+    user_toml: Path | None = None,
+) -> Settings:
+    """Merge every source, lowest precedence first, then validate once."""
+    layers: list[tuple[dict[str, Any], Path | None]] = [
+        (read_toml(user_toml or user_config_path()), user_toml or user_config_path()),
+        (read_toml(workspace_toml) if workspace_toml else {}, workspace_toml),
+        (env_overrides(environ), None),
+        (flags or {}, None),
+    ]
+    merged: dict[str, Any] = {}
+    for data, _ in layers:
+        merged = deep_merge(merged, data)
+    # A gateway host/port set without a URL moves the URL with it.
+    gw = merged.get("gateway", {})
+    if ("host" in gw or "port" in gw) and "url" not in gw:
+        host = gw.get("host", "127.0.0.1")
+        gw["url"] = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{gw.get('port', 11435)}"
+    try:
+        return Settings.model_validate(merged)
+    except ValidationError as exc:
+        problems = [
+            Problem(
+                f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}",
+                workspace_toml,
+                hint="see `sutazai doctor` and README: Configuration",
+            )
+            for err in exc.errors()
+        ]
+        raise SpecError(problems) from None

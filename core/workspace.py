@@ -1,0 +1,95 @@
+"""The workspace: a folder with ``sutazai.toml`` and ``agents/<name>/`` folders, found like git."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from sutazai.config import Settings, load_settings
+from sutazai.errors import Problem, UserError, WorkspaceNotFound
+
+MARKER = "sutazai.toml"
+AGENT_FILE = "agent.yaml"
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+RESERVED_NAMES = frozenset({"con", "nul", "aux", "prn", "sutazai", "agents", "tools", "test", "tests"})
+
+
+def find_root(start: Path) -> Path | None:
+    for folder in [start, *start.parents]:
+        if (folder / MARKER).is_file():
+            return folder
+    return None
+
+
+def check_name(name: str, what: str = "agent name") -> str:
+    """Names come from users and become folder names: they must never escape their folder."""
+    if not NAME_PATTERN.match(name) or name in RESERVED_NAMES:
+        raise UserError(
+            Problem(
+                f"invalid {what} {name!r}",
+                hint="use lowercase letters, digits and '-', starting with a letter "
+                f"(pattern [a-z][a-z0-9-]*), and not one of: {', '.join(sorted(RESERVED_NAMES))}",
+            )
+        )
+    return name
+
+
+@dataclass
+class Workspace:
+    root: Path
+    flags: dict[str, Any] | None = None
+
+    @classmethod
+    def discover(cls, explicit: Path | None = None, flags: dict[str, Any] | None = None) -> Workspace:
+        if explicit is not None:
+            root = explicit.resolve()
+            if not (root / MARKER).is_file():
+                raise WorkspaceNotFound(
+                    Problem(f"{root} has no {MARKER}", hint=f"run `sutazai init {explicit}` to create one")
+                )
+            return cls(root, flags)
+        root_found = find_root(Path.cwd().resolve())
+        if root_found is None:
+            raise WorkspaceNotFound(
+                Problem(
+                    f"no {MARKER} in {Path.cwd()} or any parent folder",
+                    hint="run `sutazai init DIR --demo`, cd into a workspace, or pass --workspace",
+                )
+            )
+        return cls(root_found, flags)
+
+    @cached_property
+    def settings(self) -> Settings:
+        return load_settings(self.root / MARKER, flags=self.flags)
+
+    @property
+    def config_file(self) -> Path:
+        return self.root / MARKER
+
+    @property
+    def agents_dir(self) -> Path:
+        return self.root / "agents"
+
+    @property
+    def data_dir(self) -> Path:
+        data = Path(self.settings.paths.data)
+        return data if data.is_absolute() else self.root / data
+
+    @property
+    def runs_db(self) -> Path:
+        return self.data_dir / "runs.db"
+
+    def memory_dir(self, agent: str) -> Path:
+        return self.data_dir / "memory" / check_name(agent)
+
+    def agent_dir(self, name: str) -> Path:
+        return self.agents_dir / check_name(name)
+
+    def agent_dirs(self) -> list[Path]:
+        """Every ``agents/<name>/agent.yaml`` folder, sorted by name."""
+        if not self.agents_dir.is_dir():
+            return []
+        return sorted(p.parent for p in self.agents_dir.glob(f"*/{AGENT_FILE}"))

@@ -1,0 +1,1 @@
+"""Templates and generators for workspaces and agents (jinja2), written atomically."""

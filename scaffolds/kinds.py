@@ -1,0 +1,72 @@
+"""What each agent kind starts with: prompt, tools and smoke cases that a small model can pass."""
+
+from __future__ import annotations
+
+from typing import Any
+
+KIND_DEFAULTS: dict[str, dict[str, Any]] = {
+    "document": {
+        "description": "Summarises documents in one or two sentences.",
+        "prompt": "You summarise documents. Answer with a short summary of the text you are given, "
+        "in one or two plain sentences.",
+        "tools": ["word_count"],
+        "memory": False,
+        "example_tool": "first_sentence",
+        "example_tool_doc": "Return the first sentence of a text.",
+        "example_tool_body": 'return text.split(".")[0].strip() + "."',
+        "smoke_cases": [
+            {"name": "summarises", "input": "Summarise: The cat sat on the mat. It was warm.",
+             "expect": {"not_contains": "error"}},
+            {"name": "answers", "input": "Summarise: Paris is the capital of France.",
+             "expect": {"regex": "\\w+"}},
+        ],
+    },
+    "code": {
+        "description": "Explains and writes small pieces of Python code.",
+        "prompt": "You are a helpful programming assistant. Answer questions about code briefly "
+        "and show short Python examples when useful.",
+        "tools": ["calculator"],
+        "memory": False,
+        "example_tool": "count_lines",
+        "example_tool_doc": "Count the lines of a piece of code.",
+        "example_tool_body": "return str(len(text.splitlines()))",
+        "smoke_cases": [
+            {"name": "writes-code", "input": "Write a Python function that adds two numbers.",
+             "expect": {"regex": "\\w+"}},
+            {"name": "no-error", "input": "What does len() do in Python?", "expect": {"not_contains": "Traceback"}},
+        ],
+    },
+    "conversation": {
+        "description": "A friendly conversational assistant that remembers what it is told.",
+        "prompt": "You are a friendly assistant. Reply briefly and politely.",
+        "tools": [],
+        "memory": True,
+        "example_tool": "shout",
+        "example_tool_doc": "Return the text in capital letters.",
+        "example_tool_body": "return text.upper()",
+        "smoke_cases": [
+            {"name": "greets", "input": "Hello! Who are you?", "expect": {"regex": "\\w+"}},
+            {"name": "polite", "input": "Thank you for your help.", "expect": {"not_contains": "Traceback"}},
+        ],
+    },
+    "knowledge": {
+        "description": "Answers questions from its knowledge memory, citing what it found.",
+        "prompt": "You answer factual questions briefly. Use the relevant memories if there are any.",
+        "tools": ["clock"],
+        "memory": True,
+        "example_tool": "define",
+        "example_tool_doc": "Return a one-line placeholder definition of a term.",
+        "example_tool_body": 'return f"{text}: see the knowledge base."',
+        "smoke_cases": [
+            {"name": "answers", "input": "What is the capital of France?", "expect": {"regex": "\\w+"}},
+            {"name": "short", "input": "Name a primary colour.", "expect": {"not_contains": "Traceback"}},
+        ],
+    },
+}
+
+DEMO_AGENTS: dict[str, str] = {
+    "summarizer": "document",
+    "code-helper": "code",
+    "chat-buddy": "conversation",
+    "fact-finder": "knowledge",
+}

@@ -1,0 +1,257 @@
+"""Agent commands: init, list, run, chat, runs, show, schema."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+
+from sutazai.workbench.cli.output import EXIT_GATEWAY, EXIT_RUN_FAILED, console, emit_json, err_console
+from sutazai.workbench.cli.session import open_runtime, workspace_from
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+def _when(timestamp: float | None) -> str:
+    return dt.datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S") if timestamp else "-"
+
+
+def init(
+    directory: Annotated[Path, typer.Argument(help="Folder for the new workspace.")],
+    demo: Annotated[bool, typer.Option("--demo", help="Add four example agents, one per kind.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Create a workspace (sutazai.toml and agents/)."""
+    from sutazai.scaffolds.generate import init_workspace
+
+    root = init_workspace(directory, demo=demo, force=force)
+    agents = sorted(p.name for p in (root / "agents").iterdir() if not p.name.startswith("."))
+    if as_json:
+        emit_json({"workspace": str(root), "agents": agents})
+        return
+    console.print(f"Created workspace [bold]{root}[/]" + (f" with agents: {', '.join(agents)}" if agents else ""))
+    console.print(f"Next: cd {directory} && sutazai stack up --detach && sutazai run {agents[0] if agents else 'NAME'} "
+                  '"hello"')
+
+
+def list_agents(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """List the workspace's agents, with broken ones and why."""
+    from sutazai.agents.loader import AgentCatalog
+    from sutazai.agents.runstore import RunStore
+
+    workspace = workspace_from(ctx)
+    catalog = AgentCatalog.scan(workspace)
+    last = RunStore(workspace.runs_db).last_runs_by_agent() if workspace.runs_db.exists() else {}
+    rows: list[dict[str, Any]] = [
+        {
+            "name": a.name,
+            "kind": a.spec.kind,
+            "model": a.spec.model_ref,
+            "priority": a.spec.priority,
+            "description": a.spec.description,
+            "last_status": last[a.name].status if a.name in last else None,
+            "last_run": last[a.name].started_at if a.name in last else None,
+            "problems": [],
+        }
+        for a in catalog.agents.values()
+    ]
+    rows += [
+        {"name": name, "kind": None, "model": None, "priority": None, "description": "",
+         "last_status": None, "last_run": None, "problems": [p.to_dict() for p in err.problems]}
+        for name, err in catalog.broken.items()
+    ]
+    rows.sort(key=lambda r: r["name"])
+    if as_json:
+        emit_json(rows)
+        return
+    from rich.table import Table
+
+    table = Table("agent", "kind", "model", "last run", "status", "description", box=None)
+    for row in rows:
+        if row["problems"]:
+            first = row["problems"][0]
+            table.add_row(row["name"], "[red]broken[/]", "", "", "",
+                          f"[red]{Path(first['file']).name}:{first['line']}: {first['message']}[/]")
+        else:
+            table.add_row(row["name"], row["kind"], row["model"], _when(row["last_run"]),
+                          row["last_status"] or "-", row["description"])
+    console.print(table)
+
+
+async def _run_once(ctx: typer.Context, agent_name: str, text: str, priority: str | None,
+                    as_json: bool, history: list[dict[str, Any]] | None = None) -> Any:
+    from sutazai.agents.events import MemoriesRetrieved, RunFinished, RunStarted, Token, ToolCalled, ToolReturned
+    from sutazai.agents.loader import AgentCatalog
+
+    workspace = workspace_from(ctx)
+    agent = AgentCatalog.scan(workspace).get(agent_name)
+    finished: RunFinished | None = None
+    async with open_runtime(workspace) as runtime:
+        async for event in runtime.run(agent, text, history=history, priority=priority):
+            if as_json:
+                if isinstance(event, RunFinished):
+                    finished = event
+                continue
+            match event:
+                case RunStarted(run_id=run_id, model=model):
+                    err_console.print(f"[dim]run {run_id} · {agent_name} · {model}[/]")
+                case Token(text=piece):
+                    console.print(piece, end="", markup=False, highlight=False, soft_wrap=True)
+                case MemoriesRetrieved(hits=hits):
+                    err_console.print(f"[dim]↳ {len(hits)} memories retrieved[/]")
+                case ToolCalled(name=name, arguments=arguments):
+                    err_console.print(f"\n[cyan]→ {escape(name)}({escape(json.dumps(arguments))})[/]")
+                case ToolReturned(name=name, result=result):
+                    err_console.print(f"[cyan]← {escape(name)}: {escape(result[:200])}[/]")
+                case RunFinished():
+                    finished = event
+    assert finished is not None
+    return finished
+
+
+def run(
+    ctx: typer.Context,
+    agent: Annotated[str, typer.Argument(help="Agent name.")],
+    text: Annotated[str, typer.Argument(help="Input for the agent.")],
+    priority: Annotated[str | None, typer.Option(help="interactive | normal | batch")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Run an agent once, streaming its answer; prints the run id."""
+    finished = asyncio.run(_run_once(ctx, agent, text, priority, as_json))
+    if as_json:
+        emit_json({"run_id": finished.run_id, "status": finished.status, "output": finished.output,
+                   "error": finished.error, "prompt_tokens": finished.prompt_tokens,
+                   "completion_tokens": finished.completion_tokens})
+    else:
+        console.print()
+        style = "green" if finished.status == "ok" else "red"
+        err_console.print(f"[{style}]{finished.status}[/] run {finished.run_id} · "
+                          f"{finished.prompt_tokens}+{finished.completion_tokens} tokens"
+                          + (f" · {escape(finished.error)}" if finished.error else ""))
+    if finished.status == "unavailable":
+        raise typer.Exit(EXIT_GATEWAY)
+    if finished.status != "ok":
+        raise typer.Exit(EXIT_RUN_FAILED)
+
+
+def chat(
+    ctx: typer.Context,
+    agent: Annotated[str, typer.Argument(help="Agent name.")],
+    priority: Annotated[str, typer.Option(help="interactive | normal | batch")] = "interactive",
+) -> None:
+    """Chat with an agent; each turn is a recorded run. Ctrl-D or /exit to leave."""
+    history: list[dict[str, Any]] = []
+    console.print(f"Chatting with [bold]{agent}[/] (Ctrl-D or /exit to leave)")
+    while True:
+        try:
+            text = console.input("[bold]you> [/]")
+        except EOFError:
+            console.print()
+            return
+        if text.strip() in ("/exit", "/quit"):
+            return
+        if not text.strip():
+            continue
+        finished = asyncio.run(_run_once(ctx, agent, text, priority, False, history))
+        console.print()
+        if finished.status == "ok":
+            history += [{"role": "user", "content": text}, {"role": "assistant", "content": finished.output}]
+        else:
+            err_console.print(f"[red]{finished.status}: {escape(finished.error or '')}[/]")
+
+
+def runs(
+    ctx: typer.Context,
+    agent: Annotated[str | None, typer.Argument(help="Only this agent's runs.")] = None,
+    limit: Annotated[int, typer.Option(help="How many.")] = 20,
+    as_json: JsonFlag = False,
+) -> None:
+    """Recent runs, newest first."""
+    from dataclasses import asdict
+
+    from sutazai.agents.runstore import RunStore
+
+    workspace = workspace_from(ctx)
+    records = RunStore(workspace.runs_db).runs(agent, limit)
+    if as_json:
+        emit_json([asdict(r) for r in records])
+        return
+    from rich.table import Table
+
+    table = Table("run", "agent", "started", "status", "ms", "tokens", "input", box=None)
+    for r in records:
+        ms = f"{r.duration_ms:.0f}" if r.duration_ms is not None else "-"
+        table.add_row(r.id, r.agent, _when(r.started_at), r.status, ms,
+                      str(r.prompt_tokens + r.completion_tokens), r.input[:50])
+    console.print(table)
+
+
+def show(
+    ctx: typer.Context,
+    run_id: Annotated[str, typer.Argument(help="Run id (a unique prefix is enough).")],
+    as_json: JsonFlag = False,
+) -> None:
+    """A run's trace, step by step."""
+    from dataclasses import asdict
+
+    from sutazai.agents.runstore import RunStore
+    from sutazai.errors import Problem, UserError
+
+    store = RunStore(workspace_from(ctx).runs_db)
+    record = store.run(run_id)
+    if record is None:
+        raise UserError(Problem(f"no single run matches {run_id!r}", hint="`sutazai runs` lists run ids"))
+    steps = store.steps(record.id)
+    if as_json:
+        emit_json({"run": asdict(record), "steps": [asdict(s) for s in steps]})
+        return
+    console.print(f"[bold]run {record.id}[/] · {record.agent} · {record.model} · {record.status} · "
+                  f"{_when(record.started_at)}")
+    console.print(f"[bold]input:[/] {escape(record.input)}")
+    for step in steps:
+        head = f"\n[bold]#{step.seq} {step.kind}[/] {step.duration_ms:.1f} ms"
+        if step.prompt_tokens or step.completion_tokens:
+            head += f" · {step.prompt_tokens}+{step.completion_tokens} tokens"
+        console.print(head)
+        data = step.data
+        if step.kind == "llm":
+            for message in data.get("messages", []):
+                console.print(f"  [dim]{message.get('role')}:[/] {escape(str(message.get('content'))[:400])}",
+                              markup=True, soft_wrap=True)
+            console.print(f"  [green]response:[/] {escape(str(data.get('response', '')))}", soft_wrap=True)
+        elif step.kind == "tool":
+            console.print(escape(f"  {data.get('tool')}({json.dumps(data.get('arguments'))}) → {data.get('result')}"))
+        elif step.kind == "memory":
+            for hit in data.get("hits", []):
+                console.print(f"  {hit['score']:.2f} {escape(hit['text'][:200])}")
+        else:
+            console.print(escape(f"  {json.dumps(data)[:400]}"))
+        if step.error:
+            console.print(f"  [red]error: {escape(step.error)}[/]")
+    if record.output:
+        console.print(f"\n[bold]output:[/] {escape(record.output)}")
+    if record.error:
+        console.print(f"\n[red]error: {escape(record.error)}[/]")
+
+
+def schema() -> None:
+    """Print the JSON Schema of agent.yaml."""
+    from sutazai.agents.spec import json_schema
+
+    emit_json(json_schema())
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(init)
+    app.command("list")(list_agents)
+    app.command()(run)
+    app.command()(chat)
+    app.command()(runs)
+    app.command()(show)
+    app.command()(schema)

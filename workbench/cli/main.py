@@ -1,0 +1,74 @@
+"""``sutazai``: one entry point; each command group lives in its own module.
+
+Start-up stays light (``sutazai --help`` well under 0.5 s): modules below import their heavy
+dependencies inside the commands.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from sutazai import __version__
+from sutazai.errors import UserError
+from sutazai.workbench.cli import agent_commands, doctor
+from sutazai.workbench.cli.output import report_error
+
+app = typer.Typer(
+    name="sutazai",
+    help="SutazAI Workbench: build, run, trace and smoke-test fleets of local LLM agents.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"sutazai {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    workspace: Annotated[
+        Path | None, typer.Option("--workspace", "-w", help="Workspace folder (default: found from cwd).")
+    ] = None,
+    gateway: Annotated[str | None, typer.Option("--gateway", help="Gateway URL, overriding config.")] = None,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True)] = False,
+) -> None:
+    flags: dict[str, Any] = {}
+    if gateway:
+        flags["gateway"] = {"url": gateway}
+    ctx.obj = {"workspace": workspace, "flags": flags}
+
+
+agent_commands.register(app)
+doctor.register(app)
+
+
+def run() -> None:
+    """Console-script entry: user mistakes become a clear message and an exit code."""
+    as_json = "--json" in sys.argv
+    try:
+        code = app(standalone_mode=False)
+    except UserError as exc:
+        sys.exit(report_error(exc, as_json))
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(130)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # click's usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+    sys.exit(code if isinstance(code, int) else 0)
