@@ -72,6 +72,10 @@ async def run_entrypoint(
     else:
         result = await asyncio.to_thread(function, user_input, context)
     output = str(result)
-    record("entrypoint", started, (time.perf_counter() - t0) * 1000,
-           {"entrypoint": agent.spec.entrypoint, "input": user_input, "response": output})
+    record(
+        "entrypoint",
+        started,
+        (time.perf_counter() - t0) * 1000,
+        {"entrypoint": agent.spec.entrypoint, "input": user_input, "response": output},
+    )
     return output

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-
 from sutazai.errors import GatewayUnavailable, Problem, UserError
 
 
@@ -155,7 +154,9 @@ def _parse_chunk(event: dict[str, Any]) -> ChatChunk:
         for call in delta.get("tool_calls") or []:
             fn = call.get("function") or {}
             chunk.tool_calls.append(
-                ToolCallDelta(call.get("index", 0), call.get("id"), fn.get("name") or "", fn.get("arguments") or "")
+                ToolCallDelta(
+                    call.get("index", 0), call.get("id"), fn.get("name") or "", fn.get("arguments") or ""
+                )
             )
         chunk.finish_reason = choice.get("finish_reason") or chunk.finish_reason
     usage = event.get("usage") or {}

@@ -51,7 +51,9 @@ def _read_text(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise SpecError(Problem(f"not UTF-8 text (byte {exc.start})", path, hint="save it as UTF-8")) from None
+        raise SpecError(
+            Problem(f"not UTF-8 text (byte {exc.start})", path, hint="save it as UTF-8")
+        ) from None
     except OSError as exc:
         raise SpecError(Problem(f"cannot read: {exc.strerror}", path)) from None
 
@@ -133,6 +135,8 @@ class AgentCatalog:
         if name not in self.agents:
             available = ", ".join(sorted(self.agents)) or "none yet"
             raise SpecError(
-                Problem(f"no agent named {name!r}", hint=f"agents here: {available}; `sutazai list` shows all")
+                Problem(
+                    f"no agent named {name!r}", hint=f"agents here: {available}; `sutazai list` shows all"
+                )
             )
         return self.agents[name]

@@ -166,7 +166,10 @@ class RunStore:
 
     def steps(self, run_id: str) -> list[StepRecord]:
         rows = self._db.execute("SELECT * FROM steps WHERE run_id = ? ORDER BY seq", (run_id,))
-        return [StepRecord(*row[:7], json.loads(row[7]), row[8]) for row in rows]
+        return [
+            StepRecord(row[0], row[1], row[2], row[3], row[4], row[5], row[6], json.loads(row[7]), row[8])
+            for row in rows
+        ]
 
     def last_runs_by_agent(self) -> dict[str, RunRecord]:
         """The newest run of every agent, in one query (the TUI's agents table)."""
@@ -175,4 +178,3 @@ class RunStore:
             "ON r.agent = last.agent AND r.started_at = last.m"
         )
         return {row[1]: RunRecord(*row) for row in rows}
-

@@ -7,6 +7,7 @@ memories, so 150 idle agents cost little more than their parsed specs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import AsyncIterator
@@ -137,10 +138,8 @@ class AgentRuntime:
         finally:
             if not task.done():
                 task.cancel()
-                try:
+                with contextlib.suppress(asyncio.CancelledError):
                     await task
-                except asyncio.CancelledError:
-                    pass
 
     async def _finish(
         self, state: _RunState, status: str, output: str, error: str | None, queue: asyncio.Queue[Any]
@@ -200,7 +199,9 @@ class AgentRuntime:
 
         content = ""
         for _ in range(spec.limits.max_iterations):
-            content, calls = await self._call_model(agent, messages, native, bool(use_text), priority, state, queue)
+            content, calls = await self._call_model(
+                agent, messages, native, bool(use_text), priority, state, queue
+            )
             known = set(tools)
             call = calls[0] if calls else (protocol.parse_text_call(content, known) if use_text else None)
             if call is None:
@@ -351,6 +352,10 @@ def _assistant_message(content: str, call: protocol.ParsedCall) -> dict[str, Any
         "role": "assistant",
         "content": content or None,
         "tool_calls": [
-            {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": json.dumps(call.arguments)}}
+            {
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": json.dumps(call.arguments)},
+            }
         ],
     }

@@ -70,8 +70,8 @@ class AgentSpec(_Strict):
     tool_protocol: ToolProtocol = Field(
         "auto", description="native tool calls, a text protocol small models follow, or auto (both)."
     )
-    memory: MemorySpec = Field(default_factory=MemorySpec)
-    limits: LimitsSpec = Field(default_factory=LimitsSpec)
+    memory: MemorySpec = Field(default_factory=lambda: MemorySpec.model_validate({}))
+    limits: LimitsSpec = Field(default_factory=lambda: LimitsSpec.model_validate({}))
     smoke: str | None = Field("smoke.yaml", description="Smoke cases file, relative to the agent folder.")
     entrypoint: str | None = Field(
         None, description="`module:function` in the agent folder that runs a turn (framework agents)."

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
+from sutazai.errors import Problem, SpecError
 
 M = TypeVar("M", bound=BaseModel)
-
-from sutazai.errors import Problem, SpecError
 
 
 def load_yaml_with_positions(text: str, path: Path) -> Any:
@@ -31,10 +28,13 @@ def load_yaml_with_positions(text: str, path: Path) -> Any:
         ) from None
 
 
-def position_of(node: Any, loc: tuple[int | str, ...]) -> tuple[int, int] | None:
-    """The 1-based (line, column) of the deepest key in ``loc`` that exists in ``node``."""
+def position_of(node: Any, loc: tuple[int | str, ...], at_value: bool = False) -> tuple[int, int] | None:
+    """The 1-based (line, column) of the deepest key in ``loc`` that exists in ``node``.
+
+    With ``at_value``, a scalar at the end of ``loc`` is located by its value instead of its key.
+    """
     best: tuple[int, int] | None = None
-    for part in loc:
+    for depth, part in enumerate(loc):
         lc = getattr(node, "lc", None)
         if lc is None:
             break
@@ -47,6 +47,8 @@ def position_of(node: Any, loc: tuple[int | str, ...]) -> tuple[int, int] | None
                     break
                 line, col = lc.key(part)
                 node = node[part]
+                if at_value and depth == len(loc) - 1 and not isinstance(node, dict | list):
+                    line, col = lc.value(part)
         except (KeyError, IndexError, TypeError):
             break
         best = (line + 1, col + 1)
@@ -64,7 +66,7 @@ def to_plain(node: Any) -> Any:
     return node
 
 
-def describe(err: dict[str, Any]) -> str:
+def describe(err: Any) -> str:
     field = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-after"))
     message = err["msg"]
     if err["type"] == "extra_forbidden":
@@ -87,12 +89,12 @@ def validate_model(model: type[M], text: str, path: Path) -> tuple[M, Any]:
         problems = []
         for err in exc.errors():
             loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "function" in p))
-            pos = position_of(tree, loc) or (1, 1)
+            pos = position_of(tree, loc, at_value=err["type"] != "extra_forbidden") or (1, 1)
             problems.append(Problem(describe(err), path, pos[0], pos[1], _hint(err)))
         raise SpecError(problems) from None
 
 
-def _hint(err: dict[str, Any]) -> str | None:
+def _hint(err: Any) -> str | None:
     if err["type"] == "extra_forbidden":
         return "remove it, or check its spelling against `sutazai schema`"
     if err["type"] == "missing":

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
 from sutazai.errors import Problem, SpecError
 
 ENV_PREFIX = "SUTAZAI_"

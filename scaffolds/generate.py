@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-
 from sutazai.agents.spec import SCHEMA_ID
 from sutazai.errors import Problem, UserError
 from sutazai.scaffolds.kinds import DEMO_AGENTS, KIND_DEFAULTS
@@ -44,7 +43,9 @@ def _place(staging: Path, destination: Path, force: bool) -> None:
     """Move the finished folder into place; with ``force`` the old one goes only after success."""
     if destination.exists():
         if not force:
-            raise UserError(Problem(f"{destination} already exists", hint="choose another name, or pass --force"))
+            raise UserError(
+                Problem(f"{destination} already exists", hint="choose another name, or pass --force")
+            )
         backup = destination.with_name(f".{destination.name}.old")
         os.replace(destination, backup)
         os.replace(staging, destination)
@@ -56,8 +57,14 @@ def _place(staging: Path, destination: Path, force: bool) -> None:
 def agent_context(name: str, kind: str, tier: str = "fast") -> dict[str, Any]:
     if kind not in KIND_DEFAULTS:
         raise UserError(Problem(f"unknown kind {kind!r}", hint=f"use one of: {', '.join(KIND_DEFAULTS)}"))
-    return {"name": name, "kind": kind, "tier": tier, "schema_url": SCHEMA_ID, "max_tokens": 96,
-            **KIND_DEFAULTS[kind]}
+    return {
+        "name": name,
+        "kind": kind,
+        "tier": tier,
+        "schema_url": SCHEMA_ID,
+        "max_tokens": 96,
+        **KIND_DEFAULTS[kind],
+    }
 
 
 def new_agent(agents_dir: Path, name: str, kind: str, *, tier: str = "fast", force: bool = False) -> Path:
@@ -80,7 +87,9 @@ def new_agent(agents_dir: Path, name: str, kind: str, *, tier: str = "fast", for
 def init_workspace(root: Path, *, demo: bool = False, force: bool = False) -> Path:
     root = root.resolve()
     if (root / MARKER).exists() and not force:
-        raise UserError(Problem(f"{root / MARKER} already exists", hint="it is a workspace already; use --force"))
+        raise UserError(
+            Problem(f"{root / MARKER} already exists", hint="it is a workspace already; use --force")
+        )
     root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=root, prefix=".init.") as tmp:
         staging = Path(tmp)

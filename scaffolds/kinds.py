@@ -15,10 +15,16 @@ KIND_DEFAULTS: dict[str, dict[str, Any]] = {
         "example_tool_doc": "Return the first sentence of a text.",
         "example_tool_body": 'return text.split(".")[0].strip() + "."',
         "smoke_cases": [
-            {"name": "summarises", "input": "Summarise: The cat sat on the mat. It was warm.",
-             "expect": {"not_contains": "error"}},
-            {"name": "answers", "input": "Summarise: Paris is the capital of France.",
-             "expect": {"regex": "\\w+"}},
+            {
+                "name": "summarises",
+                "input": "Summarise: The cat sat on the mat. It was warm.",
+                "expect": {"not_contains": "error"},
+            },
+            {
+                "name": "answers",
+                "input": "Summarise: Paris is the capital of France.",
+                "expect": {"regex": "\\w+"},
+            },
         ],
     },
     "code": {
@@ -31,9 +37,16 @@ KIND_DEFAULTS: dict[str, dict[str, Any]] = {
         "example_tool_doc": "Count the lines of a piece of code.",
         "example_tool_body": "return str(len(text.splitlines()))",
         "smoke_cases": [
-            {"name": "writes-code", "input": "Write a Python function that adds two numbers.",
-             "expect": {"regex": "\\w+"}},
-            {"name": "no-error", "input": "What does len() do in Python?", "expect": {"not_contains": "Traceback"}},
+            {
+                "name": "writes-code",
+                "input": "Write a Python function that adds two numbers.",
+                "expect": {"regex": "\\w+"},
+            },
+            {
+                "name": "no-error",
+                "input": "What does len() do in Python?",
+                "expect": {"not_contains": "Traceback"},
+            },
         ],
     },
     "conversation": {

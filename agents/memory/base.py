@@ -46,7 +46,9 @@ class Memory:
         return self.store.search(vector, top_k)
 
 
-def open_store(backend: str, agent: str, collection: str, folder: Path, url: str | None = None) -> VectorStore:
+def open_store(
+    backend: str, agent: str, collection: str, folder: Path, url: str | None = None
+) -> VectorStore:
     """Open the agent's store; heavy clients are imported only when their backend is chosen."""
     if backend == "faiss":
         from sutazai.agents.memory.faiss_store import FaissStore

@@ -33,14 +33,14 @@ class ChromaStore:
     def add(self, vectors: list[list[float]], texts: list[str], metadata: list[dict[str, Any]]) -> None:
         self.collection.add(
             ids=[uuid.uuid4().hex for _ in texts],
-            embeddings=vectors,  # type: ignore[arg-type]
+            embeddings=vectors,
             documents=texts,
             metadatas=[{**m, "agent": self.agent} for m in metadata],
         )
 
     def search(self, vector: list[float], top_k: int) -> list[MemoryHit]:
         result = self.collection.query(
-            query_embeddings=[vector],  # type: ignore[arg-type]
+            query_embeddings=[vector],
             n_results=top_k,
             where={"agent": self.agent},
         )
@@ -48,5 +48,6 @@ class ChromaStore:
         dists = (result.get("distances") or [[]])[0]
         metas = (result.get("metadatas") or [[]])[0]
         return [
-            MemoryHit(str(d), 1.0 - float(dist), dict(m or {})) for d, dist, m in zip(docs, dists, metas, strict=False)
+            MemoryHit(str(d), 1.0 - float(dist), dict(m or {}))
+            for d, dist, m in zip(docs, dists, metas, strict=False)
         ]

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from sutazai.agents.memory.base import MemoryHit
 
 
@@ -33,7 +32,7 @@ class FaissStore:
             keep = min(self.index.ntotal, len(self.records))
             self.records = self.records[:keep]
             if self.index.ntotal > keep:
-                self.index.remove_ids(np.arange(keep, self.index.ntotal, dtype=np.int64))
+                self.index.remove_ids(self._faiss.IDSelectorRange(keep, self.index.ntotal))
 
     def count(self) -> int:
         return len(self.records)

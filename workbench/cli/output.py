@@ -8,7 +8,6 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-
 from sutazai.errors import UserError
 
 EXIT_OK = 0

@@ -7,7 +7,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import typer
-
 from sutazai.workspace import Workspace
 
 

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from sutazai.scaffolds.generate import init_workspace
+from sutazai.workspace import Workspace
+
+from tests.scripted_engine import ScriptedEngine
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class ServerThread:
+    """Runs an aiohttp app on its own loop in a thread, so sync and async tests can both use it."""
+
+    def __init__(self, app: web.Application) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._loop = asyncio.new_event_loop()
+        self._runner = web.AppRunner(app)
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._loop.run_until_complete(self._runner.setup())
+        self._loop.run_until_complete(web.TCPSite(self._runner, "127.0.0.1", self.port).start())
+        self._ready.set()
+        self._loop.run_forever()
+
+    def __enter__(self) -> ServerThread:
+        self._thread.start()
+        self._ready.wait(10)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+
+@pytest.fixture
+def engine() -> Iterator[tuple[ScriptedEngine, str]]:
+    scripted = ScriptedEngine()
+    with ServerThread(scripted.app()) as server:
+        yield scripted, server.url
+
+
+@pytest.fixture
+def demo_root(tmp_path: Path) -> Path:
+    return init_workspace(tmp_path / "ws", demo=True)
+
+
+@pytest.fixture
+def workspace(demo_root: Path, engine: tuple[ScriptedEngine, str]) -> Workspace:
+    return Workspace(demo_root, flags={"gateway": {"url": engine[1]}})
