@@ -19,6 +19,12 @@ from sutazai.errors import Problem, SpecError
 ENV_PREFIX = "SUTAZAI_"
 DEFAULT_GATEWAY_PORT = 11435
 MemoryBackend = Literal["faiss", "chroma", "qdrant"]
+DEFAULT_TIERS: dict[str, str | list[str]] = {
+    "fast": "smollm2",
+    "quality": "smollm2",
+    "local": "smollm2",
+    "embed": "e5-small",
+}
 
 
 class _Section(BaseModel):
@@ -53,8 +59,8 @@ class SecretSettings(_Section):
 
 class Settings(_Section):
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
-    tiers: dict[str, str] = Field(
-        default_factory=lambda: {"fast": "smollm2", "quality": "smollm2", "local": "smollm2"},
+    tiers: dict[str, str | list[str]] = Field(
+        default_factory=DEFAULT_TIERS.copy,
         description="Model tiers: a tier name maps to a concrete model the gateway serves.",
     )
     memory: MemorySettings = Field(default_factory=MemorySettings)

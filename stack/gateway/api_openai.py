@@ -1,0 +1,230 @@
+"""The OpenAI dialect: ``/v1/chat/completions``, ``/v1/completions``, ``/v1/embeddings``,
+``/v1/models``; streaming as SSE ending in ``[DONE]``, with usage."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import orjson
+from aiohttp import web
+from sutazai.stack.gateway.http_common import identity, json_body, require
+from sutazai.stack.gateway.service import Gateway
+from sutazai.stack.gateway.types import ChatRequest, Completion, Delta, GatewayHTTPError, Usage
+
+OPTION_KEYS = (
+    "temperature",
+    "top_p",
+    "max_tokens",
+    "seed",
+    "stop",
+    "presence_penalty",
+    "frequency_penalty",
+    "response_format",
+    "n_predict",
+    "top_k",
+    "min_p",
+    "repeat_penalty",
+)
+
+
+def error_response(exc: GatewayHTTPError) -> web.Response:
+    headers = {"Retry-After": str(int(exc.retry_after))} if exc.retry_after else None
+    body = {"error": {"message": exc.message, "type": exc.kind, "code": exc.status}}
+    return web.Response(
+        status=exc.status, body=orjson.dumps(body), content_type="application/json", headers=headers
+    )
+
+
+def _usage(u: Usage) -> dict[str, Any]:
+    return {
+        "prompt_tokens": u.prompt_tokens,
+        "completion_tokens": u.completion_tokens,
+        "total_tokens": u.prompt_tokens + u.completion_tokens,
+        "prompt_tokens_details": {"cached_tokens": u.cached_tokens},
+    }
+
+
+def _parse(body: dict[str, Any], chat: bool, request: web.Request) -> ChatRequest:
+    model = require(body, "model", str)
+    agent, priority, bypass = identity(request, body)
+    options = {k: body[k] for k in OPTION_KEYS if k in body}
+    if "max_completion_tokens" in body:
+        options["max_tokens"] = body["max_completion_tokens"]
+    if chat:
+        messages = require(body, "messages", list)
+        if not all(isinstance(m, dict) and "role" in m for m in messages):
+            raise GatewayHTTPError(400, "each message needs a `role`", kind="invalid_request_error")
+        return ChatRequest(
+            model,
+            messages=messages,
+            stream=bool(body.get("stream")),
+            options=options,
+            tools=body.get("tools"),
+            agent=agent,
+            priority=priority,
+            cache_bypass=bypass,
+        )
+    prompt = require(body, "prompt", (str, list))
+    prompt = prompt if isinstance(prompt, str) else "".join(map(str, prompt))
+    return ChatRequest(
+        model,
+        prompt=prompt,
+        stream=bool(body.get("stream")),
+        options=options,
+        agent=agent,
+        priority=priority,
+        cache_bypass=bypass,
+    )
+
+
+class OpenAIRoutes:
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+
+    def register(self, app: web.Application) -> None:
+        app.router.add_post("/v1/chat/completions", self.chat)
+        app.router.add_post("/v1/completions", self.completions)
+        app.router.add_post("/v1/embeddings", self.embeddings)
+        app.router.add_get("/v1/models", self.models)
+
+    async def chat(self, request: web.Request) -> web.StreamResponse:
+        return await self._generate(request, chat=True)
+
+    async def completions(self, request: web.Request) -> web.StreamResponse:
+        return await self._generate(request, chat=False)
+
+    async def _generate(self, request: web.Request, chat: bool) -> web.StreamResponse:
+        started = time.perf_counter()
+        try:
+            req = _parse(await json_body(request), chat, request)
+            if req.stream:
+                return await self._stream(request, req, chat, started)
+            completion = await self.gateway.complete(req)
+        except GatewayHTTPError as exc:
+            self.gateway.stats.record("openai", str(request.get("model", "?")), "-", exc.status, 0)
+            return error_response(exc)
+        self._record(req, completion.usage, 200, started)
+        return web.Response(body=orjson.dumps(_whole(req, completion, chat)), content_type="application/json")
+
+    def _record(self, req: ChatRequest, usage: Usage, status: int, started: float) -> None:
+        self.gateway.stats.record(
+            "openai",
+            req.model,
+            req.agent,
+            status,
+            time.perf_counter() - started,
+            usage.prompt_tokens,
+            usage.completion_tokens,
+            usage.cached_tokens,
+        )
+
+    async def _stream(
+        self, request: web.Request, req: ChatRequest, chat: bool, started: float
+    ) -> web.StreamResponse:
+        ident = f"{'chatcmpl' if chat else 'cmpl'}-{uuid.uuid4().hex[:24]}"
+        created = int(time.time())
+        kind = "chat.completion.chunk" if chat else "text_completion"
+        stream = self.gateway.stream(req)
+        try:
+            first = await anext(stream)  # errors before the first token are still plain HTTP errors
+        except GatewayHTTPError as exc:
+            return error_response(exc)
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        )
+        await response.prepare(request)
+        usage = Usage()
+
+        def chunk(delta: Delta, role: bool = False) -> bytes:
+            if chat:
+                body: dict[str, Any] = {"content": delta.content} if delta.content else {}
+                if role:
+                    body["role"] = "assistant"
+                if delta.tool_calls:
+                    body["tool_calls"] = [{"index": i, **c} for i, c in enumerate(delta.tool_calls)]
+                choice: dict[str, Any] = {"index": 0, "delta": body, "finish_reason": delta.finish_reason}
+            else:
+                choice = {"index": 0, "text": delta.content, "finish_reason": delta.finish_reason}
+            event = {"id": ident, "object": kind, "created": created, "model": req.model, "choices": [choice]}
+            return b"data: " + orjson.dumps(event) + b"\n\n"
+
+        try:
+            await response.write(chunk(first, role=True))
+            usage = first.usage or usage
+            async for delta in stream:
+                usage = delta.usage or usage
+                await response.write(chunk(delta))
+            final = {
+                "id": ident,
+                "object": kind,
+                "created": created,
+                "model": req.model,
+                "choices": [],
+                "usage": _usage(usage),
+            }
+            await response.write(b"data: " + orjson.dumps(final) + b"\n\ndata: [DONE]\n\n")
+            status = 200
+        except GatewayHTTPError as exc:  # the engine died mid-stream: say so in the stream itself
+            error = {"error": {"message": exc.message, "type": exc.kind, "code": exc.status}}
+            await response.write(b"data: " + orjson.dumps(error) + b"\n\ndata: [DONE]\n\n")
+            status = exc.status
+        self._record(req, usage, status, started)
+        await response.write_eof()
+        return response
+
+    async def embeddings(self, request: web.Request) -> web.Response:
+        try:
+            body = await json_body(request)
+            model = require(body, "model", str)
+            raw = require(body, "input", (str, list))
+            texts = [raw] if isinstance(raw, str) else [str(t) for t in raw]
+            if not texts:
+                raise GatewayHTTPError(400, "`input` is empty", kind="invalid_request_error")
+            started = time.perf_counter()
+            vectors = await self.gateway.embed(model, texts)
+        except GatewayHTTPError as exc:
+            return error_response(exc)
+        agent, _, _ = identity(request, body)
+        self.gateway.stats.record("openai-embed", model, agent, 200, time.perf_counter() - started)
+        data = [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)]
+        tokens = sum(len(t.split()) for t in texts)
+        return web.Response(
+            body=orjson.dumps(
+                {
+                    "object": "list",
+                    "data": data,
+                    "model": model,
+                    "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+                }
+            ),
+            content_type="application/json",
+        )
+
+    async def models(self, request: web.Request) -> web.Response:
+        created = int(self.gateway.stats.started)
+        names = [*self.gateway.models(), *(t for t in self.gateway.tiers() if t not in self.gateway.models())]
+        data = [{"id": n, "object": "model", "created": created, "owned_by": "sutazai"} for n in names]
+        return web.Response(
+            body=orjson.dumps({"object": "list", "data": data}), content_type="application/json"
+        )
+
+
+def _whole(req: ChatRequest, completion: Completion, chat: bool) -> dict[str, Any]:
+    ident = f"{'chatcmpl' if chat else 'cmpl'}-{uuid.uuid4().hex[:24]}"
+    if chat:
+        message: dict[str, Any] = {"role": "assistant", "content": completion.content}
+        if completion.tool_calls:
+            message["tool_calls"] = completion.tool_calls
+        choice: dict[str, Any] = {"index": 0, "message": message, "finish_reason": completion.finish_reason}
+    else:
+        choice = {"index": 0, "text": completion.content, "finish_reason": completion.finish_reason}
+    return {
+        "id": ident,
+        "object": "chat.completion" if chat else "text_completion",
+        "created": int(time.time()),
+        "model": req.model,
+        "choices": [choice],
+        "usage": _usage(completion.usage),
+    }

@@ -1,0 +1,99 @@
+"""The aiohttp application: both dialects, health, metrics, stats, and a safety net.
+
+aiohttp was chosen by measurement (docs/benchmarks.md): with uvloop it forwards at the bare
+forwarder's rate, and handler cancellation frees a disconnected client's place or slot at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+import orjson
+from aiohttp import web
+from sutazai.stack.gateway.api_ollama import OllamaRoutes
+from sutazai.stack.gateway.api_openai import OpenAIRoutes
+from sutazai.stack.gateway.config import GatewayConfig
+from sutazai.stack.gateway.service import Gateway
+
+log = logging.getLogger("sutazai.gateway")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def safety_net(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every request gets an answer: unknown routes and bugs become JSON errors, never a hang."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status == 413:
+            message = f"request body too large (limit {request.app['max_body']} bytes)"
+        else:
+            message = exc.reason
+        return web.Response(
+            status=exc.status,
+            body=orjson.dumps({"error": {"message": message, "code": exc.status}}),
+            content_type="application/json",
+        )
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return web.Response(
+            status=500,
+            body=orjson.dumps({"error": {"message": "internal gateway error"}}),
+            content_type="application/json",
+        )
+
+
+def build_app(gateway: Gateway) -> web.Application:
+    app = web.Application(middlewares=[safety_net], client_max_size=gateway.config.max_body_bytes)
+    app["max_body"] = gateway.config.max_body_bytes
+    app["gateway"] = gateway
+    OpenAIRoutes(gateway).register(app)
+    OllamaRoutes(gateway).register(app)
+
+    async def healthz(request: web.Request) -> web.Response:
+        engines = {n: e.healthy for n, e in gateway.engines.items()}
+        return web.Response(
+            body=orjson.dumps({"status": "ok", "engines": engines}), content_type="application/json"
+        )
+
+    async def metrics(request: web.Request) -> web.Response:
+        return web.Response(body=gateway.stats.prometheus(), content_type="text/plain", charset="utf-8")
+
+    async def stats(request: web.Request) -> web.Response:
+        return web.Response(body=orjson.dumps(gateway.snapshot()), content_type="application/json")
+
+    async def root(request: web.Request) -> web.Response:
+        return web.Response(text="Ollama is running")  # what Ollama clients probe for
+
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/admin/stats", stats)
+    app.router.add_get("/", root)
+
+    async def lifecycle(app: web.Application):  # type: ignore[no-untyped-def]
+        await gateway.start()
+        yield
+        await gateway.close()
+
+    app.cleanup_ctx.append(lifecycle)
+    return app
+
+
+def serve(config: GatewayConfig) -> None:
+    """Run until SIGINT/SIGTERM, on uvloop when available."""
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    app = build_app(Gateway(config))
+    web.run_app(
+        app,
+        host=config.host,
+        port=config.port,
+        handler_cancellation=True,
+        access_log=None,
+        print=lambda *_: log.info("gateway listening on http://%s:%s", config.host, config.port),
+    )

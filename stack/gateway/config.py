@@ -1,0 +1,124 @@
+"""Which engines the gateway fronts and how it behaves, read from ``sutazai.toml``.
+
+The embedded default (llama-server + the offline embedder) comes first; ``[[stack.engines]]``
+adds a real Ollama, vLLM or any OpenAI-compatible server; ``[stack] litellm_config`` reads a
+LiteLLM ``model_list`` users already have.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sutazai.stack.gateway.engines import EngineConfig
+
+EMBEDDED_MODEL = "smollm2"
+EMBEDDING_MODEL = "e5-small"
+ENGINE_PORT = 11436
+EMBEDDER_PORT = 11437
+
+
+def default_parallel() -> int:
+    """Continuous batching pays off up to ~32 sequences on 2 cores (190 vs 110 tokens/s)."""
+    return max(8, min(32, 8 * (os.cpu_count() or 2)))
+
+
+@dataclass
+class GatewayConfig:
+    host: str = "127.0.0.1"
+    port: int = 11435
+    engines: list[EngineConfig] = field(default_factory=list)
+    tiers: dict[str, list[str]] = field(default_factory=dict)
+    max_queue: int = 2048
+    queue_timeout_s: float = 60.0
+    reserved_interactive: int = 1
+    cache_entries: int = 4096
+    cache_bytes: int = 64 << 20
+    cache_ttl_s: float = 600.0
+    embed_window_ms: float = 4.0
+    embed_max_texts: int = 128
+    max_body_bytes: int = 8 << 20
+    health_interval_s: float = 2.0
+
+
+def _tier_list(value: Any) -> list[str]:
+    return [value] if isinstance(value, str) else [str(v) for v in value]
+
+
+def engines_from_litellm(path: Path) -> list[EngineConfig]:
+    """Read a LiteLLM proxy ``model_list``: Ollama and OpenAI-compatible entries get native
+    adapters (no LiteLLM on the hot path); other providers go through LiteLLM."""
+    import yaml
+
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    engines: list[EngineConfig] = []
+    for index, entry in enumerate(data.get("model_list", [])):
+        name = entry["model_name"]
+        params = dict(entry.get("litellm_params", {}))
+        target = str(params.get("model", ""))
+        provider = target.partition("/")[0]
+        base = params.get("api_base")
+        if provider in ("ollama", "ollama_chat") and base:
+            engines.append(EngineConfig(f"litellm-{index}", "ollama", base, 4, [name]))
+        elif provider in ("openai", "hosted_vllm") and base:
+            engines.append(
+                EngineConfig(f"litellm-{index}", "openai", base, 4, [name], api_key=params.get("api_key"))
+            )
+        else:
+            engines.append(EngineConfig(f"litellm-{index}", "litellm", "", 4, [name], litellm_params=params))
+    return engines
+
+
+def gateway_config(settings: Any, root: Path | None = None) -> GatewayConfig:
+    """Build from workspace settings (``sutazai.config.Settings``)."""
+    stack: dict[str, Any] = dict(settings.stack)
+    engines: list[EngineConfig] = []
+    if stack.get("embedded", True):
+        parallel = int(stack.get("parallel", default_parallel()))
+        engines.append(
+            EngineConfig(
+                "embedded",
+                "llamacpp",
+                f"http://127.0.0.1:{stack.get('engine_port', ENGINE_PORT)}",
+                parallel,
+                [EMBEDDED_MODEL],
+            )
+        )
+        engines.append(
+            EngineConfig(
+                "embedder",
+                "openai",
+                f"http://127.0.0.1:{stack.get('embedder_port', EMBEDDER_PORT)}",
+                4,
+                [],
+                [EMBEDDING_MODEL],
+            )
+        )
+    for raw in stack.get("engines", []):
+        engines.append(
+            EngineConfig(
+                name=raw["name"],
+                kind=raw.get("kind", "openai"),
+                url=raw.get("url", ""),
+                slots=int(raw.get("slots", 4)),
+                models=list(raw.get("models", [])),
+                embedding_models=list(raw.get("embedding_models", [])),
+                api_key=raw.get("api_key"),
+            )
+        )
+    if stack.get("litellm_config"):
+        path = Path(stack["litellm_config"])
+        engines += engines_from_litellm(path if path.is_absolute() or root is None else root / path)
+    tiers = {name: _tier_list(v) for name, v in settings.tiers.items()}
+    tiers.setdefault("embed", [EMBEDDING_MODEL])
+    return GatewayConfig(
+        host=settings.gateway.host,
+        port=settings.gateway.port,
+        engines=engines,
+        tiers=tiers,
+        max_queue=int(stack.get("max_queue", 2048)),
+        queue_timeout_s=float(stack.get("queue_timeout_s", 60)),
+        cache_ttl_s=float(stack.get("cache_ttl_s", 600)),
+    )

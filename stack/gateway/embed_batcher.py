@@ -1,0 +1,69 @@
+"""Embedding requests from many agents merged into one engine call, then split back.
+
+A batch closes after ``window_s`` or at ``max_texts``, whichever comes first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+EmbedCall = Callable[[list[str]], Awaitable[tuple[list[list[float]], int]]]
+
+
+@dataclass
+class _Pending:
+    texts: list[str]
+    future: asyncio.Future[list[list[float]]]
+
+
+class EmbeddingBatcher:
+    def __init__(self, call: EmbedCall, window_s: float = 0.004, max_texts: int = 128) -> None:
+        self._call = call
+        self.window_s = window_s
+        self.max_texts = max_texts
+        self._pending: list[_Pending] = []
+        self._count = 0
+        self._timer: asyncio.TimerHandle | None = None
+        self.batches = 0
+        self.texts = 0
+
+    async def embed(self, texts: list[str]) -> list[list[float]]:
+        if len(texts) >= self.max_texts:  # already a batch: send as is
+            vectors, _ = await self._call(texts)
+            return vectors
+        loop = asyncio.get_running_loop()
+        pending = _Pending(texts, loop.create_future())
+        self._pending.append(pending)
+        self._count += len(texts)
+        if self._count >= self.max_texts:
+            self._flush()
+        elif self._timer is None:
+            self._timer = loop.call_later(self.window_s, self._flush)
+        return await pending.future
+
+    def _flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        batch, self._pending, self._count = self._pending, [], 0
+        if batch:
+            asyncio.get_running_loop().create_task(self._run(batch))
+
+    async def _run(self, batch: list[_Pending]) -> None:
+        merged = [t for p in batch for t in p.texts]
+        self.batches += 1
+        self.texts += len(merged)
+        try:
+            vectors, _ = await self._call(merged)
+        except Exception as exc:
+            for p in batch:
+                if not p.future.done():
+                    p.future.set_exception(exc)
+            return
+        offset = 0
+        for p in batch:
+            if not p.future.done():
+                p.future.set_result(vectors[offset : offset + len(p.texts)])
+            offset += len(p.texts)

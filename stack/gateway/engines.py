@@ -1,0 +1,366 @@
+"""Engine adapters: how the gateway talks to llama-server, vLLM and any OpenAI-compatible
+server, to a real Ollama, and (lazily) to anything LiteLLM can translate.
+
+Each adapter streams :class:`Delta` pieces and owns its health state and slot count.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import orjson
+from sutazai.stack.gateway.breaker import CircuitBreaker
+from sutazai.stack.gateway.types import ChatRequest, Delta, EngineFailure, Usage
+
+
+@dataclass
+class EngineConfig:
+    name: str
+    kind: str  # llamacpp | openai | ollama | litellm
+    url: str
+    slots: int = 4
+    models: list[str] = field(default_factory=list)  # served names; discovered when empty
+    embedding_models: list[str] = field(default_factory=list)
+    api_key: str | None = None
+    litellm_params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ModelInfo:
+    name: str
+    size: int = 0
+    context_length: int = 0
+    family: str = ""
+    embedding: bool = False
+
+
+class Engine:
+    """Common state: config, HTTP session, breaker, and the models it serves."""
+
+    def __init__(self, config: EngineConfig) -> None:
+        self.config = config
+        self.name = config.name
+        self.breaker = CircuitBreaker()
+        self.models: dict[str, ModelInfo] = {m: ModelInfo(m) for m in config.models}
+        for m in config.embedding_models:
+            self.models[m] = ModelInfo(m, embedding=True)
+        self.healthy = False
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=60, force_close=False),
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=5, sock_read=300),
+                headers={"Authorization": f"Bearer {self.config.api_key}"} if self.config.api_key else None,
+                json_serialize=lambda o: orjson.dumps(o).decode(),
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    def serves(self, model: str) -> bool:
+        return model in self.models
+
+    async def health(self) -> bool:
+        raise NotImplementedError
+
+    async def discover(self) -> None:
+        """Learn the served models from the engine itself (for engines configured without them)."""
+
+    def stream(self, request: ChatRequest, model: str, slot: int | None) -> AsyncIterator[Delta]:
+        raise NotImplementedError
+
+    async def embed(self, texts: list[str], model: str) -> tuple[list[list[float]], int]:
+        raise NotImplementedError
+
+    async def check(self) -> bool:
+        try:
+            ok = await self.health()
+        except (aiohttp.ClientError, TimeoutError, OSError, ValueError):
+            ok = False
+        self.healthy = ok
+        if ok and self.breaker.state != "closed":
+            self.breaker.record_success()
+        elif not ok:
+            self.breaker.record_failure()
+        return ok
+
+
+def _sse_payloads(line: bytes) -> bytes | None:
+    if not line.startswith(b"data:"):
+        return None
+    payload = line[5:].strip()
+    return None if payload == b"[DONE]" else payload
+
+
+class OpenAICompatEngine(Engine):
+    """vLLM, llama.cpp and any server with ``/v1/chat/completions``; llama-server gets slot pinning."""
+
+    @property
+    def base(self) -> str:
+        url = self.config.url.rstrip("/")
+        return url if url.endswith("/v1") else url + "/v1"
+
+    async def health(self) -> bool:
+        root = self.base[: -len("/v1")]
+        path = f"{root}/health" if self.config.kind == "llamacpp" else f"{self.base}/models"
+        async with self.session.get(path, timeout=aiohttp.ClientTimeout(total=2)) as response:
+            return response.status == 200
+
+    async def discover(self) -> None:
+        async with self.session.get(
+            f"{self.base}/models", timeout=aiohttp.ClientTimeout(total=3)
+        ) as response:
+            data = await response.json(loads=orjson.loads)
+        for item in data.get("data", []):
+            meta = item.get("meta") or {}
+            info = self.models.get(item["id"]) or ModelInfo(item["id"])
+            info.size = int(meta.get("size", info.size) or 0)
+            info.context_length = int(meta.get("n_ctx_train", info.context_length) or 0)
+            self.models.setdefault(item["id"], info)
+
+    def _body(self, request: ChatRequest, model: str, slot: int | None) -> dict[str, Any]:
+        body: dict[str, Any] = {"model": model, "stream": True, **request.options}
+        if request.messages is not None:
+            body["messages"] = request.messages
+        else:
+            body["prompt"] = request.prompt or ""
+        if request.tools:
+            body["tools"] = request.tools
+        body["stream_options"] = {"include_usage": True}
+        if self.config.kind == "llamacpp":
+            body["cache_prompt"] = True
+            if slot is not None:
+                body["id_slot"] = slot
+        return body
+
+    async def stream(self, request: ChatRequest, model: str, slot: int | None) -> AsyncIterator[Delta]:
+        path = "/chat/completions" if request.messages is not None else "/completions"
+        started = False
+        calls: dict[int, dict[str, Any]] = {}
+        finish: str | None = None
+        usage = Usage()
+        try:
+            async with self.session.post(self.base + path, json=self._body(request, model, slot)) as response:
+                if response.status >= 400:
+                    text = await response.text()
+                    raise EngineFailure(f"{self.name} answered {response.status}: {text[:300]}")
+                async for raw in response.content:
+                    payload = _sse_payloads(raw)
+                    if payload is None:
+                        continue
+                    event = orjson.loads(payload)
+                    if "error" in event:
+                        raise EngineFailure(f"{self.name}: {event['error']}", started)
+                    for choice in event.get("choices") or []:
+                        delta = choice.get("delta") or {}
+                        text = delta.get("content") or choice.get("text") or ""
+                        for call in delta.get("tool_calls") or []:
+                            slot_call = calls.setdefault(
+                                call.get("index", 0), {"id": "", "name": "", "arguments": ""}
+                            )
+                            fn = call.get("function") or {}
+                            slot_call["id"] = call.get("id") or slot_call["id"]
+                            slot_call["name"] += fn.get("name") or ""
+                            slot_call["arguments"] += fn.get("arguments") or ""
+                        finish = choice.get("finish_reason") or finish
+                        if text:
+                            started = True
+                            yield Delta(content=text)
+                    if event.get("usage"):
+                        u = event["usage"]
+                        timings = event.get("timings") or {}
+                        usage = Usage(
+                            u.get("prompt_tokens", 0),
+                            u.get("completion_tokens", 0),
+                            (u.get("prompt_tokens_details") or {}).get(
+                                "cached_tokens", timings.get("cache_n", 0)
+                            )
+                            or 0,
+                            timings.get("prompt_ms", 0.0),
+                            timings.get("predicted_ms", 0.0),
+                        )
+        except (aiohttp.ClientError, asyncio.IncompleteReadError, ConnectionError) as exc:
+            raise EngineFailure(f"{self.name}: {type(exc).__name__}: {exc}", started) from exc
+        if finish is None:
+            raise EngineFailure(f"{self.name} ended the stream without finishing", started)
+        tool_calls = [
+            {
+                "id": c["id"] or f"call_{i}",
+                "type": "function",
+                "function": {"name": c["name"], "arguments": c["arguments"]},
+            }
+            for i, c in sorted(calls.items())
+        ] or None
+        yield Delta(tool_calls=tool_calls, finish_reason=finish, usage=usage)
+
+    async def embed(self, texts: list[str], model: str) -> tuple[list[list[float]], int]:
+        try:
+            async with self.session.post(
+                f"{self.base}/embeddings", json={"model": model, "input": texts}
+            ) as response:
+                if response.status >= 400:
+                    raise EngineFailure(
+                        f"{self.name} answered {response.status}: {(await response.text())[:300]}"
+                    )
+                data = await response.json(loads=orjson.loads)
+        except aiohttp.ClientError as exc:
+            raise EngineFailure(f"{self.name}: {type(exc).__name__}: {exc}") from exc
+        vectors = [d["embedding"] for d in sorted(data["data"], key=lambda d: d["index"])]
+        return vectors, int((data.get("usage") or {}).get("prompt_tokens", 0))
+
+
+class OllamaEngine(Engine):
+    """A real Ollama (the production backend), spoken to in its own API."""
+
+    async def health(self) -> bool:
+        async with self.session.get(
+            f"{self.config.url}/api/version", timeout=aiohttp.ClientTimeout(total=2)
+        ) as r:
+            return r.status == 200
+
+    async def discover(self) -> None:
+        async with self.session.get(
+            f"{self.config.url}/api/tags", timeout=aiohttp.ClientTimeout(total=3)
+        ) as r:
+            data = await r.json(loads=orjson.loads)
+        for item in data.get("models", []):
+            details = item.get("details") or {}
+            info = ModelInfo(item["name"], int(item.get("size", 0)), 0, details.get("family", ""))
+            self.models.setdefault(item["name"], info)
+
+    async def stream(self, request: ChatRequest, model: str, slot: int | None) -> AsyncIterator[Delta]:
+        options = dict(request.options)
+        body: dict[str, Any] = {"model": model, "stream": True}
+        if "max_tokens" in options:
+            options["num_predict"] = options.pop("max_tokens")
+        body["options"] = options
+        if request.messages is not None:
+            path = "/api/chat"
+            body["messages"] = request.messages
+            if request.tools:
+                body["tools"] = request.tools
+        else:
+            path = "/api/generate"
+            body["prompt"] = request.prompt or ""
+        started = False
+        try:
+            async with self.session.post(self.config.url + path, json=body) as response:
+                if response.status >= 400:
+                    raise EngineFailure(
+                        f"{self.name} answered {response.status}: {(await response.text())[:300]}"
+                    )
+                async for line in response.content:
+                    if not line.strip():
+                        continue
+                    event = orjson.loads(line)
+                    if "error" in event:
+                        raise EngineFailure(f"{self.name}: {event['error']}", started)
+                    message = event.get("message") or {}
+                    text = message.get("content") or event.get("response") or ""
+                    if text:
+                        started = True
+                        yield Delta(content=text)
+                    if event.get("done"):
+                        calls = [
+                            {
+                                "id": f"call_{i}",
+                                "type": "function",
+                                "function": {
+                                    "name": c["function"]["name"],
+                                    "arguments": orjson.dumps(c["function"].get("arguments", {})).decode(),
+                                },
+                            }
+                            for i, c in enumerate(message.get("tool_calls") or [])
+                        ] or None
+                        usage = Usage(
+                            event.get("prompt_eval_count", 0),
+                            event.get("eval_count", 0),
+                            0,
+                            event.get("prompt_eval_duration", 0) / 1e6,
+                            event.get("eval_duration", 0) / 1e6,
+                        )
+                        yield Delta(
+                            tool_calls=calls, finish_reason=event.get("done_reason") or "stop", usage=usage
+                        )
+                        return
+        except (aiohttp.ClientError, ConnectionError) as exc:
+            raise EngineFailure(f"{self.name}: {type(exc).__name__}: {exc}", started) from exc
+        raise EngineFailure(f"{self.name} ended the stream without finishing", started)
+
+    async def embed(self, texts: list[str], model: str) -> tuple[list[list[float]], int]:
+        try:
+            async with self.session.post(
+                f"{self.config.url}/api/embed", json={"model": model, "input": texts}
+            ) as r:
+                if r.status >= 400:
+                    raise EngineFailure(f"{self.name} answered {r.status}: {(await r.text())[:300]}")
+                data = await r.json(loads=orjson.loads)
+        except aiohttp.ClientError as exc:
+            raise EngineFailure(f"{self.name}: {type(exc).__name__}: {exc}") from exc
+        return data["embeddings"], int(data.get("prompt_eval_count", 0))
+
+
+class LiteLLMEngine(Engine):
+    """Providers that need translation (Anthropic, Bedrock, ...) through LiteLLM, imported lazily:
+    it costs seconds to import and ~8 ms a call, so only these engines pay for it."""
+
+    async def health(self) -> bool:
+        return True
+
+    async def stream(self, request: ChatRequest, model: str, slot: int | None) -> AsyncIterator[Delta]:
+        import os
+
+        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+        import litellm
+
+        params = {**self.config.litellm_params, **request.options}
+        target = params.pop("model", model)
+        t0 = time.perf_counter()
+        try:
+            response = await litellm.acompletion(
+                model=target,
+                messages=request.messages or [{"role": "user", "content": request.prompt or ""}],
+                stream=True,
+                tools=request.tools,
+                stream_options={"include_usage": True},
+                **params,
+            )
+            usage = Usage()
+            finish = "stop"
+            async for chunk in response:
+                for choice in chunk.choices:
+                    if choice.delta and choice.delta.content:
+                        yield Delta(content=choice.delta.content)
+                    finish = choice.finish_reason or finish
+                if getattr(chunk, "usage", None):
+                    usage = Usage(
+                        chunk.usage.prompt_tokens,
+                        chunk.usage.completion_tokens,
+                        completion_ms=(time.perf_counter() - t0) * 1000,
+                    )
+        except Exception as exc:
+            raise EngineFailure(f"{self.name}: {type(exc).__name__}: {exc}") from exc
+        yield Delta(finish_reason=finish, usage=usage)
+
+
+ADAPTERS: dict[str, type[Engine]] = {
+    "llamacpp": OpenAICompatEngine,
+    "openai": OpenAICompatEngine,
+    "vllm": OpenAICompatEngine,
+    "ollama": OllamaEngine,
+    "litellm": LiteLLMEngine,
+}
+
+
+def build_engine(config: EngineConfig) -> Engine:
+    return ADAPTERS[config.kind](config)

@@ -1,0 +1,136 @@
+"""Per-engine admission: never more in flight than the engine has slots; the rest wait here.
+
+Order: interactive before normal before batch, with batch served at least one dispatch in
+``batch_every`` so it is never starved; inside a class, round-robin across agents so no agent
+starves the others. One slot is held back for interactive work, so a developer is served at once
+even while background agents fill the engine. Waiting is bounded in count and time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+
+from sutazai.stack.gateway.types import PRIORITIES, Overloaded, Priority
+
+
+@dataclass(eq=False)
+class _Waiter:
+    agent: str
+    priority: Priority
+    future: asyncio.Future[int]
+    enqueued: float = field(default_factory=time.monotonic)
+
+
+class SlotPool:
+    def __init__(
+        self,
+        slots: int,
+        *,
+        reserved_interactive: int = 1,
+        max_queue: int = 2048,
+        queue_timeout_s: float = 60.0,
+        batch_every: int = 4,
+    ) -> None:
+        self.slots = slots
+        self.free: set[int] = set(range(slots))
+        self.reserved = min(reserved_interactive, max(slots - 1, 0))
+        self.max_queue = max_queue
+        self.queue_timeout_s = queue_timeout_s
+        self.batch_every = batch_every
+        self._queues: dict[Priority, OrderedDict[str, deque[_Waiter]]] = {
+            p: OrderedDict() for p in PRIORITIES
+        }
+        self._waiting = 0
+        self._since_batch = 0
+        self.affinity: dict[str, int] = {}
+        self.in_flight = 0
+
+    def depth(self) -> dict[str, int]:
+        return {p: sum(len(d) for d in q.values()) for p, q in self._queues.items()}
+
+    @property
+    def waiting(self) -> int:
+        return self._waiting
+
+    def _usable(self, priority: Priority) -> bool:
+        if not self.free:
+            return False
+        return priority == "interactive" or len(self.free) > self.reserved
+
+    def _take_slot(self, agent: str) -> int:
+        preferred = self.affinity.get(agent)
+        slot = preferred if preferred in self.free else min(self.free)
+        assert slot is not None
+        self.free.discard(slot)
+        self.affinity[agent] = slot
+        self.in_flight += 1
+        return slot
+
+    async def acquire(self, agent: str, priority: Priority) -> int:
+        """Wait for a slot; its id keeps an agent on the same llama-server slot (prompt cache)."""
+        if self._waiting == 0 and self._usable(priority):
+            return self._take_slot(agent)
+        if self._waiting >= self.max_queue:
+            raise Overloaded(f"queue full ({self._waiting} waiting)", retry_after=self._retry_after())
+        waiter = _Waiter(agent, priority, asyncio.get_running_loop().create_future())
+        self._queues[priority].setdefault(agent, deque()).append(waiter)
+        self._waiting += 1
+        self._dispatch()
+        try:
+            return await asyncio.wait_for(asyncio.shield(waiter.future), self.queue_timeout_s)
+        except TimeoutError:
+            self._forget(waiter)
+            raise Overloaded(
+                f"waited {self.queue_timeout_s:g} s for a slot", retry_after=self._retry_after()
+            ) from None
+        except asyncio.CancelledError:  # the client went away: give back the place or the slot
+            self._forget(waiter)
+            raise
+
+    def _forget(self, waiter: _Waiter) -> None:
+        if waiter.future.done() and not waiter.future.cancelled():
+            self.release(waiter.future.result())
+            return
+        waiter.future.cancel()
+        queue = self._queues[waiter.priority].get(waiter.agent)
+        if queue and waiter in queue:
+            queue.remove(waiter)
+            self._waiting -= 1
+            if not queue:
+                del self._queues[waiter.priority][waiter.agent]
+
+    def release(self, slot: int) -> None:
+        self.free.add(slot)
+        self.in_flight -= 1
+        self._dispatch()
+
+    def _next_class(self) -> Priority | None:
+        ready = [p for p in PRIORITIES if self._queues[p] and self._usable(p)]
+        if not ready:
+            return None
+        if ready[0] == "interactive":
+            return "interactive"
+        if "batch" in ready and (ready == ["batch"] or self._since_batch >= self.batch_every):
+            return "batch"
+        return ready[0]
+
+    def _dispatch(self) -> None:
+        while (priority := self._next_class()) is not None:
+            agents = self._queues[priority]
+            agent, queue = next(iter(agents.items()))
+            waiter = queue.popleft()
+            self._waiting -= 1
+            if queue:
+                agents.move_to_end(agent)  # round-robin: this agent goes behind the others
+            else:
+                del agents[agent]
+            self._since_batch = 0 if priority == "batch" else self._since_batch + 1
+            if waiter.future.done():
+                continue
+            waiter.future.set_result(self._take_slot(agent))
+
+    def _retry_after(self) -> float:
+        return max(1.0, round(self._waiting / max(self.slots, 1)))

@@ -1,0 +1,29 @@
+"""``python -m sutazai.stack.gateway.serve``: the gateway process the stack supervises."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from sutazai.stack.gateway.app import serve
+from sutazai.stack.gateway.config import gateway_config
+from sutazai.workspace import Workspace
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="SutazAI gateway")
+    parser.add_argument("--workspace", type=Path, required=True)
+    parser.add_argument("--host")
+    parser.add_argument("--port", type=int)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    workspace = Workspace.discover(args.workspace)
+    config = gateway_config(workspace.settings, workspace.root)
+    config.host = args.host or config.host
+    config.port = args.port or config.port
+    serve(config)
+
+
+if __name__ == "__main__":
+    main()

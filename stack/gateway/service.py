@@ -1,0 +1,247 @@
+"""The gateway's core, independent of dialect: route, cache, schedule, stream, fall back.
+
+Dialect handlers (``api_openai``, ``api_ollama``) turn HTTP into :class:`ChatRequest` and call
+:meth:`Gateway.stream` / :meth:`Gateway.embed`; everything policy-shaped happens here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from sutazai.stack.gateway.cache import ResponseCache
+from sutazai.stack.gateway.config import GatewayConfig
+from sutazai.stack.gateway.embed_batcher import EmbeddingBatcher
+from sutazai.stack.gateway.engines import Engine, ModelInfo, build_engine
+from sutazai.stack.gateway.scheduler import SlotPool
+from sutazai.stack.gateway.stats import GatewayStats
+from sutazai.stack.gateway.types import ChatRequest, Completion, Delta, EngineFailure, GatewayHTTPError
+
+
+class Gateway:
+    def __init__(self, config: GatewayConfig) -> None:
+        self.config = config
+        self.engines: dict[str, Engine] = {c.name: build_engine(c) for c in config.engines}
+        self.pools = {
+            name: SlotPool(
+                e.config.slots,
+                reserved_interactive=config.reserved_interactive,
+                max_queue=config.max_queue,
+                queue_timeout_s=config.queue_timeout_s,
+            )
+            for name, e in self.engines.items()
+        }
+        self.cache = ResponseCache(config.cache_entries, config.cache_bytes, config.cache_ttl_s)
+        self.stats = GatewayStats()
+        self._batchers: dict[tuple[str, str], EmbeddingBatcher] = {}
+        self._health_task: asyncio.Task[None] | None = None
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.check_engines()
+        self._health_task = asyncio.create_task(self._health_loop())
+
+    async def close(self) -> None:
+        if self._health_task:
+            self._health_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._health_task
+        for engine in self.engines.values():
+            await engine.close()
+
+    async def check_engines(self) -> None:
+        async def one(engine: Engine) -> None:
+            was_healthy = engine.healthy
+            if await engine.check() and (not was_healthy or not engine.models):
+                with contextlib.suppress(Exception):
+                    await engine.discover()
+
+        await asyncio.gather(*(one(e) for e in self.engines.values()))
+
+    async def _health_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.health_interval_s)
+            await self.check_engines()
+
+    # --- routing ------------------------------------------------------------------------------
+
+    def models(self) -> dict[str, ModelInfo]:
+        """Every model any engine serves, by its own name."""
+        found: dict[str, ModelInfo] = {}
+        for engine in self.engines.values():
+            for name, info in engine.models.items():
+                found.setdefault(name, info)
+        return found
+
+    def tiers(self) -> dict[str, list[str]]:
+        return self.config.tiers
+
+    def candidates(self, name: str, embedding: bool = False) -> list[tuple[Engine, str]]:
+        """Engines and models for a tier or model name, best first; later ones are fallbacks."""
+        out: list[tuple[Engine, str]] = []
+        for model in self.config.tiers.get(name, [name]):
+            serving = [e for e in self.engines.values() if e.serves(model)]
+            if embedding:
+                serving = [e for e in serving if e.models[model].embedding] or serving
+            else:
+                serving = [e for e in serving if not e.models[model].embedding]
+            serving.sort(key=self._load)
+            out += [(e, model) for e in serving]
+        if not out:
+            known = sorted({*self.models(), *self.config.tiers})
+            raise GatewayHTTPError(
+                404, f"model {name!r} not found; available: {', '.join(known)}", kind="not_found"
+            )
+        return out
+
+    def _load(self, engine: Engine) -> tuple[int, float]:
+        pool = self.pools[engine.name]
+        healthy = 0 if engine.breaker.allows() else 1
+        return healthy, (pool.in_flight + pool.waiting) / max(pool.slots, 1)
+
+    # --- generation ---------------------------------------------------------------------------
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[Delta]:
+        candidates = self.candidates(request.model)
+        if not request.deterministic or request.cache_bypass:
+            async for delta in self._generate(request, candidates):
+                yield delta
+            return
+        key = request.cache_key(candidates[0][1])
+        cached = self.cache.get(key)
+        self.stats.cache_events.labels("hit" if cached else "miss").inc()
+        if cached is None:
+            cached = await self._share_in_flight(key)
+        if cached is not None:
+            for delta in _replay(cached):
+                yield delta
+            return
+        self.cache.lead(key)
+        deltas: list[Delta] = []
+        try:
+            async for delta in self._generate(request, candidates):
+                deltas.append(delta)
+                yield delta
+        except BaseException as exc:
+            self.cache.settle(key, None, exc)
+            raise
+        self.cache.settle(key, Completion.from_deltas(deltas, candidates[0][1]))
+
+    async def _share_in_flight(self, key: str) -> Completion | None:
+        pending = self.cache.pending(key)
+        if pending is None:
+            return None
+        self.cache.shared += 1
+        try:
+            return await asyncio.shield(pending)
+        except (Exception, asyncio.CancelledError):
+            return None  # the leader failed or left: do the work ourselves
+
+    async def _generate(
+        self, request: ChatRequest, candidates: list[tuple[Engine, str]]
+    ) -> AsyncIterator[Delta]:
+        last_error: str | None = None
+        for engine, model in candidates:
+            if not engine.breaker.allows():
+                last_error = f"{engine.name} is unavailable (circuit open)"
+                continue
+            pool = self.pools[engine.name]
+            slot = await pool.acquire(request.agent, request.priority)
+            started = False
+            try:
+                pinned = slot if engine.config.kind == "llamacpp" else None
+                async for delta in engine.stream(request, model, pinned):
+                    started = started or bool(delta.content)
+                    yield delta
+                engine.breaker.record_success()
+                return
+            except EngineFailure as exc:
+                if exc.started or started:
+                    engine.breaker.trip()
+                    raise GatewayHTTPError(
+                        502, f"engine {engine.name} failed mid-stream: {exc}", kind="engine"
+                    ) from exc
+                engine.breaker.record_failure()
+                last_error = str(exc)
+            finally:
+                pool.release(slot)
+        cooldown = min(e.breaker.cooldown_s for e, _ in candidates)
+        raise GatewayHTTPError(
+            503, f"no engine could serve {request.model!r}: {last_error}", cooldown, "engine"
+        )
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        deltas = [d async for d in self.stream(request)]
+        return Completion.from_deltas(deltas, request.model)
+
+    # --- embeddings ---------------------------------------------------------------------------
+
+    async def embed(self, model: str, texts: list[str]) -> list[list[float]]:
+        last_error = "no engine"
+        for engine, resolved in self.candidates(model, embedding=True):
+            if not engine.breaker.allows():
+                last_error = f"{engine.name} is unavailable (circuit open)"
+                continue
+            batcher = self._batchers.get((engine.name, resolved))
+            if batcher is None:
+                batcher = self._batchers[(engine.name, resolved)] = EmbeddingBatcher(
+                    self._embed_call(engine, resolved),
+                    self.config.embed_window_ms / 1000,
+                    self.config.embed_max_texts,
+                )
+            try:
+                return await batcher.embed(texts)
+            except EngineFailure as exc:
+                engine.breaker.record_failure()
+                last_error = str(exc)
+        raise GatewayHTTPError(503, f"no engine could embed with {model!r}: {last_error}", 5.0, "engine")
+
+    def _embed_call(self, engine: Engine, model: str) -> Any:
+        pool = self.pools[engine.name]
+
+        async def call(texts: list[str]) -> tuple[list[list[float]], int]:
+            slot = await pool.acquire("embeddings", "normal")
+            try:
+                self.stats.record_embed_batch(len(texts))
+                return await engine.embed(texts, model)
+            finally:
+                pool.release(slot)
+
+        return call
+
+    # --- reporting ----------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        engines = {
+            name: {
+                "kind": e.config.kind,
+                "url": e.config.url,
+                "healthy": e.healthy,
+                "breaker": e.breaker.state,
+                "slots": self.pools[name].slots,
+                "in_flight": self.pools[name].in_flight,
+                "queue_depth": self.pools[name].depth(),
+                "models": sorted(e.models),
+            }
+            for name, e in self.engines.items()
+        }
+        cache = {
+            "entries": len(self.cache),
+            "hits": self.cache.hits,
+            "misses": self.cache.misses,
+            "shared": self.cache.shared,
+            "hit_rate": round(self.cache.hit_rate, 4),
+        }
+        return self.stats.snapshot(engines, cache)
+
+
+def _replay(completion: Completion) -> list[Delta]:
+    return [
+        Delta(content=completion.content),
+        Delta(
+            tool_calls=completion.tool_calls, finish_reason=completion.finish_reason, usage=completion.usage
+        ),
+    ]

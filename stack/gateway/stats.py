@@ -1,0 +1,117 @@
+"""What the gateway reports: Prometheus metrics for scrapers, rolling figures for the TUI.
+
+Rolling windows are small fixed-size deques, so recording a request costs a few appends.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from statistics import quantiles
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+WINDOW = 512
+RATE_WINDOW_S = 10.0
+
+
+def _pct(values: deque[float]) -> dict[str, float]:
+    if not values:
+        return {"p50_ms": 0.0, "p95_ms": 0.0, "count": 0}
+    if len(values) == 1:
+        return {"p50_ms": values[0], "p95_ms": values[0], "count": 1}
+    q = quantiles(values, n=20, method="inclusive")
+    return {"p50_ms": round(q[9], 3), "p95_ms": round(q[18], 3), "count": len(values)}
+
+
+@dataclass
+class GatewayStats:
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    by_model: dict[str, deque[float]] = field(
+        default_factory=lambda: defaultdict(lambda: deque(maxlen=WINDOW))
+    )
+    by_agent: dict[str, deque[float]] = field(
+        default_factory=lambda: defaultdict(lambda: deque(maxlen=WINDOW))
+    )
+    token_events: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=8192))
+    embed_batch_sizes: deque[int] = field(default_factory=lambda: deque(maxlen=WINDOW))
+    cached_prompt_tokens: int = 0
+    started: float = field(default_factory=time.time)
+
+    def __post_init__(self) -> None:
+        r = self.registry
+        self.requests = Counter(
+            "sutazai_requests", "Requests answered", ["api", "model", "status"], registry=r
+        )
+        self.latency = Histogram(
+            "sutazai_request_seconds",
+            "Request latency",
+            ["model"],
+            registry=r,
+            buckets=(0.001, 0.005, 0.025, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60),
+        )
+        self.tokens = Counter("sutazai_tokens", "Tokens processed", ["model", "kind"], registry=r)
+        self.cache_events = Counter("sutazai_cache", "Response cache lookups", ["result"], registry=r)
+        self.embed_batches = Histogram(
+            "sutazai_embed_batch_texts",
+            "Texts per merged embedding call",
+            registry=r,
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128),
+        )
+
+    def record(
+        self,
+        api: str,
+        model: str,
+        agent: str,
+        status: int,
+        seconds: float,
+        prompt_tokens: int = 0,
+        completion_tokens: int = 0,
+        cached_tokens: int = 0,
+    ) -> None:
+        self.requests.labels(api, model, str(status)).inc()
+        self.latency.labels(model).observe(seconds)
+        ms = seconds * 1000
+        self.by_model[model].append(ms)
+        self.by_agent[agent].append(ms)
+        if completion_tokens or prompt_tokens:
+            self.tokens.labels(model, "prompt").inc(prompt_tokens)
+            self.tokens.labels(model, "completion").inc(completion_tokens)
+            self.token_events.append((time.monotonic(), completion_tokens))
+        if cached_tokens:
+            self.tokens.labels(model, "cached").inc(cached_tokens)
+            self.cached_prompt_tokens += cached_tokens
+
+    def record_embed_batch(self, size: int) -> None:
+        self.embed_batches.observe(size)
+        self.embed_batch_sizes.append(size)
+
+    def tokens_per_second(self) -> float:
+        cutoff = time.monotonic() - RATE_WINDOW_S
+        return round(sum(n for t, n in self.token_events if t >= cutoff) / RATE_WINDOW_S, 2)
+
+    def prometheus(self) -> bytes:
+        return generate_latest(self.registry)
+
+    def snapshot(self, engines: dict[str, Any], cache: dict[str, Any]) -> dict[str, Any]:
+        sizes = list(self.embed_batch_sizes)
+        return {
+            "uptime_s": round(time.time() - self.started, 1),
+            "engines": engines,
+            "queue_depth": {
+                p: sum(e["queue_depth"][p] for e in engines.values())
+                for p in ("interactive", "normal", "batch")
+            },
+            "tokens_per_s": self.tokens_per_second(),
+            "cached_prompt_tokens": self.cached_prompt_tokens,
+            "cache": cache,
+            "embedding_batch": {
+                "last": sizes[-1] if sizes else 0,
+                "mean": round(sum(sizes) / len(sizes), 2) if sizes else 0.0,
+            },
+            "latency_by_model": {m: _pct(v) for m, v in self.by_model.items()},
+            "latency_by_agent": {a: _pct(v) for a, v in self.by_agent.items()},
+        }

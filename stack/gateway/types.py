@@ -1,0 +1,107 @@
+"""The gateway's internal request and stream shapes, shared by both dialects and all engines."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import orjson
+
+Priority = Literal["interactive", "normal", "batch"]
+PRIORITIES: tuple[Priority, ...] = ("interactive", "normal", "batch")
+
+
+class GatewayHTTPError(Exception):
+    """An error with an HTTP status; each dialect renders it in its own error shape."""
+
+    def __init__(
+        self, status: int, message: str, retry_after: float | None = None, kind: str = "error"
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.retry_after = retry_after
+        self.kind = kind
+
+
+class Overloaded(GatewayHTTPError):
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(429, message, retry_after, "overloaded")
+
+
+class EngineFailure(Exception):
+    """The engine failed (connection, 5xx, died mid-stream). ``started`` means bytes were sent."""
+
+    def __init__(self, message: str, started: bool = False) -> None:
+        super().__init__(message)
+        self.started = started
+
+
+@dataclass
+class ChatRequest:
+    """One chat (or plain completion) request, in OpenAI terms."""
+
+    model: str
+    messages: list[dict[str, Any]] | None = None
+    prompt: str | None = None  # /v1/completions and /api/generate without a chat template
+    stream: bool = False
+    options: dict[str, Any] = field(default_factory=dict)  # temperature, max_tokens, seed, stop, ...
+    tools: list[dict[str, Any]] | None = None
+    agent: str = "anonymous"
+    priority: Priority = "normal"
+    cache_bypass: bool = False
+
+    @property
+    def deterministic(self) -> bool:
+        return self.options.get("temperature", 1.0) == 0 or self.options.get("seed") is not None
+
+    def cache_key(self, resolved_model: str) -> str:
+        body = {
+            "m": resolved_model,
+            "msg": self.messages,
+            "p": self.prompt,
+            "o": self.options,
+            "t": self.tools,
+        }
+        return hashlib.blake2b(orjson.dumps(body, option=orjson.OPT_SORT_KEYS), digest_size=16).hexdigest()
+
+
+@dataclass
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    prompt_ms: float = 0.0
+    completion_ms: float = 0.0
+
+
+@dataclass
+class Delta:
+    """One streamed piece. The last one carries ``finish_reason`` and ``usage``."""
+
+    content: str = ""
+    tool_calls: list[dict[str, Any]] | None = None
+    finish_reason: str | None = None
+    usage: Usage | None = None
+
+
+@dataclass
+class Completion:
+    """A whole answer: what the cache stores and non-streaming clients get."""
+
+    content: str
+    finish_reason: str
+    usage: Usage
+    tool_calls: list[dict[str, Any]] | None = None
+    model: str = ""
+
+    @classmethod
+    def from_deltas(cls, deltas: list[Delta], model: str) -> Completion:
+        content = "".join(d.content for d in deltas)
+        calls = [c for d in deltas for c in (d.tool_calls or [])] or None
+        last = deltas[-1] if deltas else Delta()
+        return cls(content, last.finish_reason or "stop", last.usage or Usage(), calls, model)
+
+    def size(self) -> int:
+        return len(self.content) + 256
