@@ -123,7 +123,8 @@ class OpenAICompatEngine(Engine):
             data = await response.json(loads=orjson.loads)
         for item in data.get("data", []):
             meta = item.get("meta") or {}
-            info = self.models.get(item["id"]) or ModelInfo(item["id"])
+            only_embeddings = bool(self.config.embedding_models) and not self.config.models
+            info = self.models.get(item["id"]) or ModelInfo(item["id"], embedding=only_embeddings)
             info.size = int(meta.get("size", info.size) or 0)
             info.context_length = int(meta.get("n_ctx_train", info.context_length) or 0)
             self.models.setdefault(item["id"], info)

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 from sutazai import __version__
 from sutazai.errors import UserError
-from sutazai.workbench.cli import agent_commands, doctor
+from sutazai.workbench.cli import agent_commands, doctor, fleet_commands, stack_commands
 from sutazai.workbench.cli.output import report_error
 
 app = typer.Typer(
@@ -48,6 +48,8 @@ def main(
 
 agent_commands.register(app)
 doctor.register(app)
+stack_commands.register(app)
+fleet_commands.register(app)
 
 
 def run() -> None:

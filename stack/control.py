@@ -1,0 +1,163 @@
+"""Controlling the local stack from the CLI: up, down, status, logs, restart.
+
+The supervisor runs as its own process (detached or not); these functions talk to it through
+the files it keeps under ``<workspace>/.sutazai/stack/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sutazai.errors import Problem, UserError
+from sutazai.stack.services import local_services, stack_dir
+from sutazai.workspace import Workspace
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def supervisor_pid(workspace: Workspace) -> int | None:
+    path = stack_dir(workspace) / "supervisor.pid"
+    try:
+        pid = int(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return pid if _alive(pid) else None
+
+
+def status(workspace: Workspace) -> list[dict[str, Any]]:
+    """Every service with name, state, health, pid and url, checked live."""
+    running = supervisor_pid(workspace) is not None
+    try:
+        saved = json.loads((stack_dir(workspace) / "state.json").read_text())["services"]
+    except (OSError, ValueError, KeyError):
+        saved = []
+    by_name = {s["name"]: s for s in saved}
+    rows = []
+    for spec in local_services(workspace):
+        row = by_name.get(spec.name, {"name": spec.name, "state": "stopped", "pid": None, "restarts": 0})
+        pid = row.get("pid") if running and _alive(row.get("pid")) else None
+        health = "unknown"
+        if pid:
+            try:
+                health = (
+                    "healthy" if httpx.get(spec.health_url, timeout=1.0).status_code == 200 else "unhealthy"
+                )
+            except httpx.HTTPError:
+                health = "unhealthy"
+        rows.append(
+            {
+                "name": spec.name,
+                "state": row["state"] if running else "stopped",
+                "health": health,
+                "pid": pid,
+                "url": spec.url,
+                "restarts": row.get("restarts", 0),
+            }
+        )
+    return rows
+
+
+def up(workspace: Workspace, detach: bool, timeout_s: float = 120.0) -> list[dict[str, Any]]:
+    """Start the supervisor (unless running) and wait until every service is healthy."""
+    folder = stack_dir(workspace)
+    folder.mkdir(parents=True, exist_ok=True)
+    local_services(workspace)  # fail here, clearly, if the engine is not installed
+    if supervisor_pid(workspace) is None:
+        log = (folder / "supervisor.out").open("ab")
+        subprocess.Popen(
+            [sys.executable, "-m", "sutazai.stack.supervisor", "--workspace", str(workspace.root)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=detach,
+            cwd=workspace.root,
+        )
+    deadline = time.monotonic() + timeout_s
+    rows: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        rows = status(workspace)
+        if rows and all(r["health"] == "healthy" for r in rows):
+            return rows
+        time.sleep(0.2)
+    bad = [r["name"] for r in rows if r["health"] != "healthy"]
+    raise UserError(
+        Problem(
+            f"stack not healthy after {timeout_s:g} s: {', '.join(bad)}",
+            hint=f"see `sutazai stack logs {bad[0] if bad else ''}` ({folder})",
+        )
+    )
+
+
+def down(workspace: Workspace, timeout_s: float = 20.0) -> bool:
+    pid = supervisor_pid(workspace)
+    if pid is None:
+        return False
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if _alive(pid):
+        os.kill(pid, signal.SIGKILL)  # its children follow through PDEATHSIG
+    return True
+
+
+def restart(workspace: Workspace, service: str) -> None:
+    names = [s.name for s in local_services(workspace)]
+    if service not in names:
+        raise UserError(Problem(f"no service named {service!r}", hint=f"services: {', '.join(names)}"))
+    if supervisor_pid(workspace) is None:
+        raise UserError(Problem("the stack is not running", hint="sutazai stack up --detach"))
+    (stack_dir(workspace) / f"restart-{service}").touch()
+
+
+def log_files(workspace: Workspace, service: str | None) -> list[Path]:
+    folder = stack_dir(workspace)
+    names = [service] if service else [s.name for s in local_services(workspace)] + ["supervisor"]
+    return [folder / f"{n}.log" for n in names]
+
+
+def follow(paths: list[Path], lines: int = 40, forever: bool = False) -> Iterator[str]:
+    """The last ``lines`` of each log, then (with ``forever``) whatever is appended."""
+    positions: dict[Path, int] = {}
+    for path in paths:
+        if not path.exists():
+            continue
+        data = path.read_bytes()
+        positions[path] = len(data)
+        prefix = f"{path.stem} | " if len(paths) > 1 else ""
+        for line in data.decode("utf-8", "replace").splitlines()[-lines:]:
+            yield prefix + line
+    while forever:
+        time.sleep(0.25)
+        for path in paths:
+            if not path.exists():
+                continue
+            size = path.stat().st_size
+            start = positions.get(path, 0)
+            if size > start:
+                with path.open("rb") as fh:
+                    fh.seek(start)
+                    chunk = fh.read()
+                positions[path] = size
+                prefix = f"{path.stem} | " if len(paths) > 1 else ""
+                for line in chunk.decode("utf-8", "replace").splitlines():
+                    yield prefix + line

@@ -1,0 +1,178 @@
+"""The process supervisor behind ``sutazai stack up``.
+
+Starts each service in order once what it depends on is healthy, writes a log, a pid file and a
+shared ``state.json`` under ``<workspace>/.sutazai/stack/``, restarts crashed services with
+backoff, and on SIGINT/SIGTERM stops them all. Children get PDEATHSIG, so even a ``kill -9``
+of the supervisor leaves no orphan behind.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import httpx
+from sutazai.stack.services import ServiceSpec, local_services, stack_dir
+from sutazai.workspace import Workspace
+
+MAX_BACKOFF_S = 30.0
+STOP_GRACE_S = 5.0
+
+
+def _die_with_parent() -> None:
+    """Linux: ask the kernel to SIGTERM this child when the supervisor dies, however it dies."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+@dataclass
+class ServiceState:
+    name: str
+    url: str
+    state: str = "stopped"  # starting | running | backoff | stopped | failed
+    health: str = "unknown"  # healthy | unhealthy | unknown
+    pid: int | None = None
+    restarts: int = 0
+    last_exit: int | None = None
+
+
+class Supervisor:
+    def __init__(self, workspace: Workspace, services: list[ServiceSpec] | None = None) -> None:
+        self.workspace = workspace
+        self.dir = stack_dir(workspace)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.services = services if services is not None else local_services(workspace)
+        self.states = {s.name: ServiceState(s.name, s.url) for s in self.services}
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.logs: dict[str, IO[bytes]] = {}
+        self.next_start: dict[str, float] = {}
+        self.stopping = False
+        self.http = httpx.Client(timeout=1.0)
+
+    # --- files --------------------------------------------------------------------------------
+
+    def _write_state(self) -> None:
+        tmp = self.dir / "state.json.tmp"
+        tmp.write_text(
+            json.dumps({"supervisor": os.getpid(), "services": [asdict(s) for s in self.states.values()]})
+        )
+        os.replace(tmp, self.dir / "state.json")
+
+    def _log_line(self, text: str) -> None:
+        with (self.dir / "supervisor.log").open("a") as fh:
+            fh.write(f"{time.strftime('%H:%M:%S')} {text}\n")
+
+    # --- services -----------------------------------------------------------------------------
+
+    def _start(self, spec: ServiceSpec) -> None:
+        log = self.logs.get(spec.name) or (self.dir / f"{spec.name}.log").open("ab")
+        self.logs[spec.name] = log
+        env = {**os.environ, **spec.env}
+        proc = subprocess.Popen(
+            spec.argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            cwd=self.workspace.root,
+            preexec_fn=_die_with_parent,
+        )
+        self.procs[spec.name] = proc
+        (self.dir / f"{spec.name}.pid").write_text(str(proc.pid))
+        state = self.states[spec.name]
+        state.state, state.pid, state.health = "starting", proc.pid, "unknown"
+        self._log_line(f"started {spec.name} pid {proc.pid}")
+
+    def _healthy(self, spec: ServiceSpec) -> bool:
+        try:
+            return self.http.get(spec.health_url).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def _stop(self, name: str) -> None:
+        proc = self.procs.pop(name, None)
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(STOP_GRACE_S)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        (self.dir / f"{name}.pid").unlink(missing_ok=True)
+        state = self.states[name]
+        state.state, state.pid, state.health = "stopped", None, "unknown"
+        self._log_line(f"stopped {name}")
+
+    def tick(self) -> None:
+        """One round: start what is due, notice exits and restart requests, check health."""
+        now = time.monotonic()
+        for spec in self.services:
+            state = self.states[spec.name]
+            request = self.dir / f"restart-{spec.name}"
+            if request.exists():
+                request.unlink(missing_ok=True)
+                self._stop(spec.name)
+                self.next_start[spec.name] = now
+            proc = self.procs.get(spec.name)
+            if proc is not None and proc.poll() is not None:
+                state.last_exit, state.restarts = proc.returncode, state.restarts + 1
+                self.procs.pop(spec.name)
+                delay = min(MAX_BACKOFF_S, 2 ** min(state.restarts - 1, 5))
+                self.next_start[spec.name] = now + delay
+                state.state, state.health, state.pid = "backoff", "unhealthy", None
+                self._log_line(f"{spec.name} exited with {proc.returncode}; restarting in {delay:g} s")
+            if spec.name not in self.procs:
+                ready = all(self.states[d].health == "healthy" for d in spec.after)
+                if ready and now >= self.next_start.get(spec.name, 0):
+                    self._start(spec)
+                continue
+            healthy = self._healthy(spec)
+            state.health = "healthy" if healthy else "unhealthy"
+            if healthy:
+                state.state = "running"
+        self._write_state()
+
+    def run(self) -> int:
+        def on_signal(signum: int, frame: Any) -> None:
+            self.stopping = True
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        (self.dir / "supervisor.pid").write_text(str(os.getpid()))
+        self._log_line(f"supervisor {os.getpid()} up")
+        try:
+            while not self.stopping:
+                self.tick()
+                time.sleep(0.25)
+        finally:
+            for spec in reversed(self.services):
+                self._stop(spec.name)
+            self._write_state()
+            (self.dir / "supervisor.pid").unlink(missing_ok=True)
+            self._log_line("supervisor down")
+        return 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="SutazAI stack supervisor")
+    parser.add_argument("--workspace", type=Path, required=True)
+    args = parser.parse_args(argv)
+    sys.exit(Supervisor(Workspace.discover(args.workspace)).run())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""``sutazai fleet run``: every agent of the workspace at once, through the shared gateway."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Annotated, Any
+
+import typer
+from sutazai.workbench.cli.output import EXIT_RUN_FAILED, console, emit_json
+from sutazai.workbench.cli.session import open_runtime, workspace_from
+
+fleet_app = typer.Typer(help="Work with the whole fleet at once.", no_args_is_help=True)
+
+
+def _first_input(agent: Any) -> str:
+    """An agent's demo input: its first smoke case, else a greeting."""
+    import yaml
+
+    smoke = agent.folder / (agent.spec.smoke or "smoke.yaml")
+    try:
+        cases = (yaml.safe_load(smoke.read_text(encoding="utf-8")) or {}).get("cases") or []
+        return str(cases[0]["input"])
+    except (OSError, yaml.YAMLError, KeyError, IndexError, TypeError):
+        return "Hello! What can you do?"
+
+
+async def _run_fleet(
+    ctx: typer.Context, text: str | None, copies: int, priority: str
+) -> list[dict[str, Any]]:
+    from sutazai.agents.events import RunFinished
+    from sutazai.agents.loader import AgentCatalog
+
+    workspace = workspace_from(ctx)
+    catalog = AgentCatalog.scan(workspace)
+    async with open_runtime(workspace) as runtime:
+
+        async def one(agent: Any, copy: int) -> dict[str, Any]:
+            prompt = text or _first_input(agent)
+            started = time.perf_counter()
+            finished: RunFinished | None = None
+            async for event in runtime.run(agent, prompt, priority=priority):
+                if isinstance(event, RunFinished):
+                    finished = event
+            assert finished is not None
+            return {
+                "agent": agent.name,
+                "copy": copy,
+                "input": prompt,
+                "status": finished.status,
+                "run_id": finished.run_id,
+                "seconds": round(time.perf_counter() - started, 2),
+                "tokens": finished.prompt_tokens + finished.completion_tokens,
+                "output": finished.output,
+                "error": finished.error,
+            }
+
+        jobs = [one(a, c) for a in catalog.agents.values() for c in range(copies)]
+        return list(await asyncio.gather(*jobs))
+
+
+@fleet_app.command("run")
+def run_fleet(
+    ctx: typer.Context,
+    text: Annotated[
+        str | None,
+        typer.Option("--input", help="One input for all (default: each agent's first smoke case)."),
+    ] = None,
+    copies: Annotated[int, typer.Option("--copies", min=1, max=1000, help="Runs per agent.")] = 1,
+    priority: Annotated[str, typer.Option(help="interactive | normal | batch")] = "normal",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Run every agent concurrently and show what each answered."""
+    started = time.perf_counter()
+    rows = asyncio.run(_run_fleet(ctx, text, copies, priority))
+    elapsed = time.perf_counter() - started
+    if as_json:
+        emit_json({"seconds": round(elapsed, 2), "runs": rows})
+    else:
+        from rich.markup import escape
+        from rich.table import Table
+
+        table = Table("agent", "status", "s", "tokens", "answer", box=None)
+        for r in rows:
+            answer = escape((r["output"] or r["error"] or "").replace("\n", " ")[:90])
+            colour = "green" if r["status"] == "ok" else "red"
+            table.add_row(
+                r["agent"], f"[{colour}]{r['status']}[/]", str(r["seconds"]), str(r["tokens"]), answer
+            )
+        console.print(table)
+        ok = sum(r["status"] == "ok" for r in rows)
+        console.print(f"{ok}/{len(rows)} runs ok in {elapsed:.1f} s, {sum(r['tokens'] for r in rows)} tokens")
+    if any(r["status"] != "ok" for r in rows):
+        raise typer.Exit(EXIT_RUN_FAILED)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(fleet_app, name="fleet")
