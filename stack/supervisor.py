@@ -8,6 +8,7 @@ of the supervisor leaves no orphan behind.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -29,10 +30,8 @@ STOP_GRACE_S = 5.0
 
 def _die_with_parent() -> None:
     """Linux: ask the kernel to SIGTERM this child when the supervisor dies, however it dies."""
-    try:
+    with contextlib.suppress(OSError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
 
 
 @dataclass

@@ -86,7 +86,7 @@ def status(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     if as_json:
         emit_json(rows)
     else:
-        _table(rows)  # type: ignore[arg-type]
+        _table(rows)
 
 
 @stack_app.command()
