@@ -27,7 +27,7 @@ class ServerThread:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._loop = asyncio.new_event_loop()
-        self._runner = web.AppRunner(app)
+        self._runner = web.AppRunner(app, handler_cancellation=True)
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
 
@@ -64,3 +64,37 @@ def demo_root(tmp_path: Path) -> Path:
 @pytest.fixture
 def workspace(demo_root: Path, engine: tuple[ScriptedEngine, str]) -> Workspace:
     return Workspace(demo_root, flags={"gateway": {"url": engine[1]}})
+
+
+def write_stack_config(root: Path, **stack: object) -> dict[str, int]:
+    """Give a test workspace its own ports so several stacks can run side by side."""
+    ports = {"gateway": free_port(), "engine": free_port(), "embedder": free_port()}
+    lines = [
+        f"port = {ports['gateway']}" if line.startswith("port =") else line
+        for line in (root / "sutazai.toml").read_text().splitlines()
+    ]
+    lines = [
+        f'url = "http://127.0.0.1:{ports["gateway"]}"' if line.startswith("url =") else line for line in lines
+    ]
+    extra = "".join(f"{k} = {str(v).lower() if isinstance(v, bool) else v}\n" for k, v in stack.items())
+    text = (
+        "\n".join(lines)
+        + f"\n[stack]\nengine_port = {ports['engine']}\nembedder_port = {ports['embedder']}\n"
+    )
+    (root / "sutazai.toml").write_text(text + extra)
+    return ports
+
+
+@pytest.fixture(scope="session")
+def real_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Workspace, str]]:
+    """The real local stack (llama-server + SmolLM2, the embedder, the gateway) for the session."""
+    from sutazai.stack import control
+
+    root = init_workspace(tmp_path_factory.mktemp("stack") / "ws", demo=True)
+    write_stack_config(root, parallel=8)
+    workspace = Workspace(root)
+    control.up(workspace, detach=True, timeout_s=60)
+    try:
+        yield workspace, workspace.settings.gateway.url
+    finally:
+        control.down(workspace)

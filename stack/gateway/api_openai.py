@@ -22,6 +22,7 @@ OPTION_KEYS = (
     "presence_penalty",
     "frequency_penalty",
     "response_format",
+    "ignore_eos",
     "n_predict",
     "top_k",
     "min_p",

@@ -14,6 +14,7 @@ from aiohttp import web
 from sutazai.stack.gateway.api_ollama import OllamaRoutes
 from sutazai.stack.gateway.api_openai import OpenAIRoutes
 from sutazai.stack.gateway.config import GatewayConfig
+from sutazai.stack.gateway.http_common import MAX_BODY
 from sutazai.stack.gateway.service import Gateway
 
 log = logging.getLogger("sutazai.gateway")
@@ -27,7 +28,7 @@ async def safety_net(request: web.Request, handler: Handler) -> web.StreamRespon
         return await handler(request)
     except web.HTTPException as exc:
         if exc.status == 413:
-            message = f"request body too large (limit {request.app['max_body']} bytes)"
+            message = f"request body too large (limit {request.app[MAX_BODY]} bytes)"
         else:
             message = exc.reason
         return web.Response(
@@ -46,8 +47,7 @@ async def safety_net(request: web.Request, handler: Handler) -> web.StreamRespon
 
 def build_app(gateway: Gateway) -> web.Application:
     app = web.Application(middlewares=[safety_net], client_max_size=gateway.config.max_body_bytes)
-    app["max_body"] = gateway.config.max_body_bytes
-    app["gateway"] = gateway
+    app[MAX_BODY] = gateway.config.max_body_bytes
     OpenAIRoutes(gateway).register(app)
     OllamaRoutes(gateway).register(app)
 

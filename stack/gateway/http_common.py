@@ -11,6 +11,7 @@ from sutazai.stack.gateway.types import PRIORITIES, GatewayHTTPError, Priority
 AGENT_HEADER = "X-Sutazai-Agent"
 PRIORITY_HEADER = "X-Sutazai-Priority"
 CACHE_HEADER = "X-Sutazai-Cache"
+MAX_BODY = web.AppKey("max_body", int)
 
 
 async def json_body(request: web.Request) -> dict[str, Any]:
@@ -18,7 +19,7 @@ async def json_body(request: web.Request) -> dict[str, Any]:
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise GatewayHTTPError(
-            413, f"request body over {request.app['max_body']} bytes", kind="too_large"
+            413, f"request body too large (over {request.app[MAX_BODY]} bytes)", kind="too_large"
         ) from None
     try:
         body = orjson.loads(raw)

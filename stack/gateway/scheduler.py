@@ -47,6 +47,7 @@ class SlotPool:
         self._since_batch = 0
         self.affinity: dict[str, int] = {}
         self.in_flight = 0
+        self._background: set[int] = set()  # slots held by normal and batch work
 
     def depth(self) -> dict[str, int]:
         return {p: sum(len(d) for d in q.values()) for p, q in self._queues.items()}
@@ -56,15 +57,18 @@ class SlotPool:
         return self._waiting
 
     def _usable(self, priority: Priority) -> bool:
+        """Background work may hold at most ``slots - reserved`` slots; interactive any free one."""
         if not self.free:
             return False
-        return priority == "interactive" or len(self.free) > self.reserved
+        return priority == "interactive" or len(self._background) < self.slots - self.reserved
 
-    def _take_slot(self, agent: str) -> int:
+    def _take_slot(self, agent: str, priority: Priority) -> int:
         preferred = self.affinity.get(agent)
         slot = preferred if preferred in self.free else min(self.free)
         assert slot is not None
         self.free.discard(slot)
+        if priority != "interactive":
+            self._background.add(slot)
         self.affinity[agent] = slot
         self.in_flight += 1
         return slot
@@ -72,7 +76,7 @@ class SlotPool:
     async def acquire(self, agent: str, priority: Priority) -> int:
         """Wait for a slot; its id keeps an agent on the same llama-server slot (prompt cache)."""
         if self._waiting == 0 and self._usable(priority):
-            return self._take_slot(agent)
+            return self._take_slot(agent, priority)
         if self._waiting >= self.max_queue:
             raise Overloaded(f"queue full ({self._waiting} waiting)", retry_after=self._retry_after())
         waiter = _Waiter(agent, priority, asyncio.get_running_loop().create_future())
@@ -104,6 +108,7 @@ class SlotPool:
 
     def release(self, slot: int) -> None:
         self.free.add(slot)
+        self._background.discard(slot)
         self.in_flight -= 1
         self._dispatch()
 
@@ -130,7 +135,7 @@ class SlotPool:
             self._since_batch = 0 if priority == "batch" else self._since_batch + 1
             if waiter.future.done():
                 continue
-            waiter.future.set_result(self._take_slot(agent))
+            waiter.future.set_result(self._take_slot(agent, priority))
 
     def _retry_after(self) -> float:
         return max(1.0, round(self._waiting / max(self.slots, 1)))
