@@ -1,0 +1,50 @@
+"""An engine that answers at once (OpenAI-compatible, streaming or not): the overhead baseline."""
+
+from __future__ import annotations
+
+import sys
+
+import orjson
+from aiohttp import web
+
+ANSWER = {"id": "x", "object": "chat.completion", "created": 0, "model": "instant",
+          "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
+          "usage": {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6}}
+WHOLE = orjson.dumps(ANSWER)
+CHUNKS = (
+    b'data: {"id":"x","object":"chat.completion.chunk","created":0,"model":"instant","choices":[{"index":0,'
+    b'"delta":{"role":"assistant","content":"ok"},"finish_reason":null}]}\n\n'
+    b'data: {"id":"x","object":"chat.completion.chunk","created":0,"model":"instant","choices":[{"index":0,'
+    b'"delta":{},"finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":1,"total_tokens":6}}\n\n'
+    b"data: [DONE]\n\n"
+)
+
+
+async def chat(request: web.Request) -> web.StreamResponse:
+    body = orjson.loads(await request.read())
+    if body.get("stream"):
+        return web.Response(body=CHUNKS, content_type="text/event-stream")
+    return web.Response(body=WHOLE, content_type="application/json")
+
+
+async def models(request: web.Request) -> web.Response:
+    return web.json_response({"object": "list", "data": [{"id": "instant", "object": "model"}]})
+
+
+async def health(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+def main() -> None:
+    import uvloop
+
+    uvloop.install()
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", chat)
+    app.router.add_get("/v1/models", models)
+    app.router.add_get("/health", health)
+    web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""Starting and stopping the servers a benchmark compares, each in its own process."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(url: str, timeout_s: float = 60.0) -> None:
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+@contextmanager
+def process(argv: list[str], health_url: str, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT, env=env)
+    try:
+        wait_http(health_url)
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@contextmanager
+def gateway(engines_toml: str, extra_stack: str = "") -> Iterator[str]:
+    """A gateway process with its own workspace, fronting the given engines."""
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp, "sutazai.toml").write_text(
+            f"[gateway]\nport = {port}\n[tiers]\nfast = \"instant\"\n[stack]\nembedded = false\n{extra_stack}\n{engines_toml}"
+        )
+        argv = [sys.executable, "-m", "sutazai.stack.gateway.serve", "--workspace", tmp]
+        with process(argv, f"http://127.0.0.1:{port}/healthz"):
+            time.sleep(0.5)  # first health round
+            yield f"http://127.0.0.1:{port}"
+
+
+def load(url: str, body: dict[str, object], clients: int, seconds: float, headers: dict[str, str] | None = None) -> dict[str, float]:
+    argv = [sys.executable, "-m", "bench.loadgen", url, "--body", json.dumps(body), "--clients", str(clients),
+            "--seconds", str(seconds)]
+    for k, v in (headers or {}).items():
+        argv += ["--header", f"{k}:{v}"]
+    out = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, check=True).stdout
+    return json.loads(out)  # type: ignore[no-any-return]
