@@ -18,7 +18,12 @@ from pathlib import Path
 
 from bench.procs import ROOT, free_port, gateway, load, process
 
-BODY = {"model": "instant", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 8, "temperature": 0.7}
+BODY = {
+    "model": "instant",
+    "messages": [{"role": "user", "content": "hi"}],
+    "max_tokens": 8,
+    "temperature": 0.7,
+}
 LITELLM_VENV = ROOT / "bench" / ".venvs" / "litellm-proxy"
 
 
@@ -34,9 +39,17 @@ def ensure_litellm_proxy() -> Path | None:
 def measure(name: str, url: str, seconds: float, body: dict[str, object] = BODY) -> dict[str, float]:
     one = load(url + "/v1/chat/completions", body, 1, seconds)
     many = load(url + "/v1/chat/completions", body, 32, seconds)
-    row = {"p50_ms": one["p50_ms"], "p99_ms": one["p99_ms"], "rps_32": many["rps"], "errors": one["errors"] + many["errors"]}
-    print(f"{name:<16} p50 {row['p50_ms']:6.2f} ms  p99 {row['p99_ms']:6.2f} ms  {row['rps_32']:8.0f} req/s (32 clients)"
-          f"  errors {row['errors']:.0f}", flush=True)
+    row = {
+        "p50_ms": one["p50_ms"],
+        "p99_ms": one["p99_ms"],
+        "rps_32": many["rps"],
+        "errors": one["errors"] + many["errors"],
+    }
+    print(
+        f"{name:<16} p50 {row['p50_ms']:6.2f} ms  p99 {row['p99_ms']:6.2f} ms  {row['rps_32']:8.0f} req/s (32 clients)"
+        f"  errors {row['errors']:.0f}",
+        flush=True,
+    )
     return row
 
 
@@ -51,26 +64,47 @@ def main() -> None:
     with process([sys.executable, "-m", "bench.instant_engine", str(engine_port)], engine_url + "/health"):
         results["engine alone"] = measure("engine alone", engine_url, args.seconds)
         forwarder = f"http://127.0.0.1:{forwarder_port}"
-        with process([sys.executable, "-m", "bench.forwarder", str(forwarder_port), engine_url], forwarder + "/v1/chat/completions"):
+        with process(
+            [sys.executable, "-m", "bench.forwarder", str(forwarder_port), engine_url],
+            forwarder + "/v1/chat/completions",
+        ):
             results["bare forwarder"] = measure("bare forwarder", forwarder, args.seconds)
-        engines = (f'[[stack.engines]]\nname = "instant"\nkind = "openai"\nurl = "{engine_url}"\nslots = 256\n'
-                   'models = ["instant"]\n')
+        engines = (
+            f'[[stack.engines]]\nname = "instant"\nkind = "openai"\nurl = "{engine_url}"\nslots = 256\n'
+            'models = ["instant"]\n'
+        )
         with gateway(engines) as url:
             results["gateway"] = measure("gateway", url, args.seconds)
             cached = {**BODY, "temperature": 0}
             hit = load(url + "/v1/chat/completions", cached, 1, args.seconds)
-            print(f"{'cache hit':<16} p50 {hit['p50_ms']:6.2f} ms  p99 {hit['p99_ms']:6.2f} ms  {hit['rps']:8.0f} req/s (1 client)")
+            print(
+                f"{'cache hit':<16} p50 {hit['p50_ms']:6.2f} ms  p99 {hit['p99_ms']:6.2f} ms  {hit['rps']:8.0f} req/s (1 client)"
+            )
         exe = None if args.skip_litellm else ensure_litellm_proxy()
         if exe is not None:
             port = free_port()
             with tempfile.TemporaryDirectory() as tmp:
                 config = Path(tmp, "config.yaml")
-                config.write_text("model_list:\n  - model_name: instant\n    litellm_params:\n"
-                                  f"      model: openai/instant\n      api_base: {engine_url}/v1\n      api_key: x\n")
+                config.write_text(
+                    "model_list:\n  - model_name: instant\n    litellm_params:\n"
+                    f"      model: openai/instant\n      api_base: {engine_url}/v1\n      api_key: x\n"
+                )
                 env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
-                argv = [str(exe), "--config", str(config), "--host", "127.0.0.1", "--port", str(port), "--num_workers", "1"]
+                argv = [
+                    str(exe),
+                    "--config",
+                    str(config),
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--num_workers",
+                    "1",
+                ]
                 with process(argv, f"http://127.0.0.1:{port}/health/liveliness", env=env):
-                    results["litellm proxy"] = measure("litellm proxy", f"http://127.0.0.1:{port}", args.seconds)
+                    results["litellm proxy"] = measure(
+                        "litellm proxy", f"http://127.0.0.1:{port}", args.seconds
+                    )
     gw, fwd, eng = results["gateway"], results["bare forwarder"], results["engine alone"]
     print()
     print(f"gateway / bare forwarder throughput: {gw['rps_32'] / fwd['rps_32']:.2f}x (target >= 0.5x)")
@@ -78,8 +112,10 @@ def main() -> None:
     print(f"cache hit p50:                       {hit['p50_ms']:.2f} ms (target < 1 ms)")
     if "litellm proxy" in results:
         lp = results["litellm proxy"]
-        print(f"gateway / litellm proxy throughput:  {gw['rps_32'] / lp['rps_32']:.1f}x; "
-              f"p50 {gw['p50_ms']:.2f} vs {lp['p50_ms']:.2f} ms")
+        print(
+            f"gateway / litellm proxy throughput:  {gw['rps_32'] / lp['rps_32']:.1f}x; "
+            f"p50 {gw['p50_ms']:.2f} vs {lp['p50_ms']:.2f} ms"
+        )
 
 
 if __name__ == "__main__":

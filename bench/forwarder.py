@@ -23,8 +23,9 @@ def main() -> None:
 
     async def forward(request: web.Request) -> web.Response:
         body = await request.read()
-        async with request.app["session"].post(upstream + request.path, data=body,
-                                               headers={"Content-Type": "application/json"}) as r:
+        async with request.app["session"].post(
+            upstream + request.path, data=body, headers={"Content-Type": "application/json"}
+        ) as r:
             return web.Response(body=await r.read(), status=r.status, content_type=r.content_type)
 
     app.on_startup.append(start)

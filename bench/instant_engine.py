@@ -7,9 +7,14 @@ import sys
 import orjson
 from aiohttp import web
 
-ANSWER = {"id": "x", "object": "chat.completion", "created": 0, "model": "instant",
-          "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
-          "usage": {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6}}
+ANSWER = {
+    "id": "x",
+    "object": "chat.completion",
+    "created": 0,
+    "model": "instant",
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
+    "usage": {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6},
+}
 WHOLE = orjson.dumps(ANSWER)
 CHUNKS = (
     b'data: {"id":"x","object":"chat.completion.chunk","created":0,"model":"instant","choices":[{"index":0,'

@@ -16,7 +16,9 @@ import time
 import aiohttp
 
 
-async def run(url: str, body: bytes, clients: int, seconds: float, headers: dict[str, str]) -> dict[str, float]:
+async def run(
+    url: str, body: bytes, clients: int, seconds: float, headers: dict[str, str]
+) -> dict[str, float]:
     latencies: list[float] = []
     errors = 0
     deadline = time.perf_counter() + seconds
@@ -43,8 +45,14 @@ async def run(url: str, body: bytes, clients: int, seconds: float, headers: dict
         elapsed = time.perf_counter() - start
     latencies.sort()
     q = statistics.quantiles(latencies, n=100, method="inclusive") if len(latencies) > 1 else latencies * 99
-    return {"requests": len(latencies), "errors": errors, "rps": len(latencies) / elapsed,
-            "p50_ms": q[49], "p99_ms": q[98], "clients": clients}
+    return {
+        "requests": len(latencies),
+        "errors": errors,
+        "rps": len(latencies) / elapsed,
+        "p50_ms": q[49],
+        "p99_ms": q[98],
+        "clients": clients,
+    }
 
 
 def main() -> None:

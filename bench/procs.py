@@ -36,7 +36,9 @@ def wait_http(url: str, timeout_s: float = 60.0) -> None:
 
 
 @contextmanager
-def process(argv: list[str], health_url: str, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
+def process(
+    argv: list[str], health_url: str, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT, env=env)
     try:
         wait_http(health_url)
@@ -55,7 +57,7 @@ def gateway(engines_toml: str, extra_stack: str = "") -> Iterator[str]:
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
         Path(tmp, "sutazai.toml").write_text(
-            f"[gateway]\nport = {port}\n[tiers]\nfast = \"instant\"\n[stack]\nembedded = false\n{extra_stack}\n{engines_toml}"
+            f'[gateway]\nport = {port}\n[tiers]\nfast = "instant"\n[stack]\nembedded = false\n{extra_stack}\n{engines_toml}'
         )
         argv = [sys.executable, "-m", "sutazai.stack.gateway.serve", "--workspace", tmp]
         with process(argv, f"http://127.0.0.1:{port}/healthz"):
@@ -63,9 +65,21 @@ def gateway(engines_toml: str, extra_stack: str = "") -> Iterator[str]:
             yield f"http://127.0.0.1:{port}"
 
 
-def load(url: str, body: dict[str, object], clients: int, seconds: float, headers: dict[str, str] | None = None) -> dict[str, float]:
-    argv = [sys.executable, "-m", "bench.loadgen", url, "--body", json.dumps(body), "--clients", str(clients),
-            "--seconds", str(seconds)]
+def load(
+    url: str, body: dict[str, object], clients: int, seconds: float, headers: dict[str, str] | None = None
+) -> dict[str, float]:
+    argv = [
+        sys.executable,
+        "-m",
+        "bench.loadgen",
+        url,
+        "--body",
+        json.dumps(body),
+        "--clients",
+        str(clients),
+        "--seconds",
+        str(seconds),
+    ]
     for k, v in (headers or {}).items():
         argv += ["--header", f"{k}:{v}"]
     out = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, check=True).stdout

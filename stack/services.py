@@ -87,8 +87,6 @@ def _embedder(workspace: Workspace) -> ServiceSpec:
         "127.0.0.1",
         "--port",
         str(port),
-        "--threads",
-        "1",
         "--default-type",
         "passage",
     ]

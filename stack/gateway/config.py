@@ -21,8 +21,9 @@ EMBEDDER_PORT = 11437
 
 
 def default_parallel() -> int:
-    """Continuous batching pays off up to ~32 sequences on 2 cores (190 vs 110 tokens/s)."""
-    return max(8, min(32, 8 * (os.cpu_count() or 2)))
+    """24 slots on 2 cores: measured best balance of fleet throughput and interactive latency
+    (16: 1.46x the one-at-a-time rate; 24: 1.61x with TTFT p95 1.4x idle; 32: TTFT p95 2.3x idle)."""
+    return max(8, min(32, 12 * (os.cpu_count() or 2)))
 
 
 @dataclass

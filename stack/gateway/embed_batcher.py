@@ -1,6 +1,8 @@
 """Embedding requests from many agents merged into one engine call, then split back.
 
-A batch closes after ``window_s`` or at ``max_texts``, whichever comes first.
+A batch closes after ``window_s`` or at ``max_texts``, whichever comes first. While a merged call
+is running, new texts gather for the next one (at most ``max_in_flight`` calls at once), so under
+load batches grow to what the engine can take instead of fragmenting into many small calls.
 """
 
 from __future__ import annotations
@@ -19,8 +21,12 @@ class _Pending:
 
 
 class EmbeddingBatcher:
-    def __init__(self, call: EmbedCall, window_s: float = 0.004, max_texts: int = 128) -> None:
+    def __init__(
+        self, call: EmbedCall, window_s: float = 0.004, max_texts: int = 128, max_in_flight: int = 1
+    ) -> None:
         self._call = call
+        self.max_in_flight = max_in_flight
+        self._in_flight = 0
         self.window_s = window_s
         self.max_texts = max_texts
         self._pending: list[_Pending] = []
@@ -47,9 +53,16 @@ class EmbeddingBatcher:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        batch, self._pending, self._count = self._pending, [], 0
-        if batch:
-            asyncio.get_running_loop().create_task(self._run(batch))
+        if self._in_flight >= self.max_in_flight or not self._pending:
+            return  # the running call flushes when it ends
+        taken, count = [], 0
+        while self._pending and (not taken or count + len(self._pending[0].texts) <= self.max_texts):
+            item = self._pending.pop(0)
+            taken.append(item)
+            count += len(item.texts)
+        self._count -= count
+        self._in_flight += 1
+        asyncio.get_running_loop().create_task(self._run(taken))
 
     async def _run(self, batch: list[_Pending]) -> None:
         merged = [t for p in batch for t in p.texts]
@@ -62,6 +75,9 @@ class EmbeddingBatcher:
                 if not p.future.done():
                     p.future.set_exception(exc)
             return
+        finally:
+            self._in_flight -= 1
+            self._flush()
         offset = 0
         for p in batch:
             if not p.future.done():
