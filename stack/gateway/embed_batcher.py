@@ -55,7 +55,8 @@ class EmbeddingBatcher:
             self._timer = None
         if self._in_flight >= self.max_in_flight or not self._pending:
             return  # the running call flushes when it ends
-        taken, count = [], 0
+        taken: list[_Pending] = []
+        count = 0
         while self._pending and (not taken or count + len(self._pending[0].texts) <= self.max_texts):
             item = self._pending.pop(0)
             taken.append(item)
