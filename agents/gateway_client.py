@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+
 from sutazai.errors import GatewayUnavailable, Problem, UserError
 
 

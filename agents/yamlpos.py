@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
+
 from sutazai.errors import Problem, SpecError
 
 M = TypeVar("M", bound=BaseModel)

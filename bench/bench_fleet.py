@@ -17,10 +17,10 @@ from typing import Any
 
 import aiohttp
 import orjson
-from sutazai.stack.embedded import find_llama_server, find_model
-from sutazai.stack.gateway.config import default_parallel
 
 from bench.procs import free_port, gateway, process
+from sutazai.stack.embedded import find_llama_server, find_model
+from sutazai.stack.gateway.config import default_parallel
 
 TOKENS = 32
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
 from sutazai.errors import Problem, SpecError
 
 ENV_PREFIX = "SUTAZAI_"

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+
 from sutazai.agents.spec import SCHEMA_ID
 from sutazai.errors import Problem, UserError
 from sutazai.scaffolds.kinds import DEMO_AGENTS, KIND_DEFAULTS

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
 from sutazai.errors import Problem, UserError
 from sutazai.stack.services import local_services, stack_dir
 from sutazai.workspace import Workspace

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import httpx
+
 from sutazai.stack.services import ServiceSpec, local_services, stack_dir
 from sutazai.workspace import Workspace
 

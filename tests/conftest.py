@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
+
 from sutazai.scaffolds.generate import init_workspace
 from sutazai.workspace import Workspace
-
 from tests.scripted_engine import ScriptedEngine
 
 

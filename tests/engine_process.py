@@ -6,8 +6,8 @@ import subprocess
 import time
 
 import httpx
-from sutazai.stack.embedded import find_llama_server, find_model
 
+from sutazai.stack.embedded import find_llama_server, find_model
 from tests.conftest import free_port
 
 

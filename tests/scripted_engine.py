@@ -20,6 +20,7 @@ class Reply:
     content: str = ""
     tool_calls: list[dict[str, Any]] | None = None
     delay_s: float = 0.0  # before each chunk
+    drop: bool = False  # close the connection without answering (a stale keep-alive socket)
 
 
 @dataclass
@@ -50,6 +51,9 @@ class ScriptedEngine:
         self.requests.append(body)
         self.headers.append(dict(request.headers))
         reply = self.replies.pop(0) if self.replies else Reply(self.default)
+        if reply.drop and request.transport is not None:
+            request.transport.close()
+            return web.Response()
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
 

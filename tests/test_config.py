@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from sutazai.config import load_settings
 from sutazai.errors import SpecError, UserError, WorkspaceNotFound
 from sutazai.workspace import Workspace, check_name

@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from sutazai.workspace import Workspace
 
 pytestmark = pytest.mark.slow

@@ -11,11 +11,11 @@ from typing import Any
 
 import httpx
 import pytest
+
 from sutazai.stack.gateway.app import build_app
 from sutazai.stack.gateway.config import GatewayConfig
 from sutazai.stack.gateway.engines import EngineConfig
 from sutazai.stack.gateway.service import Gateway
-
 from tests.conftest import ServerThread
 from tests.engine_process import LlamaServer
 

@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import pytest
+
 from sutazai.agents.events import MemoriesRetrieved, RunFinished, RunStarted, Token, ToolCalled, ToolReturned
 from sutazai.agents.gateway_client import GatewayClient
 from sutazai.agents.loader import AgentCatalog
@@ -13,7 +14,6 @@ from sutazai.agents.runstore import RunStore
 from sutazai.agents.runtime import AgentRuntime
 from sutazai.redact import Redactor
 from sutazai.workspace import Workspace
-
 from tests.scripted_engine import Reply, ScriptedEngine
 
 

@@ -6,6 +6,7 @@ import asyncio
 import time
 
 import pytest
+
 from sutazai.stack.gateway.breaker import CircuitBreaker
 from sutazai.stack.gateway.cache import ResponseCache
 from sutazai.stack.gateway.embed_batcher import EmbeddingBatcher

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from sutazai.agents.loader import AgentCatalog, load_agent
 from sutazai.agents.spec import json_schema
 from sutazai.errors import SpecError

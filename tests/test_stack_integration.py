@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from sutazai.agents.gateway_client import GatewayClient
 from sutazai.agents.loader import AgentCatalog
 from sutazai.agents.runstore import RunStore
@@ -18,7 +19,6 @@ from sutazai.stack.gateway.config import GatewayConfig
 from sutazai.stack.gateway.engines import EngineConfig
 from sutazai.stack.gateway.service import Gateway
 from sutazai.workspace import Workspace
-
 from tests.conftest import ServerThread
 
 pytestmark = pytest.mark.slow

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from sutazai.agents.memory.base import MemoryHit
 
 

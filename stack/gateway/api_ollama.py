@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+
 from sutazai.stack.gateway.engines import ModelInfo
 from sutazai.stack.gateway.http_common import identity, json_body, require
 from sutazai.stack.gateway.service import Gateway

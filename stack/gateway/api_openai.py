@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+
 from sutazai.stack.gateway.http_common import identity, json_body, require
 from sutazai.stack.gateway.service import Gateway
 from sutazai.stack.gateway.types import ChatRequest, Completion, Delta, GatewayHTTPError, Usage

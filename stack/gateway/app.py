@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 
 import orjson
 from aiohttp import web
+
 from sutazai.stack.gateway.api_ollama import OllamaRoutes
 from sutazai.stack.gateway.api_openai import OpenAIRoutes
 from sutazai.stack.gateway.config import GatewayConfig

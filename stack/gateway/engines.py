@@ -14,6 +14,7 @@ from typing import Any
 
 import aiohttp
 import orjson
+
 from sutazai.stack.gateway.breaker import CircuitBreaker
 from sutazai.stack.gateway.types import ChatRequest, Delta, EngineFailure, Usage
 
@@ -56,7 +57,7 @@ class Engine:
     def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=60, force_close=False),
+                connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=4, force_close=False),
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=5, sock_read=300),
                 headers={"Authorization": f"Bearer {self.config.api_key}"} if self.config.api_key else None,
                 json_serialize=lambda o: orjson.dumps(o).decode(),
@@ -191,7 +192,8 @@ class OpenAICompatEngine(Engine):
                             timings.get("predicted_ms", 0.0),
                         )
         except (aiohttp.ClientError, asyncio.IncompleteReadError, ConnectionError) as exc:
-            raise EngineFailure(f"{self.name}: {type(exc).__name__}: {exc}", started) from exc
+            retryable = isinstance(exc, aiohttp.ClientConnectionError) and not started
+            raise EngineFailure(f"{self.name}: {type(exc).__name__}: {exc}", started, retryable) from exc
         if finish is None:
             raise EngineFailure(f"{self.name} ended the stream without finishing", started)
         tool_calls = [
@@ -295,7 +297,8 @@ class OllamaEngine(Engine):
                         )
                         return
         except (aiohttp.ClientError, ConnectionError) as exc:
-            raise EngineFailure(f"{self.name}: {type(exc).__name__}: {exc}", started) from exc
+            retryable = isinstance(exc, aiohttp.ClientConnectionError) and not started
+            raise EngineFailure(f"{self.name}: {type(exc).__name__}: {exc}", started, retryable) from exc
         raise EngineFailure(f"{self.name} ended the stream without finishing", started)
 
     async def embed(self, texts: list[str], model: str) -> tuple[list[list[float]], int]:

@@ -6,6 +6,7 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+
 from sutazai.stack.gateway.types import PRIORITIES, GatewayHTTPError, Priority
 
 AGENT_HEADER = "X-Sutazai-Agent"

@@ -143,31 +143,35 @@ class Gateway:
     async def _generate(
         self, request: ChatRequest, candidates: list[tuple[Engine, str]]
     ) -> AsyncIterator[Delta]:
+        """Try each candidate in turn; a dropped connection before any byte is retried once."""
         last_error: str | None = None
         for engine, model in candidates:
-            if not engine.breaker.allows():
-                last_error = f"{engine.name} is unavailable (circuit open)"
-                continue
-            pool = self.pools[engine.name]
-            slot = await pool.acquire(request.agent, request.priority)
-            started = False
-            try:
-                pinned = slot if engine.config.kind == "llamacpp" else None
-                async for delta in engine.stream(request, model, pinned):
-                    started = started or bool(delta.content)
-                    yield delta
-                engine.breaker.record_success()
-                return
-            except EngineFailure as exc:
-                if exc.started or started:
-                    engine.breaker.trip()
-                    raise GatewayHTTPError(
-                        502, f"engine {engine.name} failed mid-stream: {exc}", kind="engine"
-                    ) from exc
-                engine.breaker.record_failure()
-                last_error = str(exc)
-            finally:
-                pool.release(slot)
+            for attempt in range(2):
+                if not engine.breaker.allows():
+                    last_error = f"{engine.name} is unavailable (circuit open)"
+                    break
+                pool = self.pools[engine.name]
+                slot = await pool.acquire(request.agent, request.priority)
+                started = False
+                try:
+                    pinned = slot if engine.config.kind == "llamacpp" else None
+                    async for delta in engine.stream(request, model, pinned):
+                        started = started or bool(delta.content)
+                        yield delta
+                    engine.breaker.record_success()
+                    return
+                except EngineFailure as exc:
+                    if exc.started or started:
+                        engine.breaker.trip()
+                        raise GatewayHTTPError(
+                            502, f"engine {engine.name} failed mid-stream: {exc}", kind="engine"
+                        ) from exc
+                    last_error = str(exc)
+                    if not (exc.retryable and attempt == 0):
+                        engine.breaker.record_failure()
+                        break
+                finally:
+                    pool.release(slot)
         cooldown = min(e.breaker.cooldown_s for e, _ in candidates)
         raise GatewayHTTPError(
             503, f"no engine could serve {request.model!r}: {last_error}", cooldown, "engine"

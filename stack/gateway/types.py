@@ -33,9 +33,10 @@ class Overloaded(GatewayHTTPError):
 class EngineFailure(Exception):
     """The engine failed (connection, 5xx, died mid-stream). ``started`` means bytes were sent."""
 
-    def __init__(self, message: str, started: bool = False) -> None:
+    def __init__(self, message: str, started: bool = False, retryable: bool = False) -> None:
         super().__init__(message)
         self.started = started
+        self.retryable = retryable  # a dropped or stale connection before any byte: safe to try again
 
 
 @dataclass

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 from typing import Annotated
 
 import typer
+
 from sutazai.errors import UserError
 from sutazai.workbench.cli.output import console, emit_json
 from sutazai.workspace import Workspace

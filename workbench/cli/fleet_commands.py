@@ -7,6 +7,7 @@ import time
 from typing import Annotated, Any
 
 import typer
+
 from sutazai.workbench.cli.output import EXIT_RUN_FAILED, console, emit_json
 from sutazai.workbench.cli.session import open_runtime, workspace_from
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
 from sutazai import __version__
 from sutazai.errors import UserError
 from sutazai.workbench.cli import agent_commands, doctor, fleet_commands, stack_commands

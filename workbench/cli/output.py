@@ -8,6 +8,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
+
 from sutazai.errors import UserError
 
 EXIT_OK = 0

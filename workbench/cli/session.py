@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import typer
+
 from sutazai.workspace import Workspace
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+
 from sutazai.workbench.cli.output import console, emit_json
 from sutazai.workbench.cli.session import workspace_from
 

@@ -1,0 +1,81 @@
+"""The supervisor with real processes: crash restart, restart requests, no orphans, docker errors."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from sutazai.scaffolds.generate import init_workspace
+from sutazai.stack import control
+from sutazai.workspace import Workspace
+from tests.conftest import write_stack_config
+
+pytestmark = pytest.mark.slow
+SUTAZAI = str(Path(sys.executable).parent / "sutazai")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}").exists() and "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()
+
+
+def _wait(check, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    raise AssertionError("condition not reached in time")
+
+
+def _pids(ws: Workspace) -> dict[str, int]:
+    return {r["name"]: r["pid"] for r in control.status(ws) if r["pid"]}
+
+
+def test_crash_restart_and_kill_9_of_the_supervisor_leaves_no_orphan(tmp_path: Path) -> None:
+    root = init_workspace(tmp_path / "ws")
+    write_stack_config(root, parallel=2)
+    ws = Workspace(root)
+    started = time.monotonic()
+    control.up(ws, detach=True, timeout_s=60)
+    cold = time.monotonic() - started
+    try:
+        pids = _pids(ws)
+        os.kill(pids["engine"], signal.SIGKILL)  # a crash: the supervisor brings it back
+        _wait(lambda: _pids(ws).get("engine") not in (None, pids["engine"]))
+        _wait(lambda: all(r["health"] == "healthy" for r in control.status(ws)))
+        assert [r["restarts"] for r in control.status(ws) if r["name"] == "engine"] == [1]
+
+        before = _pids(ws)["embedder"]
+        result = subprocess.run(
+            [SUTAZAI, "stack", "restart", "embedder"], cwd=root, capture_output=True, text=True
+        )
+        assert result.returncode == 0
+        _wait(lambda: _pids(ws).get("embedder") not in (None, before))
+
+        children = list(_pids(ws).values())
+        supervisor = control.supervisor_pid(ws)
+        assert supervisor is not None
+        os.kill(supervisor, signal.SIGKILL)
+        _wait(lambda: not any(_alive(pid) for pid in children), timeout=15)
+    finally:
+        control.down(ws)
+    assert cold < 15
+
+
+def test_stack_up_without_the_engine_installed_or_docker_is_one_clear_line(tmp_path: Path) -> None:
+    root = init_workspace(tmp_path / "ws")
+    result = subprocess.run(
+        [SUTAZAI, "stack", "up", "--docker"], cwd=root, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "Docker" in result.stderr and len(result.stderr.strip().splitlines()) <= 2
