@@ -95,3 +95,21 @@ def test_kill_9_mid_run_loses_no_recorded_step(tmp_path: Path, engine: tuple[Scr
         status = conn.execute("SELECT status FROM runs").fetchone()[0]
         kinds = [r[0] for r in conn.execute("SELECT kind FROM steps ORDER BY seq")]
     assert status == "running" and kinds == ["llm", "tool"]
+
+
+def test_chat_keeps_the_conversation(tmp_path: Path, engine: tuple[ScriptedEngine, str]) -> None:
+    cli("init", "ws", "--demo", cwd=tmp_path)
+    engine[0].replies = [Reply("Hi Ada."), Reply("Your name is Ada.")]
+    result = cli(
+        "--gateway",
+        engine[1],
+        "chat",
+        "chat-buddy",
+        cwd=tmp_path / "ws",
+        input="My name is Ada.\nWhat is my name?\n/exit\n",
+    )
+    assert result.returncode == 0 and "Your name is Ada." in result.stdout
+    second = engine[0].requests[1]["messages"]
+    assert [m["role"] for m in second[1:]] == ["user", "assistant", "user"]
+    assert second[1]["content"] == "My name is Ada." and second[2]["content"] == "Hi Ada."
+    assert engine[0].headers[0]["X-Sutazai-Priority"] == "interactive"

@@ -81,7 +81,11 @@ def test_litellm_model_list_gets_native_adapters(tmp_path: object) -> None:
 def test_a_dropped_connection_before_any_byte_is_retried_once() -> None:
     engine = ScriptedEngine(replies=[Reply(drop=True), Reply("second try")])
     with ServerThread(engine.app()) as e:
-        config = GatewayConfig(engines=[EngineConfig("only", "openai", e.url, 1, ["m"])], tiers={"quality": ["m"]})
+        config = GatewayConfig(
+            engines=[EngineConfig("only", "openai", e.url, 1, ["m"])], tiers={"quality": ["m"]}
+        )
         with ServerThread(build_app(Gateway(config))) as gw:
             reply = httpx.post(f"{gw.url}/v1/chat/completions", json=BODY, timeout=30)
-            assert reply.status_code == 200 and reply.json()["choices"][0]["message"]["content"] == "second try"
+            assert (
+                reply.status_code == 200 and reply.json()["choices"][0]["message"]["content"] == "second try"
+            )

@@ -138,3 +138,19 @@ async def test_gateway_down_is_a_distinct_status(demo_root: Any) -> None:
     ws = Workspace(demo_root, flags={"gateway": {"url": "http://127.0.0.1:9"}})
     events = await _collect(_runtime(ws), "summarizer", "x")
     assert events[-1].status == "unavailable" and "stack up" in events[-1].error
+
+
+async def test_qdrant_local_mode_memory(workspace: Workspace, engine: Any, tmp_path: Any) -> None:
+    pytest.importorskip("qdrant_client")
+    from sutazai.agents.memory import Memory, open_store
+    from tests.scripted_engine import embed
+
+    async def embedder(texts: list[str]) -> list[list[float]]:
+        return [embed(t) for t in texts]
+
+    store = open_store("qdrant", "fact-finder", "knowledge", tmp_path)
+    memory = Memory(store, embedder)
+    await memory.remember(["Paris is the capital of France.", "Bananas are yellow."])
+    other = Memory(open_store("qdrant", "someone-else", "knowledge", tmp_path / "x"), embedder)
+    assert (await memory.recall("capital of France", 1))[0].text == "Paris is the capital of France."
+    assert await other.recall("capital of France", 1) == []
