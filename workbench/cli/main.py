@@ -14,7 +14,7 @@ import typer
 
 from sutazai import __version__
 from sutazai.errors import UserError
-from sutazai.workbench.cli import agent_commands, doctor, fleet_commands, stack_commands
+from sutazai.workbench.cli import agent_commands, doctor, fleet_commands, smoke_commands, stack_commands
 from sutazai.workbench.cli.output import report_error
 
 app = typer.Typer(
@@ -51,6 +51,7 @@ agent_commands.register(app)
 doctor.register(app)
 stack_commands.register(app)
 fleet_commands.register(app)
+smoke_commands.register(app)
 
 
 def run() -> None:

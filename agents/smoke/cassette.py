@@ -1,0 +1,126 @@
+"""Cassettes: each case's model exchanges, recorded next to the smoke file, replayed offline.
+
+A cassette remembers a fingerprint of the agent (prompt, spec, tools.py) and of every request;
+when either no longer matches, the case is reported as stale instead of replaying old answers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import AsyncIterator
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from sutazai.agents.gateway_client import ChatChunk, GatewayClient, ToolCallDelta
+from sutazai.agents.loader import AgentDefinition
+
+VERSION = 1
+
+
+class StaleCassette(Exception):
+    """The agent or its requests changed since the cassette was recorded."""
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def agent_fingerprint(agent: AgentDefinition) -> str:
+    tools_source = agent.tools_file.read_text(encoding="utf-8") if agent.tools_file.exists() else ""
+    spec = agent.spec.model_dump(exclude={"description", "smoke"})
+    return _digest({"prompt": agent.system_prompt, "spec": spec, "tools": tools_source})
+
+
+def cassette_path(agent: AgentDefinition) -> Path:
+    smoke = agent.folder / (agent.spec.smoke or "smoke.yaml")
+    return smoke.with_name(smoke.stem + ".cassette.json")
+
+
+def chat_key(messages: list[dict[str, Any]], model: str, tools: list[dict[str, Any]] | None) -> str:
+    return _digest({"model": model, "messages": messages, "tools": tools})
+
+
+class Cassette:
+    def __init__(self, path: Path, fingerprint: str, cases: dict[str, Any] | None = None) -> None:
+        self.path = path
+        self.fingerprint = fingerprint
+        self.cases: dict[str, Any] = cases or {}
+
+    @classmethod
+    def load(cls, path: Path) -> Cassette | None:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if data.get("version") != VERSION:
+            return None
+        return cls(path, data["agent_fingerprint"], data.get("cases", {}))
+
+    def save(self) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        body = {"version": VERSION, "agent_fingerprint": self.fingerprint, "cases": self.cases}
+        tmp.write_text(json.dumps(body, indent=1, ensure_ascii=False), encoding="utf-8")
+        os.replace(tmp, self.path)
+
+
+class RecordingClient(GatewayClient):
+    """The real gateway client, keeping a copy of every exchange."""
+
+    def __init__(self, base_url: str, timeout_s: float = 120.0) -> None:
+        super().__init__(base_url, timeout_s)
+        self.exchanges: list[dict[str, Any]] = []
+
+    async def chat_stream(
+        self, messages: list[dict[str, Any]], model: str, **kw: Any
+    ) -> AsyncIterator[ChatChunk]:
+        chunks: list[dict[str, Any]] = []
+        async for chunk in super().chat_stream(messages, model, **kw):
+            chunks.append(asdict(chunk))
+            yield chunk
+        self.exchanges.append(
+            {"kind": "chat", "key": chat_key(messages, model, kw.get("tools")), "chunks": chunks}
+        )
+
+    async def embed(self, texts: list[str], model: str, agent: str | None = None) -> list[list[float]]:
+        vectors = await super().embed(texts, model, agent)
+        self.exchanges.append({"kind": "embed", "key": _digest(texts), "vectors": vectors})
+        return vectors
+
+
+class ReplayClient(GatewayClient):
+    """Answers from a cassette, in order, with no engine and no network."""
+
+    def __init__(self, exchanges: list[dict[str, Any]]) -> None:  # no HTTP client at all
+        self.base_url = "replay://cassette"
+        self.agent = None
+        self._exchanges = list(exchanges)
+        self.stale_reason: str | None = None
+
+    async def aclose(self) -> None:
+        return None
+
+    def _next(self, kind: str, key: str) -> dict[str, Any]:
+        if not self._exchanges:
+            self.stale_reason = f"the run made a {kind} call the cassette does not have"
+        elif self._exchanges[0]["kind"] != kind or self._exchanges[0]["key"] != key:
+            self.stale_reason = f"the run's {kind} request differs from the recorded one"
+        else:
+            return self._exchanges.pop(0)
+        raise StaleCassette(self.stale_reason)
+
+    async def chat_stream(
+        self, messages: list[dict[str, Any]], model: str, **kw: Any
+    ) -> AsyncIterator[ChatChunk]:
+        for recorded in self._next("chat", chat_key(messages, model, kw.get("tools")))["chunks"]:
+            raw = dict(recorded)
+            calls = [ToolCallDelta(**c) for c in raw.pop("tool_calls", [])]
+            yield ChatChunk(**raw, tool_calls=calls)
+
+    async def embed(self, texts: list[str], model: str, agent: str | None = None) -> list[list[float]]:
+        return self._next("embed", _digest(texts))["vectors"]  # type: ignore[no-any-return]
+
+    async def models(self) -> list[str]:
+        return []

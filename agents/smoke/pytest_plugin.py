@@ -1,0 +1,197 @@
+"""The pytest plugin (entry point ``pytest11``): ``pytest agents/`` collects every smoke case.
+
+Each case becomes a test item named after it, with its tags as markers. ``--sutazai-replay`` runs
+from cassettes with no engine; ``--sutazai-record`` records them. Fixtures: ``sutazai_gateway``
+(starts the local stack for the session when no gateway answers) and ``sutazai_agent`` (run an
+agent from a test).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sutazai.errors import SpecError
+from sutazai.workspace import AGENT_FILE, Workspace, find_root
+
+_RUNNER = pytest.StashKey[Any]()
+_GATEWAY = pytest.StashKey[str]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("sutazai", "SutazAI smoke tests")
+    group.addoption(
+        "--sutazai-replay", action="store_true", help="replay smoke cassettes offline (no engine)"
+    )
+    group.addoption(
+        "--sutazai-record", action="store_true", help="record smoke cassettes from the live gateway"
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "smoke: a SutazAI smoke case")
+
+
+def _mode(config: pytest.Config) -> str:
+    if config.getoption("--sutazai-replay", False):
+        return "replay"
+    return "record" if config.getoption("--sutazai-record", False) else "live"
+
+
+def _ensure_gateway(config: pytest.Config, workspace: Workspace) -> str:
+    """The workspace's gateway URL, starting the local stack (and stopping it at exit) if needed."""
+    if _GATEWAY in config.stash:
+        return config.stash[_GATEWAY]
+    import httpx
+
+    url = workspace.settings.gateway.url
+    try:
+        httpx.get(f"{url}/healthz", timeout=2).raise_for_status()
+    except httpx.HTTPError:
+        from sutazai.stack import control
+
+        control.up(workspace, detach=True)
+
+        def stop() -> None:
+            control.down(workspace)
+
+        config.add_cleanup(stop)
+    config.stash[_GATEWAY] = url
+    return url
+
+
+def _runner(config: pytest.Config, workspace: Workspace) -> Any:
+    from sutazai.agents.smoke.runner import SmokeRunner
+
+    runners: dict[Path, Any] = config.stash.setdefault(_RUNNER, {})
+    if workspace.root not in runners:
+        runners[workspace.root] = SmokeRunner(workspace, _mode(config), parallel=1)  # type: ignore[arg-type]
+    return runners[workspace.root]
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    if file_path.suffix not in (".yaml", ".yml") or file_path.name.endswith(".cassette.json"):
+        return None
+    spec_file = file_path.parent / AGENT_FILE
+    if not spec_file.exists() or find_root(file_path.parent) is None:
+        return None
+    import yaml
+
+    try:
+        smoke_name = (yaml.safe_load(spec_file.read_text(encoding="utf-8")) or {}).get("smoke", "smoke.yaml")
+    except (yaml.YAMLError, OSError, AttributeError):
+        smoke_name = "smoke.yaml"
+    if file_path.name != smoke_name:
+        return None
+    return SmokeFile.from_parent(parent, path=file_path)
+
+
+class SmokeFile(pytest.File):
+    def collect(self) -> Iterator[pytest.Item]:
+        from sutazai.agents.loader import load_agent
+        from sutazai.agents.smoke.spec import load_smoke
+
+        root = find_root(self.path.parent)
+        assert root is not None
+        workspace = Workspace(root)
+        agent = load_agent(self.path.parent)
+        for case in load_smoke(self.path).cases:
+            item = SmokeItem.from_parent(self, name=case.name, workspace=workspace, agent=agent, case=case)
+            item.add_marker("smoke")
+            for tag in case.tags:
+                marker = re.sub(r"\W", "_", tag)
+                self.config.addinivalue_line("markers", f"{marker}: smoke tag")
+                item.add_marker(marker)
+            yield item
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, SpecError):
+            return str(excinfo.value)
+        return str(super().repr_failure(excinfo))
+
+
+class SmokeCaseFailed(Exception):
+    pass
+
+
+class SmokeItem(pytest.Item):
+    def __init__(self, *, workspace: Workspace, agent: Any, case: Any, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.workspace = workspace
+        self.agent = agent
+        self.case = case
+
+    def runtest(self) -> None:
+        if _mode(self.config) != "replay":
+            _ensure_gateway(self.config, self.workspace)
+        result = asyncio.run(_runner(self.config, self.workspace).run_case(self.agent, self.case))
+        self.user_properties.append(("latency_ms", round(result.latency_ms, 1)))
+        if result.status != "passed":
+            raise SmokeCaseFailed(f"{result.status}: " + "\n".join(result.reasons))
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, SmokeCaseFailed):
+            return f"{self.agent.name}::{self.case.name} {excinfo.value}"
+        return str(super().repr_failure(excinfo))
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, f"smoke {self.agent.name}::{self.case.name}"
+
+
+@pytest.fixture(scope="session")
+def sutazai_workspace(request: pytest.FixtureRequest) -> Workspace:
+    root = find_root(Path.cwd()) or find_root(Path(str(request.config.rootpath)))
+    if root is None:
+        pytest.fail("no sutazai.toml in the current folder or its parents: run pytest inside a workspace")
+    return Workspace(root)
+
+
+@pytest.fixture(scope="session")
+def sutazai_gateway(request: pytest.FixtureRequest, sutazai_workspace: Workspace) -> str:
+    """The gateway URL; the local stack is started for the session when none is running."""
+    return _ensure_gateway(request.config, sutazai_workspace)
+
+
+@dataclass
+class AgentResult:
+    run_id: str
+    status: str
+    output: str
+    error: str | None
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+
+
+@pytest.fixture
+def sutazai_agent(
+    sutazai_workspace: Workspace, sutazai_gateway: str
+) -> Callable[[str], Callable[[str], AgentResult]]:
+    """``sutazai_agent("name")("input")`` runs the agent through the gateway and returns its result."""
+    from sutazai.agents.events import RunFinished, ToolCalled
+    from sutazai.agents.loader import AgentCatalog
+    from sutazai.workbench.cli.session import open_runtime
+
+    def for_agent(name: str) -> Callable[[str], AgentResult]:
+        agent = AgentCatalog.scan(sutazai_workspace).get(name)
+
+        def run(text: str) -> AgentResult:
+            async def go() -> AgentResult:
+                calls: list[dict[str, Any]] = []
+                async with open_runtime(sutazai_workspace) as runtime:
+                    async for event in runtime.run(agent, text):
+                        if isinstance(event, ToolCalled):
+                            calls.append({"name": event.name, "arguments": event.arguments})
+                        elif isinstance(event, RunFinished):
+                            return AgentResult(event.run_id, event.status, event.output, event.error, calls)
+                raise AssertionError("run ended without finishing")
+
+            return asyncio.run(go())
+
+        return run
+
+    return for_agent

@@ -1,0 +1,76 @@
+"""Smoke results for people (a rich summary table) and for CI (JUnit XML, JSON)."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections import defaultdict
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from sutazai.agents.smoke.runner import CaseResult
+
+COLOURS = {"passed": "green", "failed": "red", "stale": "yellow", "error": "red", "unavailable": "magenta"}
+
+
+def summary_table(results: list[CaseResult]) -> Any:
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table("agent", "case", "result", "ms", "tokens", "reason", box=None)
+    for r in results:
+        reason = escape("\n".join(r.reasons)) if r.reasons else ""
+        table.add_row(
+            r.agent,
+            r.case,
+            f"[{COLOURS[r.status]}]{r.status}[/]",
+            f"{r.latency_ms:.0f}",
+            str(r.prompt_tokens + r.completion_tokens),
+            reason,
+        )
+    return table
+
+
+def counts(results: list[CaseResult]) -> dict[str, int]:
+    out = {"passed": 0, "failed": 0, "stale": 0, "error": 0, "unavailable": 0}
+    for r in results:
+        out[r.status] += 1
+    return out
+
+
+def to_json(results: list[CaseResult]) -> dict[str, Any]:
+    return {"summary": counts(results), "cases": [asdict(r) for r in results]}
+
+
+def write_junit(results: list[CaseResult], path: Path) -> None:
+    by_agent: dict[str, list[CaseResult]] = defaultdict(list)
+    for r in results:
+        by_agent[r.agent].append(r)
+    root = ET.Element("testsuites", name="sutazai smoke")
+    for agent, cases in by_agent.items():
+        c = counts(cases)
+        suite = ET.SubElement(
+            root,
+            "testsuite",
+            name=agent,
+            tests=str(len(cases)),
+            failures=str(c["failed"] + c["stale"]),
+            errors=str(c["error"] + c["unavailable"]),
+            skipped="0",
+            time=f"{sum(r.latency_ms for r in cases) / 1000:.3f}",
+        )
+        for r in cases:
+            case = ET.SubElement(
+                suite, "testcase", classname=f"smoke.{agent}", name=r.case, time=f"{r.latency_ms / 1000:.3f}"
+            )
+            if r.status in ("failed", "stale"):
+                node = ET.SubElement(case, "failure", message=r.reasons[0].splitlines()[0], type=r.status)
+                node.text = "\n".join(r.reasons)
+            elif r.status in ("error", "unavailable"):
+                node = ET.SubElement(case, "error", message=r.reasons[0].splitlines()[0], type=r.status)
+                node.text = "\n".join(r.reasons)
+            if r.output:
+                ET.SubElement(case, "system-out").text = r.output
+    ET.indent(root)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)

@@ -1,0 +1,240 @@
+"""Running smoke cases: live through the gateway (at ``batch`` priority), recording, or replaying."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from sutazai.agents.events import RunFinished, ToolCalled
+from sutazai.agents.gateway_client import GatewayClient
+from sutazai.agents.loader import AgentCatalog, AgentDefinition
+from sutazai.agents.runstore import RunStore
+from sutazai.agents.runtime import AgentRuntime
+from sutazai.agents.smoke.cassette import (
+    Cassette,
+    RecordingClient,
+    ReplayClient,
+    agent_fingerprint,
+    cassette_path,
+)
+from sutazai.agents.smoke.expectations import Outcome, check
+from sutazai.agents.smoke.spec import JudgeExpectation, SmokeCase, SmokeFile, load_smoke
+from sutazai.errors import GatewayUnavailable, Problem, SpecError, UserError
+from sutazai.redact import Redactor
+from sutazai.workspace import Workspace
+
+Mode = Literal["live", "record", "replay"]
+Status = Literal["passed", "failed", "stale", "error", "unavailable"]
+
+
+@dataclass
+class CaseResult:
+    agent: str
+    case: str
+    tags: list[str]
+    status: Status
+    reasons: list[str] = field(default_factory=list)
+    latency_ms: float = 0.0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    output: str = ""
+    run_id: str | None = None
+
+
+@dataclass
+class AgentSuite:
+    agent: AgentDefinition
+    smoke: SmokeFile
+    cases: list[SmokeCase]
+
+
+def collect(
+    workspace: Workspace, names: list[str] | None = None, tags: list[str] | None = None
+) -> list[AgentSuite]:
+    """The agents' smoke files, validated, filtered by name and tag. Broken files raise SpecError."""
+    catalog = AgentCatalog.scan(workspace)
+    wanted = names or sorted(set(catalog.agents) | set(catalog.broken))
+    suites: list[AgentSuite] = []
+    for name in wanted:
+        agent = catalog.get(name)
+        if not agent.spec.smoke:
+            continue
+        path = agent.folder / agent.spec.smoke
+        if not path.exists():
+            if names:
+                raise SpecError(Problem(f"{name} has no smoke file {agent.spec.smoke}", agent.spec_file))
+            continue
+        smoke = load_smoke(path)
+        cases = [c for c in smoke.cases if not tags or set(tags) & set(c.tags)]
+        if cases:
+            suites.append(AgentSuite(agent, smoke, cases))
+    return suites
+
+
+JUDGE_PROMPT = (
+    "You grade an assistant's answer against a rubric. Reply with one digit from 1 (fails the rubric) "
+    "to 5 (fully meets it) and nothing else.\n\nRubric: {rubric}\n\nQuestion: {question}\n\nAnswer: {answer}"
+)
+
+
+async def _judge(
+    client: GatewayClient, judge: JudgeExpectation, question: str, answer: str, agent: str
+) -> int:
+    prompt = JUDGE_PROMPT.format(rubric=judge.rubric, question=question, answer=answer)
+    text = ""
+    async for chunk in client.chat_stream(
+        [{"role": "user", "content": prompt}],
+        judge.model,
+        max_tokens=4,
+        temperature=0,
+        agent=f"{agent}-judge",
+        priority="batch",
+    ):
+        text += chunk.content
+    match = re.search(r"[1-5]", text)
+    return int(match.group()) if match else 0
+
+
+class SmokeRunner:
+    def __init__(self, workspace: Workspace, mode: Mode = "live", parallel: int = 4) -> None:
+        self.workspace = workspace
+        self.mode = mode
+        self.parallel = max(1, parallel)
+        settings = workspace.settings
+        redactor = Redactor(settings.secrets.env)
+        # Replays are not runs of the agent: they go to a throw-away store.
+        self.store = RunStore(Path(":memory:") if mode == "replay" else workspace.runs_db, redactor)
+        self._cassettes: dict[str, Cassette | None] = {}
+
+    async def run(
+        self, suites: list[AgentSuite], on_result: Callable[[CaseResult], None] | None = None
+    ) -> list[CaseResult]:
+        semaphore = asyncio.Semaphore(self.parallel)
+
+        async def one(agent: AgentDefinition, case: SmokeCase) -> CaseResult:
+            async with semaphore:
+                result = await self.run_case(agent, case, save=False)
+            if on_result:
+                on_result(result)
+            return result
+
+        results = await asyncio.gather(*(one(s.agent, c) for s in suites for c in s.cases))
+        self.save_cassettes()
+        return list(results)
+
+    async def run_case(self, agent: AgentDefinition, case: SmokeCase, save: bool = True) -> CaseResult:
+        """One case in this runner's mode; with ``save``, a recording is written at once."""
+        cassette = self.cassette_for(agent)
+        result = await self._case(agent, case, cassette)
+        if save:
+            self.save_cassettes()
+        return result
+
+    def save_cassettes(self) -> None:
+        if self.mode == "record":
+            for cassette in self._cassettes.values():
+                if cassette is not None:
+                    cassette.save()
+
+    def cassette_for(self, agent: AgentDefinition) -> Cassette | None:
+        if agent.name not in self._cassettes:
+            self._cassettes[agent.name] = self._cassette(agent)
+        return self._cassettes[agent.name]
+
+    def _cassette(self, agent: AgentDefinition) -> Cassette | None:
+        path = cassette_path(agent)
+        if self.mode == "record":
+            existing = Cassette.load(path)
+            fingerprint = agent_fingerprint(agent)
+            keep = existing.cases if existing and existing.fingerprint == fingerprint else {}
+            return Cassette(path, fingerprint, keep)
+        if self.mode == "replay":
+            return Cassette.load(path)
+        return None
+
+    def _client(
+        self, agent: AgentDefinition, case: SmokeCase, cassette: Cassette | None
+    ) -> GatewayClient | str:
+        """The client for this case, or why the case cannot run."""
+        settings = self.workspace.settings.gateway
+        if self.mode == "live":
+            return GatewayClient(settings.url, settings.timeout_s)
+        if self.mode == "record":
+            return RecordingClient(settings.url, settings.timeout_s)
+        if cassette is None:
+            return f"no cassette at {cassette_path(agent).name}; record one with `sutazai smoke --record`"
+        if cassette.fingerprint != agent_fingerprint(agent):
+            return (
+                "stale cassette: the agent's prompt, spec or tools changed since it was recorded; re-record"
+            )
+        recorded = cassette.cases.get(case.name)
+        if recorded is None or recorded.get("case") != case.model_dump(exclude={"tags"}):
+            return "stale cassette: this case is new or changed since it was recorded; re-record"
+        return ReplayClient(recorded["exchanges"])
+
+    async def _case(self, agent: AgentDefinition, case: SmokeCase, cassette: Cassette | None) -> CaseResult:
+        client = self._client(agent, case, cassette)
+        if isinstance(client, str):
+            status: Status = "error" if client.startswith("no cassette") else "stale"
+            return CaseResult(agent.name, case.name, case.tags, status, [client])
+        prompt, history = case.prompt_and_history()
+        runtime = AgentRuntime(self.workspace, client, self.store)
+        tool_calls: list[dict[str, Any]] = []
+        finished: RunFinished | None = None
+        started = time.perf_counter()
+        try:
+            async for event in runtime.run(agent, prompt, history=history, priority="batch"):
+                if isinstance(event, ToolCalled):
+                    tool_calls.append({"name": event.name, "arguments": event.arguments})
+                elif isinstance(event, RunFinished):
+                    finished = event
+            assert finished is not None
+            latency = (time.perf_counter() - started) * 1000
+            stale = getattr(client, "stale_reason", None)
+            base = CaseResult(
+                agent.name,
+                case.name,
+                case.tags,
+                "passed",
+                [],
+                latency,
+                finished.prompt_tokens,
+                finished.completion_tokens,
+                finished.output,
+                finished.run_id,
+            )
+            if stale:
+                base.status, base.reasons = "stale", [f"stale cassette: {stale}; re-record"]
+                return base
+            if finished.status == "unavailable":
+                base.status, base.reasons = "unavailable", [finished.error or "gateway unavailable"]
+                return base
+            if finished.status != "ok":
+                base.status, base.reasons = "error", [f"run {finished.status}: {finished.error}"]
+                return base
+            outcome = Outcome(
+                finished.output, tool_calls, latency, finished.completion_tokens, finished.prompt_tokens
+            )
+            if case.expect.judge is not None:
+                outcome.judge_score = await _judge(
+                    client, case.expect.judge, prompt, finished.output, agent.name
+                )
+            base.reasons = check(case.expect, outcome)
+            base.status = "failed" if base.reasons else "passed"
+            if isinstance(client, RecordingClient) and cassette is not None:
+                cassette.cases[case.name] = {
+                    "case": case.model_dump(exclude={"tags"}),
+                    "exchanges": client.exchanges,
+                }
+            return base
+        except GatewayUnavailable as exc:
+            return CaseResult(agent.name, case.name, case.tags, "unavailable", [str(exc)])
+        except UserError as exc:
+            return CaseResult(agent.name, case.name, case.tags, "error", [str(exc)])
+        finally:
+            await client.aclose()

@@ -1,0 +1,90 @@
+"""The ``smoke.yaml`` model: named, tagged cases with an input (or a short conversation) and
+expectations. Errors name file, line and column, like agent specs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from sutazai.agents.yamlpos import validate_model
+from sutazai.errors import Problem, SpecError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ToolExpectation(_Strict):
+    name: str
+    arguments: dict[str, Any] | None = Field(None, description="Arguments that must match (a subset).")
+
+
+class JudgeExpectation(_Strict):
+    rubric: str = Field(description="What a good answer does; another model scores it 1-5.")
+    model: str = Field("quality", description="Tier or model that judges.")
+    min_score: int = Field(3, ge=1, le=5)
+
+
+class Expectations(_Strict):
+    contains: str | list[str] | None = None
+    not_contains: str | list[str] | None = None
+    regex: str | None = None
+    json_schema: dict[str, Any] | None = Field(
+        None, description="The answer must parse as JSON and validate."
+    )
+    tool_called: str | ToolExpectation | None = None
+    max_latency_ms: float | None = Field(None, gt=0)
+    max_tokens: int | None = Field(None, gt=0, description="Completion tokens over the whole run.")
+    judge: JudgeExpectation | None = None
+
+
+class Message(_Strict):
+    role: Literal["user", "assistant"]
+    content: str
+
+
+class SmokeCase(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    input: str | None = None
+    conversation: list[Message] | None = Field(
+        None, description="Earlier turns; the last user turn is the input."
+    )
+    tags: list[str] = Field(default_factory=list)
+    expect: Expectations = Field(default_factory=lambda: Expectations.model_validate({}))
+
+    @model_validator(mode="after")
+    def _one_input(self) -> SmokeCase:
+        if (self.input is None) == (self.conversation is None):
+            raise ValueError("give exactly one of `input` or `conversation`")
+        if self.conversation is not None and (not self.conversation or self.conversation[-1].role != "user"):
+            raise ValueError("a conversation must end with a user turn")
+        return self
+
+    def prompt_and_history(self) -> tuple[str, list[dict[str, str]]]:
+        if self.input is not None:
+            return self.input, []
+        turns = [m.model_dump() for m in self.conversation or []]
+        return turns[-1]["content"], turns[:-1]
+
+
+class SmokeFile(_Strict):
+    cases: list[SmokeCase]
+
+    @model_validator(mode="after")
+    def _unique(self) -> SmokeFile:
+        names = [c.name for c in self.cases]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate case names: {', '.join(duplicates)}")
+        return self
+
+
+def load_smoke(path: Path) -> SmokeFile:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(Problem(f"cannot read smoke file: {exc}", path)) from None
+    smoke, _ = validate_model(SmokeFile, text, path)
+    return smoke

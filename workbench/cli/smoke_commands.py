@@ -1,0 +1,78 @@
+"""``sutazai smoke``: the gate before deploy."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sutazai.workbench.cli.output import EXIT_GATEWAY, EXIT_RUN_FAILED, console, emit_json
+from sutazai.workbench.cli.session import workspace_from
+
+
+def smoke(
+    ctx: typer.Context,
+    agents: Annotated[list[str] | None, typer.Argument(help="Agents to test (default: all).")] = None,
+    tag: Annotated[list[str] | None, typer.Option("--tag", "-t", help="Only cases with this tag.")] = None,
+    parallel: Annotated[int, typer.Option("--parallel", "-p", min=1, max=256)] = 4,
+    record: Annotated[bool, typer.Option("--record", help="Store model exchanges in cassettes.")] = False,
+    replay: Annotated[bool, typer.Option("--replay", help="Replay cassettes offline, no engine.")] = False,
+    junit: Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML here.")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Run smoke cases through the gateway (batch priority); non-zero exit on any failure."""
+    from sutazai.agents.smoke.report import counts, summary_table, to_json, write_junit
+    from sutazai.agents.smoke.runner import SmokeRunner, collect
+    from sutazai.errors import Problem, UserError
+
+    if record and replay:
+        raise UserError(Problem("--record and --replay exclude each other"))
+    workspace = workspace_from(ctx)
+    suites = collect(workspace, agents or None, tag or None)
+    runner = SmokeRunner(workspace, "replay" if replay else "record" if record else "live", parallel)
+    if as_json:
+        results = asyncio.run(runner.run(suites))
+    else:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        with Progress(
+            TextColumn("{task.description:<20}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[failed]}"),
+            console=console,
+            transient=False,
+        ) as progress:
+            bars = {
+                s.agent.name: progress.add_task(s.agent.name, total=len(s.cases), failed="") for s in suites
+            }
+
+            def advance(result: object) -> None:
+                from sutazai.agents.smoke.runner import CaseResult
+
+                assert isinstance(result, CaseResult)
+                task = bars[result.agent]
+                if result.status == "passed":
+                    progress.update(task, advance=1)
+                else:
+                    progress.update(task, advance=1, failed=f"[red]{result.status}: {result.case}[/]")
+
+            results = asyncio.run(runner.run(suites, advance))
+        console.print(summary_table(results))
+    if junit:
+        write_junit(results, junit)
+    c = counts(results)
+    if as_json:
+        emit_json(to_json(results))
+    else:
+        console.print(", ".join(f"{n} {k}" for k, n in c.items() if n) or "no cases")
+    if c["unavailable"]:
+        raise typer.Exit(EXIT_GATEWAY)
+    if c["failed"] or c["stale"] or c["error"]:
+        raise typer.Exit(EXIT_RUN_FAILED)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(smoke)
