@@ -83,3 +83,7 @@ DEMO_AGENTS: dict[str, str] = {
     "chat-buddy": "conversation",
     "fact-finder": "knowledge",
 }
+
+# The first case of every kind is quick and tagged: `sutazai smoke --tag fast`, `pytest -m fast`.
+for _defaults in KIND_DEFAULTS.values():
+    _defaults["smoke_cases"][0].setdefault("tags", ["fast"])

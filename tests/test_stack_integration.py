@@ -102,3 +102,24 @@ def test_ollama_adapter_against_a_second_gateway(real_stack: tuple[Workspace, st
             f"{second.url}/v1/embeddings", json={"model": "embed", "input": ["x"]}, timeout=60
         )
         assert len(vectors.json()["data"][0]["embedding"]) == 384
+
+
+def test_demo_smoke_cases_pass_live_and_in_replay(real_stack: tuple[Workspace, str]) -> None:
+    workspace, _ = real_stack
+    live = subprocess.run(
+        [SUTAZAI, "smoke", "--record", "--json"],
+        cwd=workspace.root,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert live.returncode == 0, live.stdout + live.stderr
+    assert json.loads(live.stdout)["summary"]["passed"] == 8
+    replay = subprocess.run(
+        [SUTAZAI, "--gateway", "http://127.0.0.1:9", "smoke", "--replay", "--json"],
+        cwd=workspace.root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert replay.returncode == 0 and json.loads(replay.stdout)["summary"]["passed"] == 8

@@ -1,0 +1,64 @@
+"""Replaying 150 agents x 5 smoke cases from cassettes, offline (target: under 10 s).
+
+Cassettes are first recorded against an instant engine; then ``sutazai smoke --replay`` runs with
+the gateway URL pointing nowhere.
+
+    .venv/bin/python -m bench.bench_smoke_replay [--agents 150]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.procs import free_port, process
+
+CASES = "cases:\n" + "".join(
+    f"  - name: case-{i}\n    input: Question number {i}?\n    tags: [t{i % 2}]\n    expect:\n      regex: '\\w+'\n"
+    for i in range(5)
+)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--agents", type=int, default=150)
+    args = parser.parse_args()
+    from sutazai.scaffolds.generate import init_workspace, new_agent
+    from sutazai.scaffolds.kinds import KIND_DEFAULTS
+
+    exe = str(Path(sys.executable).parent / "sutazai")
+    kinds = list(KIND_DEFAULTS)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = init_workspace(Path(tmp) / "ws")
+        for i in range(args.agents):
+            folder = new_agent(root / "agents", f"agent-{i:03d}", kinds[i % 4])
+            (folder / "smoke.yaml").write_text(CASES)
+        port = free_port()
+        engine = f"http://127.0.0.1:{port}"
+        with process([sys.executable, "-m", "bench.instant_engine", str(port)], engine + "/health"):
+            subprocess.run(
+                [exe, "--gateway", engine, "smoke", "--record", "--parallel", "16", "--json"],
+                cwd=root,
+                check=True,
+                capture_output=True,
+            )
+        t0 = time.perf_counter()
+        result = subprocess.run(
+            [exe, "--gateway", "http://127.0.0.1:9", "smoke", "--replay", "--parallel", "16", "--json"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+        )
+        elapsed = time.perf_counter() - t0
+        import json
+
+        summary = json.loads(result.stdout)["summary"]
+        print(f"replayed {args.agents} agents x 5 cases ({summary}) in {elapsed:.2f} s (target < 10 s)")
+
+
+if __name__ == "__main__":
+    main()
