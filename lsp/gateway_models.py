@@ -7,6 +7,7 @@ gateway has never answered, model diagnostics stay silent (offline editing is no
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import Any
 
@@ -28,10 +29,8 @@ class GatewayModels:
         """Start a background refresh if the cache is old; returns at once."""
         if time.monotonic() - self._fetched < self.ttl_s or (self._task and not self._task.done()):
             return
-        try:
+        with contextlib.suppress(RuntimeError):
             self._task = asyncio.get_running_loop().create_task(self.refresh())
-        except RuntimeError:
-            pass
 
     async def refresh(self) -> None:
         self._fetched = time.monotonic()
@@ -60,7 +59,9 @@ class GatewayModels:
         for engine in self.stats.get("engines", {}).values():
             if name in engine.get("models", []) or name in self.stats.get("latency_by_model", {}):
                 depth = sum(engine.get("queue_depth", {}).values())
-                lines.append(f"engine {engine.get('kind')}: {engine.get('in_flight', 0)} in flight, {depth} queued, "
-                             f"{engine.get('slots', '?')} slots")
+                lines.append(
+                    f"engine {engine.get('kind')}: {engine.get('in_flight', 0)} in flight, {depth} queued, "
+                    f"{engine.get('slots', '?')} slots"
+                )
                 break
         return "\n".join(lines)

@@ -1,0 +1,113 @@
+"""Code lenses "Run agent" and "Smoke test", run through ``workspace/executeCommand`` with
+``$/progress`` reports and the result shown to the user."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lsprotocol import types as lsp
+
+from sutazai.errors import UserError
+from sutazai.workspace import Workspace, find_root
+
+if TYPE_CHECKING:
+    from pygls.lsp.server import LanguageServer
+
+RUN = "sutazai.runAgent"
+SMOKE = "sutazai.smoke"
+
+
+def lenses(uri: str, path: Path) -> list[lsp.CodeLens]:
+    top = lsp.Range(lsp.Position(0, 0), lsp.Position(0, 0))
+    return [
+        lsp.CodeLens(range=top, command=lsp.Command(title="▶ Run agent", command=RUN, arguments=[uri])),
+        lsp.CodeLens(range=top, command=lsp.Command(title="✓ Smoke test", command=SMOKE, arguments=[uri])),
+    ]
+
+
+def _agent_folder(uri: str) -> tuple[Workspace, Path]:
+    from pygls.uris import to_fs_path
+
+    path = Path(to_fs_path(uri) or "")
+    root = find_root(path.parent)
+    if root is None:
+        raise UserError(f"{path} is not inside a SutazAI workspace")
+    return Workspace(root), path.parent
+
+
+async def execute(server: LanguageServer, command: str, arguments: list[Any]) -> dict[str, Any]:
+    token = str(uuid.uuid4())
+    progress = server.work_done_progress
+    await progress.create_async(token)
+    title = "Running agent" if command == RUN else "Smoke testing"
+    progress.begin(token, lsp.WorkDoneProgressBegin(title=title, cancellable=False, percentage=0))
+    try:
+        workspace, folder = _agent_folder(str(arguments[0]))
+        result = await (
+            _run(workspace, folder, progress, token)
+            if command == RUN
+            else _smoke(workspace, folder, progress, token)
+        )
+    except UserError as exc:
+        result = {"ok": False, "message": str(exc)}
+    except Exception as exc:  # the server must survive whatever the agent does
+        result = {"ok": False, "message": f"{type(exc).__name__}: {exc}"}
+    progress.end(token, lsp.WorkDoneProgressEnd(message=result["message"][:200]))
+    server.window_show_message(
+        lsp.ShowMessageParams(
+            type=lsp.MessageType.Info if result["ok"] else lsp.MessageType.Error, message=result["message"]
+        )
+    )
+    return result
+
+
+async def _run(workspace: Workspace, folder: Path, progress: Any, token: str) -> dict[str, Any]:
+    from sutazai.agents.events import RunFinished, Token
+    from sutazai.agents.loader import load_agent
+    from sutazai.workbench.cli.fleet_commands import _first_input
+    from sutazai.workbench.cli.session import open_runtime
+
+    agent = load_agent(folder)
+    text = _first_input(agent)
+    pieces = 0
+    async with open_runtime(workspace) as runtime:
+        async for event in runtime.run(agent, text, priority="interactive"):
+            if isinstance(event, Token):
+                pieces += 1
+                if pieces % 8 == 1:
+                    progress.report(token, lsp.WorkDoneProgressReport(message=f"{pieces} tokens"))
+            elif isinstance(event, RunFinished):
+                ok = event.status == "ok"
+                message = f"{agent.name} ({event.run_id}): {event.output if ok else event.error}"
+                return {"ok": ok, "message": message, "run_id": event.run_id, "output": event.output}
+    return {"ok": False, "message": "run did not finish"}
+
+
+async def _smoke(workspace: Workspace, folder: Path, progress: Any, token: str) -> dict[str, Any]:
+    from sutazai.agents.smoke.runner import CaseResult, SmokeRunner, collect
+
+    suites = collect(workspace, [folder.name])
+    total = sum(len(s.cases) for s in suites)
+    done: list[CaseResult] = []
+
+    def on_result(result: CaseResult) -> None:
+        done.append(result)
+        progress.report(
+            token,
+            lsp.WorkDoneProgressReport(
+                message=f"{result.case}: {result.status}", percentage=int(100 * len(done) / max(total, 1))
+            ),
+        )
+
+    results = await SmokeRunner(workspace, "live").run(suites, on_result)
+    failed = [r for r in results if r.status != "passed"]
+    message = f"{folder.name}: {total - len(failed)}/{total} smoke cases passed"
+    if failed:
+        message += "; " + "; ".join(f"{r.case} {r.status}: {r.reasons[0].splitlines()[0]}" for r in failed)
+    return {
+        "ok": not failed,
+        "message": message,
+        "cases": [{"case": r.case, "status": r.status} for r in results],
+    }

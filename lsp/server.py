@@ -1,0 +1,252 @@
+"""The language server: documents in, diagnostics and editor features out.
+
+Features are registered here and implemented in their own modules (``analysis``, ``completion``,
+``navigation``, ``actions``, ``commands``, ``formatting``). Every handler is guarded: bad input
+gets an empty answer and a log line, never a dead server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import functools
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from lsprotocol import types as lsp
+from pygls.lsp.server import LanguageServer
+from pygls.uris import to_fs_path
+
+from sutazai import __version__
+from sutazai.lsp import actions, commands, completion, formatting, navigation
+from sutazai.lsp.analysis import Finding, analyse, file_kind
+from sutazai.lsp.gateway_models import GatewayModels
+from sutazai.lsp.workspace_index import WorkspaceIndex
+
+log = logging.getLogger("sutazai.lsp")
+DEBOUNCE_S = 0.02
+SEVERITY = {
+    "error": lsp.DiagnosticSeverity.Error,
+    "warning": lsp.DiagnosticSeverity.Warning,
+    "info": lsp.DiagnosticSeverity.Information,
+}
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class SutazaiLanguageServer(LanguageServer):
+    def __init__(self) -> None:
+        super().__init__(
+            "sutazai-lsp", __version__, text_document_sync_kind=lsp.TextDocumentSyncKind.Incremental
+        )
+        self.index = WorkspaceIndex()
+        self._models: dict[str, GatewayModels] = {}
+        self._pending: dict[str, asyncio.TimerHandle] = {}
+
+    def path_of(self, uri: str) -> Path:
+        return Path(to_fs_path(uri) or uri)
+
+    def text_of(self, uri: str) -> str:
+        try:
+            return self.workspace.get_text_document(uri).source
+        except (OSError, UnicodeDecodeError):
+            return ""
+
+    def models_for(self, path: Path) -> GatewayModels:
+        root = str(self.index.root or "")
+        if root not in self._models:
+            url = "http://127.0.0.1:11435"
+            if self.index.root is not None:
+                try:
+                    from sutazai.workspace import Workspace
+
+                    url = Workspace(self.index.root).settings.gateway.url
+                except Exception:
+                    pass
+            self._models[root] = GatewayModels(url)
+        models = self._models[root]
+        models.refresh_soon()
+        return models
+
+    def validate(self, uri: str) -> None:
+        self._pending.pop(uri, None)
+        path = self.path_of(uri)
+        if file_kind(path) is None:
+            return
+        text = self.text_of(uri)
+        try:
+            self.index.ensure(path)
+            if path.name == "agent.yaml":
+                self.index.update(path, text)
+            if path.name == "sutazai.toml":
+                self.index.reload_tiers()
+            findings = analyse(path, text, self.index, self.models_for(path))
+        except Exception as exc:  # a bug in a check must not silence the others, nor kill the server
+            log.exception("analysis failed for %s", uri)
+            findings = [
+                Finding(0, 0, 1, f"sutazai-lsp could not analyse this file: {exc}", "warning", "internal")
+            ]
+        self.text_document_publish_diagnostics(
+            lsp.PublishDiagnosticsParams(
+                uri=uri,
+                diagnostics=[
+                    lsp.Diagnostic(
+                        range=lsp.Range(lsp.Position(f.line, f.start), lsp.Position(f.line, f.end)),
+                        message=f.message,
+                        severity=SEVERITY[f.severity],
+                        code=f.code,
+                        source="sutazai",
+                        data=f.data or None,
+                    )
+                    for f in findings
+                ],
+            )
+        )
+
+    def validate_soon(self, uri: str) -> None:
+        """Debounced: a burst of keystrokes is validated once, ``DEBOUNCE_S`` after the last."""
+        pending = self._pending.pop(uri, None)
+        if pending:
+            pending.cancel()
+        self._pending[uri] = asyncio.get_running_loop().call_later(DEBOUNCE_S, self.validate, uri)
+
+
+server = SutazaiLanguageServer()
+
+
+def guarded(default: Any = None) -> Callable[[F], F]:
+    def wrap(handler: F) -> F:
+        @functools.wraps(handler)
+        def inner(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return handler(*args, **kwargs)
+            except Exception:
+                log.exception("%s failed", handler.__name__)
+                return default
+
+        return inner  # type: ignore[return-value]
+
+    return wrap
+
+
+@server.feature(lsp.TEXT_DOCUMENT_DID_OPEN)
+@guarded()
+def did_open(ls: SutazaiLanguageServer, params: lsp.DidOpenTextDocumentParams) -> None:
+    ls.validate(params.text_document.uri)
+
+
+@server.feature(lsp.TEXT_DOCUMENT_DID_CHANGE)
+@guarded()
+def did_change(ls: SutazaiLanguageServer, params: lsp.DidChangeTextDocumentParams) -> None:
+    ls.validate_soon(params.text_document.uri)
+
+
+@server.feature(lsp.TEXT_DOCUMENT_DID_SAVE)
+@guarded()
+def did_save(ls: SutazaiLanguageServer, params: lsp.DidSaveTextDocumentParams) -> None:
+    ls.validate(params.text_document.uri)
+
+
+@server.feature(lsp.TEXT_DOCUMENT_DID_CLOSE)
+@guarded()
+def did_close(ls: SutazaiLanguageServer, params: lsp.DidCloseTextDocumentParams) -> None:
+    ls.text_document_publish_diagnostics(
+        lsp.PublishDiagnosticsParams(uri=params.text_document.uri, diagnostics=[])
+    )
+
+
+@server.feature(lsp.TEXT_DOCUMENT_COMPLETION, lsp.CompletionOptions(trigger_characters=[":", " ", "-", "/"]))
+@guarded(default=[])
+def on_completion(ls: SutazaiLanguageServer, params: lsp.CompletionParams) -> list[lsp.CompletionItem]:
+    path = ls.path_of(params.text_document.uri)
+    kind = file_kind(path)
+    if kind is None:
+        return []
+    ls.index.ensure(path)
+    return completion.complete(
+        kind, path, ls.text_of(params.text_document.uri), params.position, ls.index, ls.models_for(path)
+    )
+
+
+@server.feature(lsp.TEXT_DOCUMENT_HOVER)
+@guarded()
+def on_hover(ls: SutazaiLanguageServer, params: lsp.HoverParams) -> lsp.Hover | None:
+    path = ls.path_of(params.text_document.uri)
+    kind = file_kind(path)
+    if kind is None or kind == "workspace":
+        return None
+    return navigation.hover(
+        kind, path, ls.text_of(params.text_document.uri), params.position, ls.models_for(path)
+    )
+
+
+@server.feature(lsp.TEXT_DOCUMENT_DEFINITION)
+@guarded()
+def on_definition(ls: SutazaiLanguageServer, params: lsp.DefinitionParams) -> lsp.Location | None:
+    path = ls.path_of(params.text_document.uri)
+    if file_kind(path) not in ("agent", "smoke"):
+        return None
+    return navigation.definition(path, ls.text_of(params.text_document.uri), params.position)
+
+
+@server.feature(lsp.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
+@guarded(default=[])
+def on_symbols(ls: SutazaiLanguageServer, params: lsp.DocumentSymbolParams) -> list[lsp.DocumentSymbol]:
+    kind = file_kind(ls.path_of(params.text_document.uri))
+    if kind not in ("agent", "smoke"):
+        return []
+    return navigation.symbols(kind, ls.text_of(params.text_document.uri))
+
+
+@server.feature(
+    lsp.TEXT_DOCUMENT_CODE_ACTION, lsp.CodeActionOptions(code_action_kinds=[lsp.CodeActionKind.QuickFix])
+)
+@guarded(default=[])
+def on_code_action(ls: SutazaiLanguageServer, params: lsp.CodeActionParams) -> list[lsp.CodeAction]:
+    uri = params.text_document.uri
+    return actions.actions(uri, ls.path_of(uri), list(params.context.diagnostics))
+
+
+@server.feature(lsp.TEXT_DOCUMENT_CODE_LENS)
+@guarded(default=[])
+def on_code_lens(ls: SutazaiLanguageServer, params: lsp.CodeLensParams) -> list[lsp.CodeLens]:
+    path = ls.path_of(params.text_document.uri)
+    return commands.lenses(params.text_document.uri, path) if file_kind(path) == "agent" else []
+
+
+@server.command(commands.RUN)
+async def run_agent(ls: SutazaiLanguageServer, *args: Any) -> dict[str, Any]:
+    return await commands.execute(ls, commands.RUN, list(args))
+
+
+@server.command(commands.SMOKE)
+async def smoke_agent(ls: SutazaiLanguageServer, *args: Any) -> dict[str, Any]:
+    return await commands.execute(ls, commands.SMOKE, list(args))
+
+
+@server.feature(lsp.TEXT_DOCUMENT_FORMATTING)
+@guarded(default=[])
+def on_formatting(ls: SutazaiLanguageServer, params: lsp.DocumentFormattingParams) -> list[lsp.TextEdit]:
+    if file_kind(ls.path_of(params.text_document.uri)) not in ("agent", "smoke"):
+        return []
+    return formatting.format_yaml(ls.text_of(params.text_document.uri))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="sutazai-lsp", description="Language server for SutazAI agent files"
+    )
+    parser.add_argument("--tcp", action="store_true", help="listen on TCP instead of stdio")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=2087)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if args.tcp:
+        server.start_tcp(args.host, args.port)
+    else:
+        server.start_io()
+
+
+if __name__ == "__main__":
+    main()
