@@ -1,0 +1,292 @@
+"""The language server over stdio, driven by a real LSP client (pytest-lsp)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import pytest_lsp
+from lsprotocol import types as lsp
+from pytest_lsp import ClientServerConfig, LanguageClient
+
+from sutazai.scaffolds.generate import init_workspace
+from sutazai.stack.gateway.app import build_app
+from sutazai.stack.gateway.config import GatewayConfig
+from sutazai.stack.gateway.engines import EngineConfig
+from sutazai.stack.gateway.service import Gateway
+from tests.conftest import ServerThread
+from tests.scripted_engine import ScriptedEngine
+
+ROOT: Path
+
+
+@pytest.fixture(scope="module")
+def lsp_workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A demo workspace whose gateway is the real gateway in front of a scripted engine."""
+    global ROOT
+    engine = ScriptedEngine(default="The capital is Paris.")
+    with ServerThread(engine.app()) as scripted:
+        config = GatewayConfig(
+            engines=[EngineConfig("e", "openai", scripted.url, 4, ["smollm2", "e5-small"])],
+            tiers={"fast": ["smollm2"], "quality": ["smollm2"], "local": ["smollm2"], "embed": ["e5-small"]},
+        )
+        with ServerThread(build_app(Gateway(config))) as gw:
+            ROOT = init_workspace(tmp_path_factory.mktemp("lsp") / "ws", demo=True)
+            toml = ROOT / "sutazai.toml"
+            toml.write_text(toml.read_text().replace("http://127.0.0.1:11435", gw.url))
+            yield ROOT
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=[sys.executable, "-m", "sutazai.lsp.server"]))
+async def client(lsp_client: LanguageClient, lsp_workspace: Path) -> AsyncIterator[None]:
+    await lsp_client.initialize_session(
+        lsp.InitializeParams(
+            capabilities=pytest_lsp.client_capabilities("visual-studio-code"), root_uri=lsp_workspace.as_uri()
+        )
+    )
+    yield
+    await lsp_client.shutdown_session()
+
+
+def uri(path: Path) -> str:
+    return path.as_uri()
+
+
+async def open_doc(client: LanguageClient, path: Path, text: str | None = None) -> list[lsp.Diagnostic]:
+    client.text_document_did_open(
+        lsp.DidOpenTextDocumentParams(
+            text_document=lsp.TextDocumentItem(
+                uri=uri(path), language_id="yaml", version=1, text=path.read_text() if text is None else text
+            )
+        )
+    )
+    await client.wait_for_notification(lsp.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    return list(client.diagnostics[uri(path)])
+
+
+async def change(client: LanguageClient, path: Path, text: str, version: int = 2) -> list[lsp.Diagnostic]:
+    client.text_document_did_change(
+        lsp.DidChangeTextDocumentParams(
+            text_document=lsp.VersionedTextDocumentIdentifier(uri=uri(path), version=version),
+            content_changes=[lsp.TextDocumentContentChangeWholeDocument(text=text)],
+        )
+    )
+    await client.wait_for_notification(lsp.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    return list(client.diagnostics[uri(path)])
+
+
+def spec(name: str = "summarizer") -> Path:
+    return ROOT / "agents" / name / "agent.yaml"
+
+
+async def test_diagnostics_with_exact_ranges(client: LanguageClient) -> None:
+    assert await open_doc(client, spec()) == []
+    text = spec().read_text()
+    broken = (
+        text.replace("kind: document", "kind: documnt")
+        .replace("[word_count]", "[word_count, frobnicate]")
+        .replace("file: prompt.md", "file: missing.md")
+        .replace("limits:", "limitz:")
+    )
+    found = await change(client, spec(), broken)
+    diags = {d.code: d for d in found}
+    kind_line = broken.split("\n").index("kind: documnt")
+    [kind] = [d for d in found if d.range.start.line == kind_line]
+    assert kind.range == lsp.Range(lsp.Position(kind_line, 6), lsp.Position(kind_line, 13))
+    assert "did you mean 'document'" in kind.message and kind.severity == lsp.DiagnosticSeverity.Error
+    assert "frobnicate" in diags["unknown-tool"].message
+    assert "missing.md" in diags["missing-prompt"].message
+
+
+async def test_unknown_model_and_duplicate_names(client: LanguageClient) -> None:
+    await open_doc(client, spec("code-helper"))
+    await asyncio.sleep(0.8)  # the gateway's model list arrives in the background
+    text = (
+        spec("code-helper")
+        .read_text()
+        .replace("tier: fast", "model: gpt-17")
+        .replace("name: code-helper", "name: summarizer")
+    )
+    diags = await change(client, spec("code-helper"), text)
+    codes = {d.code for d in diags}
+    assert "unknown-model" in codes and "duplicate-name" in codes
+
+
+async def test_smoke_cases_that_reference_unknown_tools(client: LanguageClient) -> None:
+    smoke = ROOT / "agents" / "summarizer" / "smoke.yaml"
+    text = (
+        smoke.read_text() + "  - name: uses-clock\n    input: time?\n    expect:\n      tool_called: clock\n"
+    )
+    diags = await open_doc(client, smoke, text)
+    assert [d.code for d in diags] == ["smoke-unknown-tool"]
+
+
+async def test_completion_keys_values_tools_models_files(client: LanguageClient) -> None:
+    path = ROOT / "agents" / "fact-finder" / "agent.yaml"
+    text = "name: fact-finder\nkind: \ntier: \nprompt:\n  file: \ntools:\n  - \nlimits:\n  ma\n"
+    await open_doc(client, path, text)
+
+    async def labels(line: int, character: int) -> set[str]:
+        result = await client.text_document_completion_async(
+            lsp.CompletionParams(
+                text_document=lsp.TextDocumentIdentifier(uri=uri(path)),
+                position=lsp.Position(line, character),
+            )
+        )
+        items = result.items if isinstance(result, lsp.CompletionList) else result or []
+        return {i.label for i in items}
+
+    assert await labels(1, 6) == {"document", "code", "conversation", "knowledge"}
+    assert {"fast", "quality", "local"} <= await labels(2, 6)
+    assert {"prompt.md", "tools.py"} <= await labels(4, 8)
+    assert {"calculator", "clock", "remember", "define"} <= await labels(6, 4)
+    assert {"max_iterations", "max_tokens", "timeout_s"} == await labels(8, 4)
+    assert {"name", "kind", "prompt", "tools", "memory"} <= await labels(9, 0)
+
+
+async def test_hover_definition_and_symbols(client: LanguageClient) -> None:
+    path = spec("fact-finder")
+    text = path.read_text().replace("tools: [clock]", "tools: [clock, define]")
+    await open_doc(client, path, text)
+    lines = text.split("\n")
+    kind_line = next(i for i, line in enumerate(lines) if line.startswith("kind:"))
+    hover = await client.text_document_hover_async(
+        lsp.HoverParams(
+            text_document=lsp.TextDocumentIdentifier(uri=uri(path)), position=lsp.Position(kind_line, 1)
+        )
+    )
+    assert hover is not None and "document, code, conversation or knowledge" in str(hover.contents)
+    tools_line = next(i for i, line in enumerate(lines) if line.startswith("tools:"))
+    where = await client.text_document_definition_async(
+        lsp.DefinitionParams(
+            text_document=lsp.TextDocumentIdentifier(uri=uri(path)),
+            position=lsp.Position(tools_line, lines[tools_line].index("define") + 2),
+        )
+    )
+    assert (
+        isinstance(where, lsp.Location)
+        and where.uri.endswith("fact-finder/tools.py")
+        and where.range.start.line > 0
+    )
+    prompt_line = next(i for i, line in enumerate(lines) if "file: prompt.md" in line)
+    target = await client.text_document_definition_async(
+        lsp.DefinitionParams(
+            text_document=lsp.TextDocumentIdentifier(uri=uri(path)), position=lsp.Position(prompt_line, 10)
+        )
+    )
+    assert isinstance(target, lsp.Location) and target.uri.endswith("prompt.md")
+    symbols = await client.text_document_document_symbol_async(
+        lsp.DocumentSymbolParams(text_document=lsp.TextDocumentIdentifier(uri=uri(path)))
+    )
+    names = [s.name for s in symbols or []]
+    assert {"name", "kind", "prompt", "limits"} <= set(names)
+    limits = next(s for s in symbols or [] if s.name == "limits")
+    assert {c.name for c in limits.children or []} == {"max_iterations", "timeout_s", "max_tokens"}
+
+
+async def test_code_actions_fix_what_diagnostics_find(client: LanguageClient) -> None:
+    path = spec("chat-buddy")
+    text = (
+        path.read_text()
+        .replace("tools: []", "tools: [greet_user]")
+        .replace("kind: conversation", "kind: conversaton")
+    )
+    diags = await open_doc(client, path, text)
+    result = await client.text_document_code_action_async(
+        lsp.CodeActionParams(
+            text_document=lsp.TextDocumentIdentifier(uri=uri(path)),
+            range=lsp.Range(lsp.Position(0, 0), lsp.Position(0, 0)),
+            context=lsp.CodeActionContext(diagnostics=diags),
+        )
+    )
+    titles = {a.title: a for a in result or [] if isinstance(a, lsp.CodeAction)}
+    assert "Create tool stub `greet_user` in tools.py" in titles and "Change to `conversation`" in titles
+    stub = titles["Create tool stub `greet_user` in tools.py"].edit
+    assert stub is not None and "def greet_user(" in str(stub)
+    missing = await open_doc(
+        client,
+        spec("code-helper"),
+        spec("code-helper").read_text().replace("file: prompt.md", "file: other.md"),
+    )
+    prompt_fix = await client.text_document_code_action_async(
+        lsp.CodeActionParams(
+            text_document=lsp.TextDocumentIdentifier(uri=uri(spec("code-helper"))),
+            range=lsp.Range(lsp.Position(0, 0), lsp.Position(0, 0)),
+            context=lsp.CodeActionContext(diagnostics=missing),
+        )
+    )
+    assert any(
+        isinstance(a, lsp.CodeAction) and a.title == "Create prompt file other.md" for a in prompt_fix or []
+    )
+
+
+async def test_code_lens_runs_the_agent_with_progress(client: LanguageClient) -> None:
+    path = spec("summarizer")
+    await open_doc(client, path)
+    lenses = await client.text_document_code_lens_async(
+        lsp.CodeLensParams(text_document=lsp.TextDocumentIdentifier(uri=uri(path)))
+    )
+    commands = {lens.command.command: lens.command for lens in lenses or [] if lens.command}
+    assert set(commands) == {"sutazai.runAgent", "sutazai.smoke"}
+    result = await client.workspace_execute_command_async(
+        lsp.ExecuteCommandParams(command="sutazai.runAgent", arguments=commands["sutazai.runAgent"].arguments)
+    )
+    assert result["ok"] and "The capital is Paris." in result["message"]
+    assert client.progress_reports and any(client.messages)
+    smoke = await client.workspace_execute_command_async(
+        lsp.ExecuteCommandParams(command="sutazai.smoke", arguments=commands["sutazai.smoke"].arguments)
+    )
+    assert smoke["ok"] and "2/2 smoke cases passed" in smoke["message"]
+
+
+async def test_formatting_keeps_comments(client: LanguageClient) -> None:
+    path = spec("code-helper")
+    text = "# keep me\nname:    code-helper   # and me\nkind: code\nprompt:\n      file: prompt.md\ntools:\n- calculator\n"
+    await open_doc(client, path, text)
+    edits = await client.text_document_formatting_async(
+        lsp.DocumentFormattingParams(
+            text_document=lsp.TextDocumentIdentifier(uri=uri(path)),
+            options=lsp.FormattingOptions(tab_size=2, insert_spaces=True),
+        )
+    )
+    assert edits and len(edits) == 1
+    new = edits[0].new_text
+    assert (
+        "# keep me" in new and "# and me" in new and "\n  file: prompt.md" in new and "  - calculator" in new
+    )
+
+
+async def test_bad_input_never_kills_the_server(client: LanguageClient, tmp_path: Path) -> None:
+    path = spec("summarizer")
+    diags = await open_doc(client, path, "name: summarizer\nkind: [document\nprompt:\n  fi")
+    assert diags[0].code == "syntax"
+    completion = await client.text_document_completion_async(
+        lsp.CompletionParams(
+            text_document=lsp.TextDocumentIdentifier(uri=uri(path)), position=lsp.Position(3, 4)
+        )
+    )
+    assert completion is not None
+    huge = "name: summarizer\n" + "# padding\n" * 550_000
+    diags = await change(client, path, huge, 3)
+    assert diags[0].code == "too-large"
+    ghost = ROOT / "agents" / "ghost" / "agent.yaml"
+    ghost.parent.mkdir()
+    ghost.write_text("name: ghost\nkind: code\nprompt: hi\n")
+    await open_doc(client, ghost)
+    ghost.unlink()
+    ghost.parent.rmdir()
+    assert await change(client, ghost, "name: ghost\nkind: code\nprompt: hi\ntools: [x]\n")
+    tools = ROOT / "agents" / "summarizer" / "tools.py"
+    original = tools.read_bytes()
+    tools.write_bytes(b"def caf\xe9(text):\n    return text\n")  # not UTF-8
+    try:
+        diags = await change(
+            client, path, spec("summarizer").read_text().replace("[word_count]", "[cafe]"), 4
+        )
+        assert [d.code for d in diags] == ["unknown-tool"]
+    finally:
+        tools.write_bytes(original)
+    assert await open_doc(client, spec("summarizer"), spec("summarizer").read_text()) == []
