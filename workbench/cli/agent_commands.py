@@ -307,7 +307,15 @@ def schema() -> None:
     emit_json(json_schema())
 
 
+def mcp(ctx: typer.Context) -> None:
+    """Serve the workbench over MCP (stdio): list agents, run, smoke-test, read traces."""
+    from sutazai.workbench.mcp_server import serve
+
+    serve(workspace_from(ctx))
+
+
 def register(app: typer.Typer) -> None:
+    app.command()(mcp)
     app.command()(init)
     app.command("list")(list_agents)
     app.command()(run)

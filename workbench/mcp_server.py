@@ -1,0 +1,83 @@
+"""``sutazai mcp``: the workbench as an MCP server (stdio), for Continue.dev's agent mode and any
+MCP client: list agents, run one, run smoke tests, read a trace."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Any
+
+from mcp.server.mcpserver import MCPServer
+
+from sutazai.errors import UserError
+from sutazai.workspace import Workspace
+
+
+def build(workspace: Workspace) -> MCPServer:
+    server: MCPServer = MCPServer(
+        "sutazai",
+        instructions="Work with the SutazAI agent fleet of this workspace: list agents, run one through the "
+        "local gateway, run smoke tests, and read a run's trace step by step.",
+    )
+
+    def reply(value: Any) -> str:
+        return json.dumps(value, ensure_ascii=False, default=str)
+
+    @server.tool(structured_output=False)
+    def list_agents() -> str:
+        """List every agent of the workspace with its kind, model tier and description (broken ones with why)."""
+        from sutazai.agents.loader import AgentCatalog
+
+        catalog = AgentCatalog.scan(workspace)
+        agents = [{"name": a.name, "kind": a.spec.kind, "model": a.spec.model_ref, "description": a.spec.description}
+                  for a in catalog.agents.values()]
+        broken = [{"name": n, "problems": [p.render() for p in e.problems]} for n, e in catalog.broken.items()]
+        return reply({"agents": agents, "broken": broken})
+
+    @server.tool(structured_output=False)
+    async def run_agent(name: str, input: str) -> str:
+        """Run an agent once through the gateway and return its answer and run id."""
+        from sutazai.agents.events import RunFinished
+        from sutazai.agents.loader import AgentCatalog
+        from sutazai.workbench.cli.session import open_runtime
+
+        try:
+            agent = AgentCatalog.scan(workspace).get(name)
+        except UserError as exc:
+            return reply({"error": str(exc)})
+        async with open_runtime(workspace) as runtime:
+            async for event in runtime.run(agent, input, priority="interactive"):
+                if isinstance(event, RunFinished):
+                    return reply({"run_id": event.run_id, "status": event.status, "output": event.output,
+                                  "error": event.error, "tokens": event.prompt_tokens + event.completion_tokens})
+        return reply({"error": "the run did not finish"})
+
+    @server.tool(structured_output=False)
+    async def run_smoke(agents: list[str] | None = None, replay: bool = False) -> str:
+        """Run smoke cases (all agents, or the named ones); replay=true uses cassettes and no engine."""
+        from sutazai.agents.smoke.report import to_json
+        from sutazai.agents.smoke.runner import SmokeRunner, collect
+
+        try:
+            suites = collect(workspace, agents or None)
+        except UserError as exc:
+            return reply({"error": str(exc)})
+        results = await SmokeRunner(workspace, "replay" if replay else "live").run(suites)
+        return reply(to_json(results))
+
+    @server.tool(structured_output=False)
+    def read_trace(run_id: str) -> str:
+        """A run's trace: the run, then every step (prompt as sent, response, tool calls, timings, tokens)."""
+        from sutazai.agents.runstore import RunStore
+
+        store = RunStore(workspace.runs_db)
+        record = store.run(run_id)
+        if record is None:
+            return reply({"error": f"no single run matches {run_id!r}"})
+        return reply({"run": asdict(record), "steps": [asdict(s) for s in store.steps(record.id)]})
+
+    return server
+
+
+def serve(workspace: Workspace) -> None:
+    build(workspace).run("stdio")
