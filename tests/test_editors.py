@@ -20,7 +20,9 @@ def test_continue_config_uses_the_gateway_tiers_and_mcp() -> None:
     assert config["schema"] == "v1" and config["name"] and config["version"]
     roles = {role for m in config["models"] for role in m["roles"]}
     assert {"chat", "edit", "autocomplete", "embed"} <= roles
-    assert all(m["apiBase"] == "http://127.0.0.1:11435" and m["provider"] == "ollama" for m in config["models"])
+    assert all(
+        m["apiBase"] == "http://127.0.0.1:11435" and m["provider"] == "ollama" for m in config["models"]
+    )
     assert {m["model"] for m in config["models"]} <= set(DEFAULT_TIERS)
     [server] = config["mcpServers"]
     assert server["command"] == "sutazai" and server["args"] == ["mcp"]

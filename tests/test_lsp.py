@@ -159,6 +159,15 @@ async def test_hover_definition_and_symbols(client: LanguageClient) -> None:
         )
     )
     assert hover is not None and "document, code, conversation or knowledge" in str(hover.contents)
+    await asyncio.sleep(0.8)  # the gateway's model list arrives in the background
+    tier_line = next(i for i, line in enumerate(lines) if line.startswith("tier:"))
+    model_hover = await client.text_document_hover_async(
+        lsp.HoverParams(
+            text_document=lsp.TextDocumentIdentifier(uri=uri(path)), position=lsp.Position(tier_line, 7)
+        )
+    )
+    assert model_hover is not None and "served by the gateway" in str(model_hover.contents)
+    assert "slots" in str(model_hover.contents)
     tools_line = next(i for i, line in enumerate(lines) if line.startswith("tools:"))
     where = await client.text_document_definition_async(
         lsp.DefinitionParams(

@@ -24,18 +24,26 @@ async def test_mcp_lists_runs_smokes_and_traces(tmp_path: Path) -> None:
     with ServerThread(engine.app()) as scripted:
         toml = root / "sutazai.toml"
         toml.write_text(toml.read_text().replace("http://127.0.0.1:11435", scripted.url))
-        params = StdioServerParameters(command=str(Path(sys.executable).parent / "sutazai"), args=["mcp"],
-                                       cwd=str(root))
+        params = StdioServerParameters(
+            command=str(Path(sys.executable).parent / "sutazai"), args=["mcp"], cwd=str(root)
+        )
         async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
             await session.initialize()
             tools = {t.name for t in (await session.list_tools()).tools}
             assert tools == {"list_agents", "run_agent", "run_smoke", "read_trace"}
             listed = _text(await session.call_tool("list_agents", {}))
-            assert {a["name"] for a in listed["agents"]} == {"summarizer", "code-helper", "chat-buddy", "fact-finder"}
+            assert {a["name"] for a in listed["agents"]} == {
+                "summarizer",
+                "code-helper",
+                "chat-buddy",
+                "fact-finder",
+            }
             ran = _text(await session.call_tool("run_agent", {"name": "summarizer", "input": "hello"}))
             assert ran["status"] == "ok" and ran["output"] == "MCP says hi."
             trace = _text(await session.call_tool("read_trace", {"run_id": ran["run_id"]}))
-            assert trace["steps"][0]["kind"] == "llm" and trace["steps"][0]["data"]["response"] == "MCP says hi."
+            assert (
+                trace["steps"][0]["kind"] == "llm" and trace["steps"][0]["data"]["response"] == "MCP says hi."
+            )
             smoke = _text(await session.call_tool("run_smoke", {"agents": ["summarizer"]}))
             assert smoke["summary"]["passed"] == 2
             missing = _text(await session.call_tool("run_agent", {"name": "nope", "input": "x"}))

@@ -29,9 +29,18 @@ def build(workspace: Workspace) -> MCPServer:
         from sutazai.agents.loader import AgentCatalog
 
         catalog = AgentCatalog.scan(workspace)
-        agents = [{"name": a.name, "kind": a.spec.kind, "model": a.spec.model_ref, "description": a.spec.description}
-                  for a in catalog.agents.values()]
-        broken = [{"name": n, "problems": [p.render() for p in e.problems]} for n, e in catalog.broken.items()]
+        agents = [
+            {
+                "name": a.name,
+                "kind": a.spec.kind,
+                "model": a.spec.model_ref,
+                "description": a.spec.description,
+            }
+            for a in catalog.agents.values()
+        ]
+        broken = [
+            {"name": n, "problems": [p.render() for p in e.problems]} for n, e in catalog.broken.items()
+        ]
         return reply({"agents": agents, "broken": broken})
 
     @server.tool(structured_output=False)
@@ -48,8 +57,15 @@ def build(workspace: Workspace) -> MCPServer:
         async with open_runtime(workspace) as runtime:
             async for event in runtime.run(agent, input, priority="interactive"):
                 if isinstance(event, RunFinished):
-                    return reply({"run_id": event.run_id, "status": event.status, "output": event.output,
-                                  "error": event.error, "tokens": event.prompt_tokens + event.completion_tokens})
+                    return reply(
+                        {
+                            "run_id": event.run_id,
+                            "status": event.status,
+                            "output": event.output,
+                            "error": event.error,
+                            "tokens": event.prompt_tokens + event.completion_tokens,
+                        }
+                    )
         return reply({"error": "the run did not finish"})
 
     @server.tool(structured_output=False)
