@@ -103,8 +103,13 @@ class AgentRuntime:
         *,
         history: list[dict[str, Any]] | None = None,
         priority: str | None = None,
+        messages: list[dict[str, Any]] | None = None,
     ) -> AsyncIterator[RunEvent]:
-        """Run one turn; yields events as they happen. Cancel the consumer to cancel the run."""
+        """Run one turn; yields events as they happen. Cancel the consumer to cancel the run.
+
+        ``messages`` replays a conversation exactly as given (a trace step, edited): no memory
+        retrieval, no prompt assembly; the loop continues from there.
+        """
         spec = agent.spec
         run_id = self.store.start_run(agent.name, user_input, spec.model_ref)
         state = _RunState(run_id)
@@ -116,7 +121,9 @@ class AgentRuntime:
             try:
                 with tracing.span("run", agent=agent.name, run_id=run_id, model=spec.model_ref):
                     async with asyncio.timeout(spec.limits.timeout_s):
-                        output = await self._loop(agent, user_input, history or [], priority, state, queue)
+                        output = await self._loop(
+                            agent, user_input, history or [], priority, state, queue, messages
+                        )
                 output_parts.append(output)
                 await self._finish(state, "ok", output, None, queue)
             except TimeoutError:
@@ -177,15 +184,16 @@ class AgentRuntime:
         priority: str | None,
         state: _RunState,
         queue: asyncio.Queue[RunEvent | None],
+        replayed: list[dict[str, Any]] | None = None,
     ) -> str:
         spec = agent.spec
-        if spec.entrypoint:
+        if spec.entrypoint and replayed is None:
             from sutazai.agents.entrypoint import run_entrypoint
 
             return await run_entrypoint(self, agent, user_input, state.run_id, self._record_for(state))
         tools = self._bound_tools(agent)
         system = agent.system_prompt
-        if spec.memory.enabled and spec.memory.top_k > 0:
+        if replayed is None and spec.memory.enabled and spec.memory.top_k > 0:
             hits = await self._retrieve(agent, user_input, state)
             if hits:
                 await queue.put(MemoriesRetrieved(hits))
@@ -196,6 +204,8 @@ class AgentRuntime:
         native = [t.openai_schema() for t in tools.values()] if spec.tool_protocol == "native" else None
         messages: list[dict[str, Any]] = [{"role": "system", "content": system}, *history]
         messages.append({"role": "user", "content": user_input})
+        if replayed is not None:
+            messages = [dict(m) for m in replayed]
 
         content = ""
         for _ in range(spec.limits.max_iterations):

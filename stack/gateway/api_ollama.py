@@ -242,6 +242,7 @@ class OllamaRoutes:
             usage.prompt_tokens,
             usage.completion_tokens,
             usage.cached_tokens,
+            req.priority,
         )
 
     async def embed(self, request: web.Request) -> web.Response:

@@ -120,6 +120,7 @@ class OpenAIRoutes:
             usage.prompt_tokens,
             usage.completion_tokens,
             usage.cached_tokens,
+            req.priority,
         )
 
     async def _stream(

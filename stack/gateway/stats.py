@@ -38,6 +38,7 @@ class GatewayStats:
     token_events: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=8192))
     embed_batch_sizes: deque[int] = field(default_factory=lambda: deque(maxlen=WINDOW))
     cached_prompt_tokens: int = 0
+    by_priority: dict[str, int] = field(default_factory=lambda: {"interactive": 0, "normal": 0, "batch": 0})
     started: float = field(default_factory=time.time)
 
     def __post_init__(self) -> None:
@@ -71,8 +72,11 @@ class GatewayStats:
         prompt_tokens: int = 0,
         completion_tokens: int = 0,
         cached_tokens: int = 0,
+        priority: str | None = None,
     ) -> None:
         self.requests.labels(api, model, str(status)).inc()
+        if priority in self.by_priority:
+            self.by_priority[priority] += 1
         self.latency.labels(model).observe(seconds)
         ms = seconds * 1000
         self.by_model[model].append(ms)
@@ -106,6 +110,7 @@ class GatewayStats:
                 for p in ("interactive", "normal", "batch")
             },
             "tokens_per_s": self.tokens_per_second(),
+            "requests_by_priority": dict(self.by_priority),
             "cached_prompt_tokens": self.cached_prompt_tokens,
             "cache": cache,
             "embedding_batch": {

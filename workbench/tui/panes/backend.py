@@ -1,0 +1,95 @@
+"""Backend: live gateway figures (queue depth per priority, in flight per engine, batch sizes,
+tokens/s, p50/p95, cache hit rate), refreshed every second, with sparklines."""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+from textual import work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Label, Sparkline, Static
+
+from sutazai.workbench.tui.data import gateway_stats
+
+HISTORY = 60
+
+
+class BackendPane(Vertical):
+    def __init__(self, url: str, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.url = url
+        self.tokens: deque[float] = deque([0.0] * HISTORY, maxlen=HISTORY)
+        self.queued: deque[float] = deque([0.0] * HISTORY, maxlen=HISTORY)
+        self._warned = False
+
+    def compose(self) -> ComposeResult:
+        yield Static(f"gateway {self.url}: waiting for stats…", id="backend-summary")
+        with Horizontal(id="sparks"):
+            with Vertical():
+                yield Label("tokens/s")
+                yield Sparkline(list(self.tokens), id="spark-tokens")
+            with Vertical():
+                yield Label("queued")
+                yield Sparkline(list(self.queued), id="spark-queue")
+        engines: DataTable[str] = DataTable(id="engines-table")
+        engines.add_columns("engine", "kind", "health", "breaker", "in flight", "slots", "queued i/n/b")
+        yield engines
+        latency: DataTable[str] = DataTable(id="latency-table")
+        latency.add_columns("model / agent", "p50 ms", "p95 ms", "count")
+        yield latency
+
+    def on_mount(self) -> None:
+        self.set_interval(1.0, self.poll)
+        self.poll()
+
+    @work(thread=True, exclusive=True, group="backend")
+    def poll(self) -> None:
+        stats = gateway_stats(self.url)
+        self.app.call_from_thread(self.show, stats)
+
+    def show(self, stats: dict[str, Any] | None) -> None:
+        summary = self.query_one("#backend-summary", Static)
+        if stats is None:
+            summary.update(
+                f"[red]gateway {self.url} is not answering[/red] — start it: Stack tab, u "
+                "(or `sutazai stack up --detach`)"
+            )
+            if not self._warned and self.region.area:  # only when the Backend tab is in view
+                self.notify("gateway not answering; start the stack (Stack tab, u)", severity="warning")
+                self._warned = True
+            return
+        self._warned = False
+        depth = stats["queue_depth"]
+        cache = stats["cache"]
+        summary.update(
+            f"[b]{stats['tokens_per_s']:.1f}[/b] tokens/s · queued interactive {depth['interactive']} "
+            f"normal {depth['normal']} batch {depth['batch']} · cache hit rate {cache['hit_rate']:.0%} "
+            f"({cache['entries']} entries) · embedding batch {stats['embedding_batch']['mean']} · "
+            f"cached prompt tokens {stats['cached_prompt_tokens']}"
+        )
+        self.tokens.append(float(stats["tokens_per_s"]))
+        self.queued.append(float(sum(depth.values())))
+        self.query_one("#spark-tokens", Sparkline).data = list(self.tokens)
+        self.query_one("#spark-queue", Sparkline).data = list(self.queued)
+        engines = self.query_one("#engines-table", DataTable)
+        engines.clear()
+        for name, e in stats["engines"].items():
+            q = e["queue_depth"]
+            engines.add_row(
+                name,
+                e["kind"],
+                "ok" if e["healthy"] else "[red]down[/red]",
+                e["breaker"],
+                str(e["in_flight"]),
+                str(e["slots"]),
+                f"{q['interactive']}/{q['normal']}/{q['batch']}",
+            )
+        latency = self.query_one("#latency-table", DataTable)
+        latency.clear()
+        for label, group in (("model", stats["latency_by_model"]), ("agent", stats["latency_by_agent"])):
+            for name, p in sorted(group.items(), key=lambda item: -item[1]["count"])[:12]:
+                latency.add_row(
+                    f"{label} {name}", f"{p['p50_ms']:.1f}", f"{p['p95_ms']:.1f}", str(p["count"])
+                )

@@ -1,0 +1,136 @@
+"""Stack: the local services with health; start, stop, restart; a live tail of the chosen log."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import DataTable, RichLog
+
+from sutazai.errors import UserError
+from sutazai.workspace import Workspace
+
+
+class StackPane(Vertical):
+    BINDINGS = [
+        Binding("u", "up", "Start stack"),
+        Binding("d", "down", "Stop stack"),
+        Binding("r", "restart", "Restart service"),
+    ]
+
+    def __init__(self, workspace: Workspace, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.workspace = workspace
+        self.log_path: Path | None = None
+        self.log_offset = 0
+
+    def compose(self) -> ComposeResult:
+        table: DataTable[str] = DataTable(id="services-table", cursor_type="row")
+        table.add_columns("service", "state", "health", "pid", "url", "restarts")
+        yield table
+        yield RichLog(id="service-log", wrap=False, highlight=False, markup=False, max_lines=2000)
+
+    def on_mount(self) -> None:
+        self.set_interval(2.0, self.refresh_status)
+        self.set_interval(0.5, self.tail)
+        self.refresh_status()
+
+    @work(thread=True, exclusive=True, group="stack-status")
+    def refresh_status(self) -> None:
+        from sutazai.stack import control
+
+        try:
+            rows = control.status(self.workspace)
+        except UserError as exc:
+            self.app.call_from_thread(self.notify, str(exc), severity="error")
+            return
+        self.app.call_from_thread(self._show, rows)
+
+    def _show(self, rows: list[dict[str, object]]) -> None:
+        table = self.query_one("#services-table", DataTable)
+        cursor = table.cursor_row
+        table.clear()
+        for r in rows:
+            health = str(r["health"])
+            shown = (
+                f"[green]{health}[/green]"
+                if health == "healthy"
+                else f"[red]{health}[/red]"
+                if r["pid"]
+                else health
+            )
+            table.add_row(
+                str(r["name"]),
+                str(r["state"]),
+                shown,
+                str(r["pid"] or "-"),
+                str(r["url"]),
+                str(r["restarts"]),
+            )
+        if table.row_count:
+            table.move_cursor(row=min(cursor, table.row_count - 1))
+            self._select_log()
+
+    def selected(self) -> str | None:
+        table = self.query_one("#services-table", DataTable)
+        return str(table.get_row_at(table.cursor_row)[0]) if table.row_count else None
+
+    @on(DataTable.RowHighlighted, "#services-table")
+    def _select_log(self) -> None:
+        from sutazai.stack.services import stack_dir
+
+        name = self.selected()
+        path = stack_dir(self.workspace) / f"{name}.log" if name else None
+        if path != self.log_path:
+            self.log_path, self.log_offset = path, 0
+            self.query_one("#service-log", RichLog).clear()
+            self.tail()
+
+    def tail(self) -> None:
+        if self.log_path is None or not self.log_path.exists():
+            return
+        size = self.log_path.stat().st_size
+        if size <= self.log_offset:
+            return
+        with self.log_path.open("rb") as fh:
+            fh.seek(max(self.log_offset, size - 64_000))
+            chunk = fh.read()
+        self.log_offset = size
+        log = self.query_one("#service-log", RichLog)
+        for line in chunk.decode("utf-8", "replace").splitlines():
+            log.write(line)
+
+    @work(thread=True, exclusive=True, group="stack-control")
+    def action_up(self) -> None:
+        from sutazai.stack import control
+
+        self.app.call_from_thread(self.notify, "starting the stack…")
+        try:
+            control.up(self.workspace, detach=True)
+            self.app.call_from_thread(self.notify, "stack is up")
+        except UserError as exc:
+            self.app.call_from_thread(self.notify, str(exc), severity="error", title="stack up failed")
+        self.refresh_status()
+
+    @work(thread=True, exclusive=True, group="stack-control")
+    def action_down(self) -> None:
+        from sutazai.stack import control
+
+        stopped = control.down(self.workspace)
+        self.app.call_from_thread(self.notify, "stack stopped" if stopped else "stack was not running")
+        self.refresh_status()
+
+    def action_restart(self) -> None:
+        from sutazai.stack import control
+
+        name = self.selected()
+        if not name:
+            return
+        try:
+            control.restart(self.workspace, name)
+            self.notify(f"restarting {name}")
+        except UserError as exc:
+            self.notify(str(exc), severity="error")

@@ -1,0 +1,157 @@
+"""Trace and debug: runs from the run store, step by step; edit a step's prompt and replay from it;
+mark two runs to compare them side by side."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from rich.markup import escape
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import DataTable, Static
+
+from sutazai.agents.runstore import RunRecord, RunStore, StepRecord
+from sutazai.workspace import Workspace
+
+
+def render_step(step: StepRecord) -> str:
+    data = step.data
+    head = f"[b]#{step.seq} {step.kind}[/b] {step.duration_ms:.1f} ms"
+    if step.prompt_tokens or step.completion_tokens:
+        head += f" · {step.prompt_tokens}+{step.completion_tokens} tokens"
+    lines = [head]
+    if step.kind == "llm":
+        for message in data.get("messages", []):
+            lines.append(f"[dim]{message.get('role')}:[/dim] {escape(str(message.get('content')))}")
+        lines.append(f"[green]response:[/green] {escape(str(data.get('response', '')))}")
+    elif step.kind == "tool":
+        lines.append(
+            escape(f"{data.get('tool')}({json.dumps(data.get('arguments'))}) → {data.get('result')}")
+        )
+    elif step.kind == "memory":
+        lines += [f"{h['score']:.2f} {escape(h['text'])}" for h in data.get("hits", [])]
+    else:
+        lines.append(escape(json.dumps(data)))
+    if step.error:
+        lines.append(f"[red]error: {escape(step.error)}[/red]")
+    return "\n".join(lines)
+
+
+def render_run(record: RunRecord, steps: list[StepRecord]) -> str:
+    head = (
+        f"[b]{record.id}[/b] {record.agent} · {record.status} · "
+        f"{record.prompt_tokens}+{record.completion_tokens} tokens\n[b]input:[/b] {escape(record.input)}"
+    )
+    body = "\n\n".join(render_step(s) for s in steps)
+    tail = f"\n\n[b]output:[/b] {escape(record.output or record.error or '')}"
+    return head + "\n\n" + body + tail
+
+
+class TracesPane(Horizontal):
+    BINDINGS = [
+        Binding("e", "edit_replay", "Edit & replay"),
+        Binding("m", "mark", "Mark to compare"),
+        Binding("f5", "reload", "Reload"),
+    ]
+
+    def __init__(self, workspace: Workspace, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.workspace = workspace
+        self.marked: list[str] = []
+        self.steps: list[StepRecord] = []
+
+    def compose(self) -> ComposeResult:
+        runs: DataTable[str] = DataTable(id="runs-table", cursor_type="row")
+        runs.add_columns("run", "agent", "started", "status", "tokens")
+        yield runs
+        with Vertical(id="trace-right"):
+            steps: DataTable[str] = DataTable(id="steps-table", cursor_type="row")
+            steps.add_columns("#", "kind", "ms", "tokens", "summary")
+            yield steps
+            with VerticalScroll(id="step-scroll"):
+                yield Static("select a run, then a step", id="step-detail")
+
+    def on_mount(self) -> None:
+        self.action_reload()
+
+    def store(self) -> RunStore | None:
+        return RunStore(self.workspace.runs_db) if self.workspace.runs_db.exists() else None
+
+    @work(thread=True, exclusive=True, group="runs")
+    def action_reload(self) -> None:
+        store = self.store()
+        records = store.runs(limit=500) if store else []
+        self.app.call_from_thread(self._show_runs, records)
+
+    def _show_runs(self, records: list[RunRecord]) -> None:
+        table = self.query_one("#runs-table", DataTable)
+        table.clear()
+        for r in records:
+            when = dt.datetime.fromtimestamp(r.started_at).strftime("%m-%d %H:%M:%S")
+            table.add_row(r.id, r.agent, when, r.status, str(r.prompt_tokens + r.completion_tokens), key=r.id)
+        self._run_highlighted()
+
+    def current_run(self) -> str | None:
+        table = self.query_one("#runs-table", DataTable)
+        return str(table.get_row_at(table.cursor_row)[0]) if table.row_count else None
+
+    @on(DataTable.RowHighlighted, "#runs-table")
+    def _run_highlighted(self) -> None:
+        run_id = self.current_run()
+        store = self.store()
+        if not run_id or store is None:
+            return
+        self.steps = store.steps(run_id)
+        table = self.query_one("#steps-table", DataTable)
+        table.clear()
+        for s in self.steps:
+            summary = str(s.data.get("response") or s.data.get("tool") or s.error or "")[:60].replace(
+                "\n", " "
+            )
+            table.add_row(
+                str(s.seq),
+                s.kind,
+                f"{s.duration_ms:.0f}",
+                str(s.prompt_tokens + s.completion_tokens),
+                summary,
+            )
+        record = store.run(run_id)
+        if record:
+            self.query_one("#step-detail", Static).update(render_run(record, self.steps))
+
+    @on(DataTable.RowHighlighted, "#steps-table")
+    def _step_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if 0 <= event.cursor_row < len(self.steps):
+            self.query_one("#step-detail", Static).update(render_step(self.steps[event.cursor_row]))
+
+    def action_edit_replay(self) -> None:
+        from sutazai.workbench.tui.screens.replay import ReplayScreen
+
+        table = self.query_one("#steps-table", DataTable)
+        llm = [s for s in self.steps if s.kind == "llm"]
+        if not llm:
+            self.notify("this run has no model call to replay", severity="warning")
+            return
+        row = table.cursor_row if table.row_count else 0
+        step = self.steps[row] if row < len(self.steps) and self.steps[row].kind == "llm" else llm[0]
+        run_id = self.current_run()
+        store = self.store()
+        record = store.run(run_id) if store and run_id else None
+        if record:
+            self.app.push_screen(ReplayScreen(self.workspace, record.agent, step))
+
+    def action_mark(self) -> None:
+        from sutazai.workbench.tui.screens.compare import CompareScreen
+
+        run_id = self.current_run()
+        if not run_id:
+            return
+        self.marked = [*self.marked[-1:], run_id] if run_id not in self.marked else self.marked
+        if len(self.marked) == 2:
+            self.app.push_screen(CompareScreen(self.workspace, self.marked[0], self.marked[1]))
+            self.marked = []
+        else:
+            self.notify(f"marked {run_id}; mark another run to compare")

@@ -1,0 +1,1 @@
+"""Screens pushed over the panes: agent detail, replay, compare, new agent, help."""

@@ -1,0 +1,109 @@
+"""Agent detail: the spec with syntax highlighting and its problems inline, the agent's files, and
+its memory (collection, vector count, and a search box showing what the agent would retrieve)."""
+
+from __future__ import annotations
+
+from rich.markup import escape
+from rich.syntax import Syntax
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input, Static
+
+from sutazai.agents.loader import AgentCatalog
+from sutazai.workbench.tui.messages import ChatWith
+from sutazai.workspace import AGENT_FILE, Workspace
+
+
+class AgentDetailScreen(Screen[None]):
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("c", "chat", "Chat"),
+        Binding("a", "app.aider", "Aider"),
+    ]
+
+    def __init__(self, workspace: Workspace, name: str) -> None:
+        super().__init__()
+        self.workspace = workspace
+        self.agent_name = name
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        folder = self.workspace.agent_dir(self.agent_name)
+        spec_file = folder / AGENT_FILE
+        text = spec_file.read_text(encoding="utf-8", errors="replace") if spec_file.exists() else ""
+        catalog = AgentCatalog.scan(self.workspace)
+        error = catalog.broken.get(self.agent_name)
+        lines = {p.line for p in error.problems if p.line} if error else set()
+        with Horizontal():
+            with VerticalScroll(id="spec-view"):
+                yield Static(
+                    Syntax(
+                        text,
+                        "yaml",
+                        line_numbers=True,
+                        highlight_lines=lines,
+                        word_wrap=True,
+                        theme="ansi_dark",
+                    ),
+                    id="spec-text",
+                )
+                if error:
+                    problems = "\n".join(
+                        f"[red]line {p.line}:[/red] {escape(p.message)}"
+                        + (f"\n  [dim]{escape(p.hint)}[/dim]" if p.hint else "")
+                        for p in error.problems
+                    )
+                    yield Static(problems, id="spec-problems")
+            with Vertical(id="agent-side"):
+                files = (
+                    sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
+                    if folder.exists()
+                    else []
+                )
+                yield Static("[b]files[/b]\n" + "\n".join(files), id="agent-files")
+                yield Static("[b]memory[/b]\n…", id="agent-memory")
+                yield Input(placeholder="search this agent's memory", id="memory-search")
+                yield Static("", id="memory-results")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = f"agent {self.agent_name}"
+        self.load_memory()
+
+    @work(exclusive=True, group="memory")
+    async def load_memory(self, query: str | None = None) -> None:
+        from sutazai.errors import UserError
+        from sutazai.workbench.cli.session import open_runtime
+
+        memory_box = self.query_one("#agent-memory", Static)
+        try:
+            agent = AgentCatalog.scan(self.workspace).get(self.agent_name)
+        except UserError:
+            memory_box.update("[b]memory[/b]\n(fix the spec first)")
+            return
+        async with open_runtime(self.workspace) as runtime:
+            memory = runtime.memory_for(agent)
+            backend = agent.spec.memory.backend or self.workspace.settings.memory.backend
+            memory_box.update(
+                f"[b]memory[/b] {backend} · collection {agent.spec.collection_name()} · "
+                f"{memory.store.count()} vectors"
+            )
+            if query:
+                try:
+                    hits = await memory.recall(query, agent.spec.memory.top_k or 4)
+                except UserError as exc:
+                    self.notify(str(exc), severity="error")
+                    return
+                results = "\n".join(f"{h.score:.2f} {escape(h.text)}" for h in hits) or "nothing retrieved"
+                self.query_one("#memory-results", Static).update(results)
+
+    @on(Input.Submitted, "#memory-search")
+    def _search(self, event: Input.Submitted) -> None:
+        self.load_memory(event.value)
+
+    def action_chat(self) -> None:
+        self.app.pop_screen()
+        self.app.post_message(ChatWith(self.agent_name))
