@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -14,9 +15,19 @@ from sutazai.agents.loader import AgentCatalog
 from sutazai.workbench.tui.data import AgentRow, load_rows
 from sutazai.workbench.tui.fuzzy import score
 from sutazai.workbench.tui.messages import AgentChosen, ChatWith
+from sutazai.workbench.tui.widgets.fixed_table import FixedColumnsTable
 from sutazai.workspace import Workspace
 
-COLUMNS = ("name", "kind", "model", "status", "last run", "tokens", "errors")
+# Fixed widths: DataTable then skips measuring every cell, which keeps a 1,000-row filter fast.
+COLUMNS = (
+    ("name", 22),
+    ("kind", 12),
+    ("model", 9),
+    ("status", 9),
+    ("last run", 11),
+    ("tokens", 6),
+    ("errors", 60),
+)
 SORT_KEYS = ("name", "kind", "status", "last_run", "tokens")
 
 
@@ -32,11 +43,13 @@ class AgentsPane(Vertical):
         self.rows: list[AgentRow] = []
         self.sort_key = "name"
         self.catalog: AgentCatalog | None = None
+        self._cells: dict[str, tuple[Text, ...]] = {}
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="/ filter agents (fuzzy)", id="agent-filter")
-        table: DataTable[str] = DataTable(id="agents-table", cursor_type="row", zebra_stripes=True)
-        table.add_columns(*COLUMNS)
+        table = FixedColumnsTable(id="agents-table", cursor_type="row", zebra_stripes=True)
+        for label, width in COLUMNS:
+            table.add_column(label, width=width)
         yield table
 
     def on_mount(self) -> None:
@@ -49,7 +62,22 @@ class AgentsPane(Vertical):
 
     def _loaded(self, rows: list[AgentRow], catalog: AgentCatalog) -> None:
         self.rows, self.catalog = rows, catalog
+        self._cells = {r.name: self._cells_of(r) for r in rows}  # built once, reused by every filter
         self.refresh_table()
+
+    @staticmethod
+    def _cells_of(r: AgentRow) -> tuple[Text, ...]:
+        when = dt.datetime.fromtimestamp(r.last_run).strftime("%m-%d %H:%M") if r.last_run else "-"
+        status = Text(r.status, style="red" if r.status in ("broken", "error") else "")
+        return (
+            Text(r.name),
+            Text(r.kind),
+            Text(r.model),
+            status,
+            Text(when),
+            Text(str(r.tokens or "")),
+            Text(r.errors),
+        )
 
     def visible_rows(self) -> list[AgentRow]:
         query = self.query_one("#agent-filter", Input).value.strip()
@@ -72,18 +100,7 @@ class AgentsPane(Vertical):
     def refresh_table(self) -> None:
         table = self.query_one("#agents-table", DataTable)
         table.clear()
-        table.add_rows(
-            (
-                r.name,
-                r.kind,
-                r.model,
-                f"[red]{r.status}[/]" if r.status in ("broken", "error") else r.status,
-                dt.datetime.fromtimestamp(r.last_run).strftime("%m-%d %H:%M") if r.last_run else "-",
-                str(r.tokens or ""),
-                r.errors,
-            )
-            for r in self.visible_rows()
-        )
+        table.add_rows(self._cells[r.name] for r in self.visible_rows())
         self.border_title = f"{len(self.rows)} agents"
 
     @on(Input.Changed, "#agent-filter")
