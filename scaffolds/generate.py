@@ -32,6 +32,12 @@ AGENT_FILES = {
     "smoke.yaml.j2": "smoke.yaml",
     "README.md.j2": "README.md",
 }
+FRAMEWORKS: dict[str, str] = {
+    "langchain": "langchain-openai>=0.2",
+    "crewai": "crewai>=0.80",
+    "autogen": "autogen-agentchat>=0.4\nautogen-ext[openai]>=0.4",
+    "semantic-kernel": "semantic-kernel>=1.0",
+}
 
 
 def _render_tree(mapping: dict[str, str], folder: str, target: Path, context: dict[str, Any]) -> None:
@@ -55,20 +61,36 @@ def _place(staging: Path, destination: Path, force: bool) -> None:
         os.replace(staging, destination)
 
 
-def agent_context(name: str, kind: str, tier: str = "fast") -> dict[str, Any]:
+def agent_context(name: str, kind: str, tier: str = "fast", framework: str | None = None) -> dict[str, Any]:
     if kind not in KIND_DEFAULTS:
         raise UserError(Problem(f"unknown kind {kind!r}", hint=f"use one of: {', '.join(KIND_DEFAULTS)}"))
+    if framework is not None and framework not in FRAMEWORKS:
+        raise UserError(
+            Problem(f"unknown framework {framework!r}", hint=f"use one of: {', '.join(FRAMEWORKS)}")
+        )
+    defaults = dict(KIND_DEFAULTS[kind])
+    # The example tool in tools.py is listed, so a new agent shows a working custom tool at once.
+    defaults["tools"] = [*defaults["tools"], defaults["example_tool"]]
     return {
         "name": name,
         "kind": kind,
         "tier": tier,
         "schema_url": SCHEMA_ID,
         "max_tokens": 96,
-        **KIND_DEFAULTS[kind],
+        "entrypoint": "agent_main:run" if framework else None,
+        **defaults,
     }
 
 
-def new_agent(agents_dir: Path, name: str, kind: str, *, tier: str = "fast", force: bool = False) -> Path:
+def new_agent(
+    agents_dir: Path,
+    name: str,
+    kind: str,
+    *,
+    tier: str = "fast",
+    force: bool = False,
+    framework: str | None = None,
+) -> Path:
     from sutazai.agents.loader import load_agent
 
     check_name(name)
@@ -79,7 +101,16 @@ def new_agent(agents_dir: Path, name: str, kind: str, *, tier: str = "fast", for
     with tempfile.TemporaryDirectory(dir=agents_dir, prefix=f".{name}.") as tmp:
         staging = Path(tmp) / name
         staging.mkdir()
-        _render_tree(AGENT_FILES, "agent", staging, agent_context(name, kind, tier))
+        context = agent_context(name, kind, tier, framework)
+        _render_tree(
+            {**AGENT_FILES, "test_agent.py.j2": f"test_{name.replace('-', '_')}.py"},
+            "agent",
+            staging,
+            context,
+        )
+        if framework:
+            _render_tree({f"{framework}.py.j2": "agent_main.py"}, "frameworks", staging, context)
+            (staging / "requirements.txt").write_text(FRAMEWORKS[framework] + "\n", encoding="utf-8")
         load_agent(staging)  # a template that does not validate is our bug: fail before placing
         _place(staging, destination, force)
     return destination

@@ -60,7 +60,7 @@ def _engine(workspace: Workspace) -> ServiceSpec:
         "--parallel",
         str(parallel),
         "--ctx-size",
-        str(1024 * parallel),
+        str(4096 * parallel),  # 4k tokens a slot: room for tools like Aider (KV ~23 KB a token)
         "--threads",
         threads,
         "--alias",

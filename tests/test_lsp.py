@@ -200,7 +200,7 @@ async def test_code_actions_fix_what_diagnostics_find(client: LanguageClient) ->
     path = spec("chat-buddy")
     text = (
         path.read_text()
-        .replace("tools: []", "tools: [greet_user]")
+        .replace("tools: [shout]", "tools: [greet_user]")
         .replace("kind: conversation", "kind: conversaton")
     )
     diags = await open_doc(client, path, text)

@@ -16,7 +16,7 @@ import aiohttp
 import orjson
 
 from sutazai.stack.gateway.breaker import CircuitBreaker
-from sutazai.stack.gateway.types import ChatRequest, Delta, EngineFailure, Usage
+from sutazai.stack.gateway.types import ChatRequest, Delta, EngineFailure, GatewayHTTPError, Usage
 
 
 @dataclass
@@ -96,6 +96,24 @@ class Engine:
         return ok
 
 
+async def _fail_on_status(engine: str, response: aiohttp.ClientResponse) -> None:
+    """A 4xx from an engine is the request's fault (too long, bad option): the client gets it as is,
+    and it neither trips the breaker nor moves to a fallback. Anything else is an engine failure."""
+    if response.status < 400:
+        return
+    text = await response.text()
+    if response.status not in (408, 429) and response.status < 500:
+        try:
+            detail = orjson.loads(text).get("error", text)
+            detail = detail.get("message", detail) if isinstance(detail, dict) else detail
+        except (orjson.JSONDecodeError, AttributeError):
+            detail = text
+        raise GatewayHTTPError(
+            response.status, f"{engine}: {str(detail)[:300]}", kind="invalid_request_error"
+        )
+    raise EngineFailure(f"{engine} answered {response.status}: {text[:300]}")
+
+
 def _sse_payloads(line: bytes) -> bytes | None:
     if not line.startswith(b"data:"):
         return None
@@ -153,9 +171,7 @@ class OpenAICompatEngine(Engine):
         usage = Usage()
         try:
             async with self.session.post(self.base + path, json=self._body(request, model, slot)) as response:
-                if response.status >= 400:
-                    text = await response.text()
-                    raise EngineFailure(f"{self.name} answered {response.status}: {text[:300]}")
+                await _fail_on_status(self.name, response)
                 async for raw in response.content:
                     payload = _sse_payloads(raw)
                     if payload is None:
@@ -211,10 +227,7 @@ class OpenAICompatEngine(Engine):
             async with self.session.post(
                 f"{self.base}/embeddings", json={"model": model, "input": texts}
             ) as response:
-                if response.status >= 400:
-                    raise EngineFailure(
-                        f"{self.name} answered {response.status}: {(await response.text())[:300]}"
-                    )
+                await _fail_on_status(self.name, response)
                 data = await response.json(loads=orjson.loads)
         except aiohttp.ClientError as exc:
             raise EngineFailure(f"{self.name}: {type(exc).__name__}: {exc}") from exc
@@ -258,10 +271,7 @@ class OllamaEngine(Engine):
         started = False
         try:
             async with self.session.post(self.config.url + path, json=body) as response:
-                if response.status >= 400:
-                    raise EngineFailure(
-                        f"{self.name} answered {response.status}: {(await response.text())[:300]}"
-                    )
+                await _fail_on_status(self.name, response)
                 async for line in response.content:
                     if not line.strip():
                         continue
@@ -306,8 +316,7 @@ class OllamaEngine(Engine):
             async with self.session.post(
                 f"{self.config.url}/api/embed", json={"model": model, "input": texts}
             ) as r:
-                if r.status >= 400:
-                    raise EngineFailure(f"{self.name} answered {r.status}: {(await r.text())[:300]}")
+                await _fail_on_status(self.name, r)
                 data = await r.json(loads=orjson.loads)
         except aiohttp.ClientError as exc:
             raise EngineFailure(f"{self.name}: {type(exc).__name__}: {exc}") from exc

@@ -14,7 +14,14 @@ import typer
 
 from sutazai import __version__
 from sutazai.errors import UserError
-from sutazai.workbench.cli import agent_commands, doctor, fleet_commands, smoke_commands, stack_commands
+from sutazai.workbench.cli import (
+    agent_commands,
+    doctor,
+    fleet_commands,
+    scaffold_commands,
+    smoke_commands,
+    stack_commands,
+)
 from sutazai.workbench.cli.output import report_error
 
 app = typer.Typer(
@@ -52,6 +59,8 @@ doctor.register(app)
 stack_commands.register(app)
 fleet_commands.register(app)
 smoke_commands.register(app)
+scaffold_commands.register(app)
+scaffold_commands.register_tools(app)
 
 
 def run() -> None:
@@ -67,6 +76,14 @@ def run() -> None:
         sys.exit(130)
     except KeyboardInterrupt:
         sys.exit(130)
+    except OSError as exc:  # a read-only or missing path: the user's to fix, not a traceback
+        from sutazai.errors import Problem
+
+        where = f" {exc.filename}" if exc.filename else ""
+        problem = Problem(
+            f"cannot use{where}: {exc.strerror or exc}", hint="check that the path exists and is writable"
+        )
+        sys.exit(report_error(UserError(problem), as_json))
     except Exception as exc:  # click's usage errors arrive here in non-standalone mode
         import click
 

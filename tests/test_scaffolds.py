@@ -1,0 +1,94 @@
+"""Scaffolds: every kind and framework template generates and validates; bad input loses nothing."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sutazai.agents.loader import load_agent
+from sutazai.agents.smoke.spec import load_smoke
+from sutazai.errors import UserError
+from sutazai.scaffolds import generate
+from sutazai.scaffolds.generate import FRAMEWORKS, init_workspace, new_agent
+from sutazai.scaffolds.kinds import KIND_DEFAULTS
+
+SUTAZAI = str(Path(sys.executable).parent / "sutazai")
+
+
+@pytest.mark.parametrize("kind", list(KIND_DEFAULTS))
+def test_every_kind_generates_a_valid_agent(tmp_path: Path, kind: str) -> None:
+    folder = new_agent(tmp_path / "agents", f"a-{kind}", kind)
+    agent = load_agent(folder)
+    assert agent.spec.kind == kind and KIND_DEFAULTS[kind]["example_tool"] in agent.tools
+    assert len(load_smoke(folder / "smoke.yaml").cases) == 2
+    assert (folder / f"test_a_{kind}.py").read_text().count("sutazai_agent") == 2
+    assert (folder / "agent.yaml").read_text().startswith("# yaml-language-server: $schema=")
+
+
+@pytest.mark.parametrize("framework", list(FRAMEWORKS))
+def test_every_framework_template_generates_a_valid_agent(tmp_path: Path, framework: str) -> None:
+    folder = new_agent(tmp_path / "agents", "fw-bot", "conversation", framework=framework)
+    agent = load_agent(folder)
+    assert agent.spec.entrypoint == "agent_main:run"
+    source = (folder / "agent_main.py").read_text()
+    compile(source, "agent_main.py", "exec")
+    assert "ctx.base_url" in source and (folder / "requirements.txt").read_text().strip()
+
+
+@pytest.mark.parametrize("name", ["../escape", "Bad", "a/b", "tools", "", "9lives"])
+def test_invalid_names_are_refused(tmp_path: Path, name: str) -> None:
+    with pytest.raises(UserError):
+        new_agent(tmp_path / "agents", name, "code")
+    assert not (tmp_path / "agents").exists() or not any((tmp_path / "agents").iterdir())
+
+
+def test_existing_folder_needs_force_and_force_replaces_atomically(tmp_path: Path) -> None:
+    folder = new_agent(tmp_path / "agents", "bot", "code")
+    (folder / "prompt.md").write_text("mine")
+    with pytest.raises(UserError, match="already exists"):
+        new_agent(tmp_path / "agents", "bot", "document")
+    assert (folder / "prompt.md").read_text() == "mine"
+    new_agent(tmp_path / "agents", "bot", "document", force=True)
+    assert load_agent(folder).spec.kind == "document"
+    assert [p.name for p in (tmp_path / "agents").iterdir()] == ["bot"]
+
+
+def test_an_interrupted_generation_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = generate._render_tree
+    calls = {"n": 0}
+
+    def failing(*args: object, **kw: object) -> None:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt  # as if Ctrl-C arrived half-way
+        real(*args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(generate, "_render_tree", failing)
+    with pytest.raises(KeyboardInterrupt):
+        new_agent(tmp_path / "agents", "half", "code", framework="langchain")
+    assert list((tmp_path / "agents").iterdir()) == []
+
+
+def test_unwritable_workspace_is_a_clear_error(tmp_path: Path) -> None:
+    root = init_workspace(tmp_path / "ws")
+    (root / "agents").rmdir()
+    (root / "agents").write_text("not a folder")  # root ignores chmod; a file blocks writes for everyone
+    result = subprocess.run([SUTAZAI, "new", "bot"], cwd=root, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0 and "Traceback" not in result.stderr and result.stderr.strip()
+
+
+def test_cli_new_runs_at_once(tmp_path: Path) -> None:
+    root = init_workspace(tmp_path / "ws")
+    made = subprocess.run(
+        [SUTAZAI, "new", "helper", "--kind", "knowledge", "--json"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert made.returncode == 0 and "test_helper.py" in made.stdout
+    listed = subprocess.run([SUTAZAI, "list", "--json"], cwd=root, capture_output=True, text=True, timeout=60)
+    assert '"helper"' in listed.stdout and '"problems": []' in listed.stdout

@@ -1,0 +1,138 @@
+"""Scaffolded agents, a framework template, Aider and GPT-Engineer, on the real embedded engine.
+
+Each external tool lives in its own virtual environment. A 135M model writes poor code, so these
+tests assert the plumbing: the tool ran against our gateway, the gateway saw its requests, files
+were handled safely."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import httpx
+import pytest
+
+from sutazai.scaffolds.generate import init_workspace, new_agent
+from sutazai.scaffolds.kinds import KIND_DEFAULTS
+from sutazai.scaffolds.tool_envs import find, install
+from sutazai.workspace import Workspace
+
+pytestmark = pytest.mark.slow
+SUTAZAI = str(Path(sys.executable).parent / "sutazai")
+
+
+@pytest.fixture(scope="module")
+def ws(real_stack: tuple[Workspace, str], tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A workspace of its own, using the session's real gateway."""
+    url = real_stack[1]
+    root = init_workspace(tmp_path_factory.mktemp("tools") / "ws")
+    toml = root / "sutazai.toml"
+    toml.write_text(toml.read_text().replace("http://127.0.0.1:11435", url))
+    return root, url
+
+
+def _requests(url: str, model: str) -> int:
+    stats = httpx.get(f"{url}/admin/stats").json()
+    return int(stats["latency_by_model"].get(model, {}).get("count", 0))
+
+
+def test_every_kind_answers_a_run(ws: tuple[Path, str]) -> None:
+    root, _ = ws
+    for kind in KIND_DEFAULTS:
+        new_agent(root / "agents", f"k-{kind}", kind)
+        result = subprocess.run(
+            [SUTAZAI, "run", f"k-{kind}", "Hello!", "--json"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert json.loads(result.stdout)["output"].strip()
+
+
+def test_langchain_template_in_its_own_environment(ws: tuple[Path, str], tmp_path: Path) -> None:
+    root, url = ws
+    new_agent(root / "agents", "lc-bot", "conversation", framework="langchain")
+    venv = tmp_path / "langchain-venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    site = Path(sysconfig.get_paths(vars={"base": str(venv), "platbase": str(venv)})["purelib"])
+    ours = sysconfig.get_paths()["purelib"]
+    (site / "sutazai-workbench.pth").write_text(f"import site; site.addsitedir({ours!r})\n")
+    installed = subprocess.run(
+        [str(venv / "bin" / "pip"), "install", "-q", "langchain-openai"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert installed.returncode == 0, installed.stderr[-2000:]
+    before = _requests(url, "fast")
+    result = subprocess.run(
+        [
+            str(venv / "bin" / "python"),
+            "-c",
+            "from sutazai.workbench.cli.main import run; run()",
+            "run",
+            "lc-bot",
+            "Say hello.",
+            "--json",
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    run = json.loads(result.stdout)
+    assert run["status"] == "ok" and run["output"].strip()
+    assert _requests(url, "fast") > before
+    shown = json.loads(
+        subprocess.run(
+            [SUTAZAI, "show", run["run_id"], "--json"], cwd=root, capture_output=True, text=True, timeout=60
+        ).stdout
+    )
+    assert shown["steps"][0]["kind"] == "entrypoint"  # traced like any other agent
+
+
+def test_aider_edits_through_the_gateway(ws: tuple[Path, str]) -> None:
+    root, url = ws
+    if find("aider") is None:
+        install("aider")
+    new_agent(root / "agents", "aider-bot", "code")
+    before = _requests(url, "quality")
+    outside = sorted(p.name for p in root.iterdir())
+    result = subprocess.run(
+        [SUTAZAI, "aider", "aider-bot", "--message", "Add a comment saying hello to tools.py."],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert "agents/aider-bot" in result.stdout, result.stdout + result.stderr
+    assert _requests(url, "quality") > before  # Aider's model calls went through our gateway
+    assert sorted(p.name for p in root.iterdir()) == outside  # nothing written outside the agent folder
+
+
+def test_gpt_engineer_generation_through_the_gateway(ws: tuple[Path, str]) -> None:
+    root, url = ws
+    if find("gpt-engineer") is None:
+        install("gpt-engineer")
+    before = _requests(url, "quality")
+    result = subprocess.run(
+        [SUTAZAI, "new", "gen-bot", "--from-prompt", "An agent that tells the time.", "--json"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
+    report = json.loads(result.stdout[result.stdout.index("{") :])
+    assert _requests(url, "quality") > before
+    leftovers = [p.name for p in (root / "agents").iterdir() if p.name.startswith(".gpte-")]
+    assert leftovers == []
+    if report["created"]:
+        assert result.returncode == 0 and (root / "agents" / "gen-bot" / "agent.yaml").exists()
+    else:
+        assert result.returncode == 1 and report["problems"] and not (root / "agents" / "gen-bot").exists()
