@@ -162,3 +162,31 @@ def test_snapshot_help(snap_compare: object, tmp_path: Path) -> None:
     root = init_workspace(tmp_path / "ws", demo=True)
     app = WorkbenchApp(Workspace(root, flags={"gateway": {"url": "http://127.0.0.1:9"}}), watch=False)
     assert snap_compare(app, press=["question_mark"], terminal_size=(80, 24))  # type: ignore[operator]
+
+
+async def test_wizard_hands_a_description_to_gpt_engineer(
+    live: tuple[Workspace, ScriptedEngine], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Routing only (the real GPT-Engineer run is in test_tools_integration)."""
+    from sutazai.scaffolds import gpte
+
+    asked: list[tuple[str, str]] = []
+
+    def fake(workspace: Workspace, name: str, description: str) -> gpte.GenerationReport:
+        asked.append((name, description))
+        return gpte.GenerationReport(None, problems=["GPT-Engineer wrote no agent.yaml"])
+
+    monkeypatch.setattr(gpte, "generate_from_prompt", fake)
+    workspace, _ = live
+    app = WorkbenchApp(workspace, watch=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(pilot)
+        await pilot.press("n")
+        await _settle(pilot, 0.2)
+        await pilot.press(*"timer")
+        app.screen.query_one("#new-description").focus()
+        await pilot.press(*"tells the time", "enter")
+        await _settle(pilot, 0.5)
+        assert asked == [("timer", "tells the time")]
+        assert type(app.screen).__name__ == "NewAgentScreen"  # nothing created: the wizard stays open
+        assert not (workspace.agents_dir / "timer").exists()
