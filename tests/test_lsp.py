@@ -87,7 +87,7 @@ async def test_diagnostics_with_exact_ranges(client: LanguageClient) -> None:
     text = spec().read_text()
     broken = (
         text.replace("kind: document", "kind: documnt")
-        .replace("[word_count]", "[word_count, frobnicate]")
+        .replace("tools: [", "tools: [frobnicate, ")
         .replace("file: prompt.md", "file: missing.md")
         .replace("limits:", "limitz:")
     )
@@ -293,7 +293,10 @@ async def test_bad_input_never_kills_the_server(client: LanguageClient, tmp_path
     tools.write_bytes(b"def caf\xe9(text):\n    return text\n")  # not UTF-8
     try:
         diags = await change(
-            client, path, spec("summarizer").read_text().replace("[word_count]", "[cafe]"), 4
+            client,
+            path,
+            spec("summarizer").read_text().replace("tools: [word_count, first_sentence]", "tools: [cafe]"),
+            4,
         )
         assert [d.code for d in diags] == ["unknown-tool"]
     finally:

@@ -7,6 +7,7 @@ were handled safely."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import sysconfig
@@ -54,19 +55,26 @@ def test_every_kind_answers_a_run(ws: tuple[Path, str]) -> None:
         assert json.loads(result.stdout)["output"].strip()
 
 
-def test_langchain_template_in_its_own_environment(ws: tuple[Path, str], tmp_path: Path) -> None:
+@pytest.mark.parametrize("framework", ["langchain", "crewai", "autogen", "semantic-kernel"])
+def test_framework_template_in_its_own_environment(
+    ws: tuple[Path, str], tmp_path: Path, framework: str
+) -> None:
+    """CI proves LangChain; the others ran here too (SUTAZAI_ALL_FRAMEWORKS=1), see docs/benchmarks.md."""
+    if framework != "langchain" and os.environ.get("SUTAZAI_ALL_FRAMEWORKS") != "1":
+        pytest.skip("set SUTAZAI_ALL_FRAMEWORKS=1 to install and run this framework too")
     root, url = ws
-    new_agent(root / "agents", "lc-bot", "conversation", framework="langchain")
-    venv = tmp_path / "langchain-venv"
+    name = f"{framework}-bot"
+    folder = new_agent(root / "agents", name, "conversation", framework=framework)
+    venv = tmp_path / f"{framework}-venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     site = Path(sysconfig.get_paths(vars={"base": str(venv), "platbase": str(venv)})["purelib"])
     ours = sysconfig.get_paths()["purelib"]
     (site / "sutazai-workbench.pth").write_text(f"import site; site.addsitedir({ours!r})\n")
     installed = subprocess.run(
-        [str(venv / "bin" / "pip"), "install", "-q", "langchain-openai"],
+        [str(venv / "bin" / "pip"), "install", "-q", "-r", str(folder / "requirements.txt")],
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=1800,
     )
     assert installed.returncode == 0, installed.stderr[-2000:]
     before = _requests(url, "fast")
@@ -76,14 +84,14 @@ def test_langchain_template_in_its_own_environment(ws: tuple[Path, str], tmp_pat
             "-c",
             "from sutazai.workbench.cli.main import run; run()",
             "run",
-            "lc-bot",
+            name,
             "Say hello.",
             "--json",
         ],
         cwd=root,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=600,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     run = json.loads(result.stdout)
