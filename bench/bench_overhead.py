@@ -36,9 +36,9 @@ def ensure_litellm_proxy() -> Path | None:
     return exe if exe.exists() else None
 
 
-def measure(name: str, url: str, seconds: float, body: dict[str, object] = BODY) -> dict[str, float]:
-    one = load(url + "/v1/chat/completions", body, 1, seconds)
-    many = load(url + "/v1/chat/completions", body, 32, seconds)
+def measure(name: str, url: str, seconds: float, headers: dict[str, str] | None = None) -> dict[str, float]:
+    one = load(url + "/v1/chat/completions", BODY, 1, seconds, headers)
+    many = load(url + "/v1/chat/completions", BODY, 32, seconds, headers)
     row = {
         "p50_ms": one["p50_ms"],
         "p99_ms": one["p99_ms"],
@@ -89,7 +89,8 @@ def main() -> None:
                     "model_list:\n  - model_name: instant\n    litellm_params:\n"
                     f"      model: openai/instant\n      api_base: {engine_url}/v1\n      api_key: x\n"
                 )
-                env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+                key = "sk-bench-only-local"  # the proxy refuses to start without a master key
+                env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_MASTER_KEY": key}
                 argv = [
                     str(exe),
                     "--config",
