@@ -17,6 +17,8 @@ from pathlib import Path
 from lsprotocol import types as lsp
 from pytest_lsp import ClientServerConfig, client_capabilities
 
+from bench.workspaces import make_workspace
+
 
 def p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20, method="inclusive")[18]
@@ -71,14 +73,8 @@ def main() -> None:
     parser.add_argument("--agents", type=int, default=150)
     parser.add_argument("--edits", type=int, default=100)
     args = parser.parse_args()
-    from sutazai.scaffolds.generate import init_workspace, new_agent
-    from sutazai.scaffolds.kinds import KIND_DEFAULTS
-
-    kinds = list(KIND_DEFAULTS)
     with tempfile.TemporaryDirectory() as tmp:
-        root = init_workspace(Path(tmp) / "ws")
-        for i in range(args.agents):
-            new_agent(root / "agents", f"agent-{i:03d}", kinds[i % 4])
+        root = make_workspace(Path(tmp) / "ws", args.agents)
         diagnostics, completions = asyncio.run(measure(root, args.edits))
     print(f"{args.agents} agents, {args.edits} edits (incremental sync, 20 ms debounce included)")
     print(

@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 
 from bench.procs import free_port, process
+from bench.workspaces import make_workspace
 
 
 def rss_mb() -> float:
@@ -34,15 +35,10 @@ def main() -> None:
     from sutazai.agents.loader import AgentCatalog
     from sutazai.agents.runstore import RunStore
     from sutazai.agents.runtime import AgentRuntime
-    from sutazai.scaffolds.generate import init_workspace, new_agent
-    from sutazai.scaffolds.kinds import KIND_DEFAULTS
     from sutazai.workspace import Workspace
 
-    kinds = list(KIND_DEFAULTS)
     with tempfile.TemporaryDirectory() as tmp:
-        root = init_workspace(Path(tmp) / "ws")
-        for i in range(args.agents):
-            new_agent(root / "agents", f"agent-{i:03d}", kinds[i % 4])
+        root = make_workspace(Path(tmp) / "ws", args.agents)
         port = free_port()
         engine = f"http://127.0.0.1:{port}"
         with process([sys.executable, "-m", "bench.instant_engine", str(port)], engine + "/health"):

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from bench.procs import free_port, process
+from bench.workspaces import make_workspace
 
 CASES = "cases:\n" + "".join(
     f"  - name: case-{i}\n    input: Question number {i}?\n    tags: [t{i % 2}]\n    expect:\n      regex: '\\w+'\n"
@@ -27,16 +28,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--agents", type=int, default=150)
     args = parser.parse_args()
-    from sutazai.scaffolds.generate import init_workspace, new_agent
-    from sutazai.scaffolds.kinds import KIND_DEFAULTS
-
     exe = str(Path(sys.executable).parent / "sutazai")
-    kinds = list(KIND_DEFAULTS)
     with tempfile.TemporaryDirectory() as tmp:
-        root = init_workspace(Path(tmp) / "ws")
-        for i in range(args.agents):
-            folder = new_agent(root / "agents", f"agent-{i:03d}", kinds[i % 4])
-            (folder / "smoke.yaml").write_text(CASES)
+        root = make_workspace(Path(tmp) / "ws", args.agents)
+        for smoke in root.glob("agents/*/smoke.yaml"):
+            smoke.write_text(CASES)
         port = free_port()
         engine = f"http://127.0.0.1:{port}"
         with process([sys.executable, "-m", "bench.instant_engine", str(port)], engine + "/health"):

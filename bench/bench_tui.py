@@ -15,17 +15,7 @@ import time
 from pathlib import Path
 
 from bench.procs import free_port, gateway, process
-
-
-def make_workspace(root: Path, agents: int) -> Path:
-    from sutazai.scaffolds.generate import init_workspace, new_agent
-    from sutazai.scaffolds.kinds import KIND_DEFAULTS
-
-    kinds = list(KIND_DEFAULTS)
-    init_workspace(root)
-    for i in range(agents):
-        new_agent(root / "agents", f"agent-{i:04d}", kinds[i % 4])
-    return root
+from bench.workspaces import make_workspace
 
 
 async def first_paint(root: Path) -> float:
