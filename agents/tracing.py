@@ -31,6 +31,17 @@ def _tracer() -> Any | None:
     return trace.get_tracer("sutazai.agents")
 
 
+def flush(timeout_ms: int = 5000) -> None:
+    """Send buffered spans now (short-lived processes such as the CLI call this before exiting)."""
+    if _tracer() is None:
+        return
+    from opentelemetry import trace
+
+    provider = trace.get_tracer_provider()
+    if hasattr(provider, "force_flush"):
+        provider.force_flush(timeout_ms)
+
+
 def span(name: str, **attributes: Any) -> AbstractContextManager[Any]:
     tracer = _tracer()
     if tracer is None:

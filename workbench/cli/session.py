@@ -31,3 +31,6 @@ async def open_runtime(workspace: Workspace) -> AsyncIterator[Any]:
     finally:
         await client.aclose()
         store.close()
+        from sutazai.agents.tracing import flush
+
+        flush()
