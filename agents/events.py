@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sutazai.agents.memory import MemoryHit
@@ -47,7 +47,6 @@ class RunFinished:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     steps: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 RunEvent = RunStarted | Token | MemoriesRetrieved | ToolCalled | ToolReturned | RunFinished

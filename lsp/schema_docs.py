@@ -9,7 +9,7 @@ from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel
 
-from sutazai.agents.smoke.spec import Expectations, JudgeExpectation, SmokeCase, SmokeFile, ToolExpectation
+from sutazai.agents.smoke.spec import SmokeFile
 from sutazai.agents.spec import AgentSpec
 
 
@@ -52,7 +52,6 @@ def keys_of(model: type[BaseModel]) -> dict[str, KeyDoc]:
 
 
 ROOTS: dict[str, type[BaseModel]] = {"agent": AgentSpec, "smoke": SmokeFile}
-_MODELS = (AgentSpec, SmokeFile, SmokeCase, Expectations, ToolExpectation, JudgeExpectation)
 
 
 def model_at(kind: str, path: list[str]) -> type[BaseModel] | None:

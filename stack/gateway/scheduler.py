@@ -9,9 +9,8 @@ even while background agents fill the engine. Waiting is bounded in count and ti
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import OrderedDict, deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sutazai.stack.gateway.types import PRIORITIES, Overloaded, Priority
 
@@ -21,7 +20,6 @@ class _Waiter:
     agent: str
     priority: Priority
     future: asyncio.Future[int]
-    enqueued: float = field(default_factory=time.monotonic)
 
 
 class SlotPool:

@@ -7,7 +7,6 @@ from typing import Any
 
 from sutazai.agents.loader import AgentCatalog
 from sutazai.agents.runstore import RunRecord, RunStore
-from sutazai.errors import SpecError
 from sutazai.workspace import Workspace
 
 
@@ -25,7 +24,7 @@ class AgentRow:
         return f"{self.name} {self.kind} {self.model}"
 
 
-def load_rows(workspace: Workspace) -> tuple[list[AgentRow], AgentCatalog]:
+def load_rows(workspace: Workspace) -> list[AgentRow]:
     catalog = AgentCatalog.scan(workspace)
     last: dict[str, RunRecord] = {}
     if workspace.runs_db.exists():
@@ -50,12 +49,7 @@ def load_rows(workspace: Workspace) -> tuple[list[AgentRow], AgentCatalog]:
         first = error.problems[0]
         where = f"{first.file.name if first.file else ''}:{first.line}" if first.line else ""
         rows.append(AgentRow(name, "?", "?", "broken", None, 0, f"{where} {first.message}"))
-    return sorted(rows, key=lambda r: r.name), catalog
-
-
-def problems_of(catalog: AgentCatalog, name: str) -> list[str]:
-    error: SpecError | None = catalog.broken.get(name)
-    return [p.render() for p in error.problems] if error else []
+    return sorted(rows, key=lambda r: r.name)
 
 
 def gateway_stats(url: str) -> dict[str, Any] | None:

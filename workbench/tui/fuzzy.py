@@ -17,8 +17,3 @@ def score(query: str, text: str) -> int | None:
         gaps += found - position - 1
         position = found
     return gaps + (0 if text.startswith(query[:1].lower()) else 5)
-
-
-def fuzzy_filter(query: str, items: list[str]) -> list[str]:
-    scored = [(s, item) for item in items if (s := score(query, item)) is not None]
-    return [item for _, item in sorted(scored, key=lambda pair: (pair[0], pair[1]))]

@@ -11,7 +11,6 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable, Input
 
-from sutazai.agents.loader import AgentCatalog
 from sutazai.workbench.tui.data import AgentRow, load_rows
 from sutazai.workbench.tui.fuzzy import score
 from sutazai.workbench.tui.messages import AgentChosen, ChatWith
@@ -42,7 +41,6 @@ class AgentsPane(Vertical):
         self.workspace = workspace
         self.rows: list[AgentRow] = []
         self.sort_key = "name"
-        self.catalog: AgentCatalog | None = None
         self._cells: dict[str, tuple[Text, ...]] = {}
 
     def compose(self) -> ComposeResult:
@@ -57,11 +55,10 @@ class AgentsPane(Vertical):
 
     @work(thread=True, exclusive=True, group="agents-load")
     def reload(self) -> None:
-        rows, catalog = load_rows(self.workspace)
-        self.app.call_from_thread(self._loaded, rows, catalog)
+        self.app.call_from_thread(self._loaded, load_rows(self.workspace))
 
-    def _loaded(self, rows: list[AgentRow], catalog: AgentCatalog) -> None:
-        self.rows, self.catalog = rows, catalog
+    def _loaded(self, rows: list[AgentRow]) -> None:
+        self.rows = rows
         self._cells = {r.name: self._cells_of(r) for r in rows}  # built once, reused by every filter
         self.refresh_table()
 
