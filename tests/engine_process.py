@@ -7,7 +7,7 @@ import time
 
 import httpx
 
-from sutazai.stack.embedded import find_llama_server, find_model
+from sutazai.stack.embedded import find_llama_server, find_model, llama_server_command
 from tests.conftest import free_port
 
 
@@ -21,29 +21,8 @@ class LlamaServer:
     def start(self) -> LlamaServer:
         server, model = find_llama_server(), find_model()
         assert server and model, "the embedded engine is not installed: run scripts/setup"
-        self.proc = subprocess.Popen(
-            [
-                str(server),
-                "-m",
-                str(model),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "-np",
-                str(self.parallel),
-                "-c",
-                str(2048 * self.parallel),
-                "-t",
-                "2",
-                "-a",
-                "smollm2",
-                "--no-webui",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env={"LD_LIBRARY_PATH": str(server.parent)},
-        )
+        argv, env = llama_server_command(server, model, self.port, self.parallel, 2, ctx_per_slot=2048)
+        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         deadline = time.time() + 30
         while time.time() < deadline:
             try:

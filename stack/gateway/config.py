@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sutazai.stack.embedded import MODEL_ALIAS
 from sutazai.stack.gateway.engines import EngineConfig
 
-EMBEDDED_MODEL = "smollm2"
+EMBEDDED_MODEL = MODEL_ALIAS
 EMBEDDING_MODEL = "e5-small"
 ENGINE_PORT = 11436
 EMBEDDER_PORT = 11437
