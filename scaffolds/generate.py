@@ -46,6 +46,15 @@ def _render_tree(mapping: dict[str, str], folder: str, target: Path, context: di
         (target / filename).write_text(text, encoding="utf-8")
 
 
+def free_destination(agents_dir: Path, name: str, force: bool) -> Path:
+    """``agents/NAME`` for a valid name, refused when it exists and ``force`` is not given."""
+    check_name(name)
+    destination = agents_dir / name
+    if destination.exists() and not force:
+        raise UserError(Problem(f"{destination} already exists", hint="choose another name, or pass --force"))
+    return destination
+
+
 def _place(staging: Path, destination: Path, force: bool) -> None:
     """Move the finished folder into place; with ``force`` the old one goes only after success."""
     if destination.exists():
@@ -93,10 +102,7 @@ def new_agent(
 ) -> Path:
     from sutazai.agents.loader import load_agent
 
-    check_name(name)
-    destination = agents_dir / name
-    if destination.exists() and not force:
-        raise UserError(Problem(f"{destination} already exists", hint="choose another name, or pass --force"))
+    destination = free_destination(agents_dir, name, force)
     agents_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=agents_dir, prefix=f".{name}.") as tmp:
         staging = Path(tmp) / name

@@ -14,9 +14,9 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sutazai.errors import Problem, SpecError, UserError
+from sutazai.errors import SpecError
 from sutazai.scaffolds.tool_envs import require
-from sutazai.workspace import Workspace, check_name
+from sutazai.workspace import Workspace
 
 AGENT_FILES = ("agent.yaml", "prompt.md", "tools.py", "smoke.yaml")
 ROADMAP = """You write one SutazAI agent: a folder with exactly these files, nothing else:
@@ -83,12 +83,9 @@ def generate_from_prompt(
 ) -> GenerationReport:
     from sutazai.agents.loader import load_agent
     from sutazai.agents.smoke.spec import load_smoke
-    from sutazai.scaffolds.generate import _place
+    from sutazai.scaffolds.generate import _place, free_destination
 
-    check_name(name)
-    destination = workspace.agents_dir / name
-    if destination.exists() and not force:
-        raise UserError(Problem(f"{destination} already exists", hint="choose another name, or pass --force"))
+    destination = free_destination(workspace.agents_dir, name, force)
     executable = require("gpt-engineer")
     workspace.agents_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=workspace.agents_dir, prefix=f".gpte-{name}.") as tmp:

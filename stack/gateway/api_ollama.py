@@ -13,7 +13,7 @@ import orjson
 from aiohttp import web
 
 from sutazai.stack.gateway.engines import ModelInfo
-from sutazai.stack.gateway.http_common import identity, json_body, require
+from sutazai.stack.gateway.http_common import identity, input_texts, json_body, require
 from sutazai.stack.gateway.service import Gateway
 from sutazai.stack.gateway.types import ChatRequest, Delta, GatewayHTTPError, Usage
 
@@ -250,8 +250,7 @@ class OllamaRoutes:
         try:
             body = await json_body(request)
             model = require(body, "model", str)
-            raw = require(body, "input", (str, list))
-            texts = [raw] if isinstance(raw, str) else [str(t) for t in raw]
+            texts = input_texts(body)
             vectors = await self.gateway.embed(model, texts) if texts else []
         except GatewayHTTPError as exc:
             return error_response(exc)

@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from sutazai.stack.gateway.http_common import identity, json_body, require
+from sutazai.stack.gateway.http_common import identity, input_texts, json_body, require
 from sutazai.stack.gateway.service import Gateway
 from sutazai.stack.gateway.types import ChatRequest, Completion, Delta, GatewayHTTPError, Usage
 
@@ -181,8 +181,7 @@ class OpenAIRoutes:
         try:
             body = await json_body(request)
             model = require(body, "model", str)
-            raw = require(body, "input", (str, list))
-            texts = [raw] if isinstance(raw, str) else [str(t) for t in raw]
+            texts = input_texts(body)
             if not texts:
                 raise GatewayHTTPError(400, "`input` is empty", kind="invalid_request_error")
             started = time.perf_counter()

@@ -40,6 +40,12 @@ def require(body: dict[str, Any], key: str, kind: type | tuple[type, ...]) -> An
     return value
 
 
+def input_texts(body: dict[str, Any]) -> list[str]:
+    """The texts of an embedding request: ``input`` as one string or a list (both dialects)."""
+    raw = require(body, "input", (str, list))
+    return [raw] if isinstance(raw, str) else [str(t) for t in raw]
+
+
 def _name(kind: type | tuple[type, ...]) -> str:
     kinds = kind if isinstance(kind, tuple) else (kind,)
     names: dict[type, str] = {str: "a string", list: "a list", dict: "an object"}
