@@ -16,7 +16,7 @@ from sutazai.stack.gateway.app import build_app
 from sutazai.stack.gateway.config import GatewayConfig
 from sutazai.stack.gateway.engines import EngineConfig
 from sutazai.stack.gateway.service import Gateway
-from tests.conftest import ServerThread
+from tests.conftest import ServerThread, eventually
 from tests.engine_process import LlamaServer
 
 pytestmark = pytest.mark.slow
@@ -133,9 +133,9 @@ def test_disconnects_free_the_place_and_the_slot(engine: LlamaServer) -> None:
                         await task
 
             asyncio.run(queued_then_gone())
-            _eventually(lambda: sum(_stats(gw.url)["queue_depth"].values()) == 0)
+            eventually(lambda: sum(_stats(gw.url)["queue_depth"].values()) == 0)
             assert _stats(gw.url)["in_flight"] == 1
-        _eventually(lambda: _stats(gw.url)["in_flight"] == 0)  # mid-stream disconnect freed the slot
+        eventually(lambda: _stats(gw.url)["in_flight"] == 0)  # mid-stream disconnect freed the slot
         ok = httpx.post(
             f"{gw.url}/v1/chat/completions",
             timeout=60,
@@ -183,8 +183,8 @@ def test_engine_killed_mid_stream_ends_the_stream_opens_the_breaker_and_recovers
             down = httpx.post(f"{gw.url}/api/chat", timeout=60, json={**LONG, "stream": False})
             assert down.status_code == 503 and time.monotonic() - started < 2 and down.headers["Retry-After"]
             server = LlamaServer(parallel=2, port=server.port).start()
-            _eventually(lambda: httpx.get(f"{gw.url}/healthz").json()["engines"]["embedded"], timeout=15)
-            _eventually(lambda: gateway.engines["embedded"].breaker.state == "closed", timeout=15)
+            eventually(lambda: httpx.get(f"{gw.url}/healthz").json()["engines"]["embedded"], timeout=15)
+            eventually(lambda: gateway.engines["embedded"].breaker.state == "closed", timeout=15)
             again = httpx.post(
                 f"{gw.url}/v1/chat/completions",
                 timeout=60,
@@ -193,12 +193,3 @@ def test_engine_killed_mid_stream_ends_the_stream_opens_the_breaker_and_recovers
             assert again.status_code == 200
     finally:
         server.kill()
-
-
-def _eventually(check: Any, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")

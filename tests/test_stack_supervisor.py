@@ -14,7 +14,7 @@ import pytest
 from sutazai.scaffolds.generate import init_workspace
 from sutazai.stack import control
 from sutazai.workspace import Workspace
-from tests.conftest import write_stack_config
+from tests.conftest import eventually, write_stack_config
 
 pytestmark = pytest.mark.slow
 SUTAZAI = str(Path(sys.executable).parent / "sutazai")
@@ -26,15 +26,6 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return Path(f"/proc/{pid}").exists() and "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()
-
-
-def _wait(check, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError("condition not reached in time")
 
 
 def _pids(ws: Workspace) -> dict[str, int]:
@@ -51,8 +42,8 @@ def test_crash_restart_and_kill_9_of_the_supervisor_leaves_no_orphan(tmp_path: P
     try:
         pids = _pids(ws)
         os.kill(pids["engine"], signal.SIGKILL)  # a crash: the supervisor brings it back
-        _wait(lambda: _pids(ws).get("engine") not in (None, pids["engine"]))
-        _wait(lambda: all(r["health"] == "healthy" for r in control.status(ws)))
+        eventually(lambda: _pids(ws).get("engine") not in (None, pids["engine"]), timeout=30)
+        eventually(lambda: all(r["health"] == "healthy" for r in control.status(ws)), timeout=30)
         assert [r["restarts"] for r in control.status(ws) if r["name"] == "engine"] == [1]
 
         before = _pids(ws)["embedder"]
@@ -60,13 +51,13 @@ def test_crash_restart_and_kill_9_of_the_supervisor_leaves_no_orphan(tmp_path: P
             [SUTAZAI, "stack", "restart", "embedder"], cwd=root, capture_output=True, text=True
         )
         assert result.returncode == 0
-        _wait(lambda: _pids(ws).get("embedder") not in (None, before))
+        eventually(lambda: _pids(ws).get("embedder") not in (None, before), timeout=30)
 
         children = list(_pids(ws).values())
         supervisor = control.supervisor_pid(ws)
         assert supervisor is not None
         os.kill(supervisor, signal.SIGKILL)
-        _wait(lambda: not any(_alive(pid) for pid in children), timeout=15)
+        eventually(lambda: not any(_alive(pid) for pid in children), timeout=15)
     finally:
         control.down(ws)
     assert cold < 15
