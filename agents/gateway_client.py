@@ -42,13 +42,21 @@ class ChatChunk:
     finish_reason: str | None = None
 
 
+def auth_headers(token: str | None) -> dict[str, str]:
+    """The workspace token, as every gateway client sends it (``/admin/*``, interactive priority)."""
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
 class GatewayClient:
-    def __init__(self, base_url: str, timeout_s: float = 120.0, agent: str | None = None) -> None:
+    def __init__(
+        self, base_url: str, timeout_s: float = 120.0, agent: str | None = None, token: str | None = None
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self._client = httpx.AsyncClient(
             base_url=self.base_url,
             timeout=httpx.Timeout(timeout_s, connect=5.0),
             limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
+            headers=auth_headers(token),
         )
         self.agent = agent
 

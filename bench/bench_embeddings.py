@@ -16,7 +16,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bench.procs import free_port, gateway, process
+from bench.procs import ADMIN, free_port, gateway, process
 
 TEXTS = [
     f"Agent note {i}: the quarterly report mentions item {i % 17} and region {i % 5}." for i in range(4096)
@@ -65,7 +65,7 @@ def main() -> None:
             import httpx
 
             print(
-                f"mean texts per engine call: {httpx.get(url + '/admin/stats').json()['embedding_batch']['mean']}"
+                f"mean texts per engine call: {httpx.get(url + '/admin/stats', headers=ADMIN).json()['embedding_batch']['mean']}"
             )
     print()
     print(f"merged / one-by-one: {merged / one:.2f}x (target >= 5x)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -39,7 +40,13 @@ def wait_http(url: str, timeout_s: float = 60.0) -> None:
 def process(
     argv: list[str], health_url: str, env: dict[str, str] | None = None
 ) -> Iterator[subprocess.Popen[bytes]]:
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT, env=env)
+    proc = subprocess.Popen(
+        argv,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+    )
     try:
         wait_http(health_url)
         yield proc
@@ -51,6 +58,10 @@ def process(
             proc.kill()
 
 
+BENCH_TOKEN = "bench-token"  # the gateway's token, for interactive priority and /admin/stats
+ADMIN = {"Authorization": f"Bearer {BENCH_TOKEN}"}
+
+
 @contextmanager
 def gateway(engines_toml: str, extra_stack: str = "") -> Iterator[str]:
     """A gateway process with its own workspace, fronting the given engines."""
@@ -60,7 +71,8 @@ def gateway(engines_toml: str, extra_stack: str = "") -> Iterator[str]:
             f'[gateway]\nport = {port}\n[tiers]\nfast = "instant"\n[stack]\nembedded = false\n{extra_stack}\n{engines_toml}'
         )
         argv = [sys.executable, "-m", "sutazai.stack.gateway.serve", "--workspace", tmp]
-        with process(argv, f"http://127.0.0.1:{port}/healthz"):
+        env = {"SUTAZAI_GATEWAY_TOKEN": BENCH_TOKEN}
+        with process(argv, f"http://127.0.0.1:{port}/healthz", env=env):
             time.sleep(0.5)  # first health round
             yield f"http://127.0.0.1:{port}"
 

@@ -13,7 +13,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from sutazai.errors import Problem, SpecError
 
@@ -33,12 +33,30 @@ class _Section(BaseModel):
 
 
 class GatewaySettings(_Section):
-    """Where clients find the gateway, and where ``stack up`` makes it listen."""
+    """Where clients find the gateway, where ``stack up`` makes it listen, and who may use it.
+
+    ``token`` is normally left unset: ``stack up`` writes one to ``.sutazai/gateway.token`` and every
+    front end reads it from there (``SUTAZAI_GATEWAY_TOKEN`` overrides, e.g. for a remote gateway).
+    """
 
     url: str = f"http://127.0.0.1:{DEFAULT_GATEWAY_PORT}"
     host: str = "127.0.0.1"
     port: int = DEFAULT_GATEWAY_PORT
     timeout_s: float = 120.0
+    token: str | None = Field(default=None, repr=False)
+    allowed_hosts: list[str] = Field(
+        default_factory=list, description="Host names accepted besides loopback (DNS-rebinding guard)."
+    )
+    origins: list[str] = Field(
+        default_factory=list,
+        description="Browser origins accepted besides loopback ones, like OLLAMA_ORIGINS ('*' wildcards).",
+    )
+
+    @field_validator("allowed_hosts", "origins", mode="before")
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        """``SUTAZAI_GATEWAY_ORIGINS=a,b`` arrives as one string."""
+        return [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else value
 
 
 class MemorySettings(_Section):
@@ -58,6 +76,36 @@ class SecretSettings(_Section):
     env: list[str] = Field(default_factory=list)
 
 
+class EngineSettings(_Section):
+    """One ``[[stack.engines]]`` entry: a real Ollama, vLLM, or any OpenAI-compatible server."""
+
+    name: str
+    kind: Literal["ollama", "openai", "vllm", "llamacpp", "litellm"] = "openai"
+    url: str = ""
+    slots: int = Field(default=4, ge=1)
+    models: list[str] = Field(default_factory=list)
+    embedding_models: list[str] = Field(default_factory=list)
+    api_key: str | None = Field(default=None, repr=False)
+    context: int = Field(default=0, ge=0, description="Tokens a request may use; 0: unknown.")
+
+
+class StackSettings(_Section):
+    """What ``stack up`` runs and how the gateway schedules: validated once, typos are errors."""
+
+    embedded: bool = True
+    engine: Literal["xllamacpp", "llama-server"] = "xllamacpp"
+    parallel: int | None = Field(default=None, ge=1, description="Engine slots; default: 12 per core.")
+    threads: int | None = Field(default=None, ge=1)
+    engine_port: int = 11436
+    embedder_port: int = 11437
+    max_queue: int = Field(default=2048, ge=1)
+    queue_timeout_s: float = Field(default=60.0, gt=0)
+    cache_ttl_s: float = Field(default=600.0, ge=0)
+    max_agent_share: float = Field(default=0.25, gt=0, le=1)
+    litellm_config: str | None = None
+    engines: list[EngineSettings] = Field(default_factory=list)
+
+
 class Settings(_Section):
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
     tiers: dict[str, str | list[str]] = Field(
@@ -67,8 +115,7 @@ class Settings(_Section):
     memory: MemorySettings = Field(default_factory=MemorySettings)
     paths: PathSettings = Field(default_factory=PathSettings)
     secrets: SecretSettings = Field(default_factory=SecretSettings)
-    # Sections owned by other parts (the stack's engines) are kept as raw tables.
-    stack: dict[str, Any] = Field(default_factory=dict)
+    stack: StackSettings = Field(default_factory=StackSettings)
 
 
 def user_config_path() -> Path:

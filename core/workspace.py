@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import secrets
+import tempfile
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -12,6 +16,7 @@ from sutazai.config import Settings, load_settings
 from sutazai.errors import Problem, UserError, WorkspaceNotFound
 
 MARKER = "sutazai.toml"
+TOKEN_FILE = "gateway.token"
 AGENT_FILE = "agent.yaml"
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 RESERVED_NAMES = frozenset({"con", "nul", "aux", "prn", "sutazai", "agents", "tools", "test", "tests"})
@@ -77,6 +82,43 @@ class Workspace:
     def data_dir(self) -> Path:
         data = Path(self.settings.paths.data)
         return data if data.is_absolute() else self.root / data
+
+    def private_dir(self) -> Path:
+        """``.sutazai/``, created owner-only (0700): runs, memories, logs and the token live here."""
+        folder = self.data_dir
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        folder.chmod(0o700)
+        return folder
+
+    @property
+    def token_file(self) -> Path:
+        return self.data_dir / TOKEN_FILE
+
+    def gateway_token(self) -> str | None:
+        """The token that unlocks ``/admin/*`` and interactive priority: settings first (flag or
+        ``SUTAZAI_GATEWAY_TOKEN``), then the file ``stack up`` wrote."""
+        if self.settings.gateway.token:
+            return self.settings.gateway.token
+        try:
+            return self.token_file.read_text(encoding="utf-8").strip() or None
+        except (FileNotFoundError, PermissionError):
+            return None
+
+    def ensure_gateway_token(self) -> str:
+        """Create the workspace's token once (0600, never overwritten) and return it."""
+        existing = self.gateway_token()
+        if existing:
+            return existing
+        folder = self.private_dir()
+        fd, temporary = tempfile.mkstemp(dir=folder, prefix=".token-")  # 0600, an unpredictable name
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(secrets.token_urlsafe(32) + "\n")
+            with contextlib.suppress(FileExistsError):  # another `stack up` won the race: use its token
+                os.link(temporary, self.token_file)  # atomic: the file appears whole or not at all
+        finally:
+            os.unlink(temporary)
+        return self.token_file.read_text(encoding="utf-8").strip()
 
     @property
     def runs_db(self) -> Path:

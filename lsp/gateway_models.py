@@ -13,10 +13,15 @@ from typing import Any
 
 import httpx
 
+from sutazai.agents.gateway_client import auth_headers
+
 
 class GatewayModels:
-    def __init__(self, url: str, ttl_s: float = 30.0, timeout_s: float = 0.5) -> None:
+    def __init__(
+        self, url: str, token: str | None = None, ttl_s: float = 30.0, timeout_s: float = 0.5
+    ) -> None:
         self.url = url.rstrip("/")
+        self.token = token
         self.ttl_s = ttl_s
         self.timeout_s = timeout_s
         self.models: set[str] | None = None  # None: never reached
@@ -35,9 +40,10 @@ class GatewayModels:
     async def refresh(self) -> None:
         self._fetched = time.monotonic()
         try:
-            async with httpx.AsyncClient(timeout=self.timeout_s) as client:
+            async with httpx.AsyncClient(timeout=self.timeout_s, headers=auth_headers(self.token)) as client:
                 tags = (await client.get(f"{self.url}/api/tags")).json()
-                self.stats = (await client.get(f"{self.url}/admin/stats")).json()
+                stats = await client.get(f"{self.url}/admin/stats")
+                self.stats = stats.json() if stats.status_code == 200 else {}
         except (httpx.HTTPError, ValueError):
             return
         self.details = {m["name"]: m for m in tags.get("models", [])}

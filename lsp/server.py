@@ -56,15 +56,16 @@ class SutazaiLanguageServer(LanguageServer):
     def models_for(self, path: Path) -> GatewayModels:
         root = str(self.index.root or "")
         if root not in self._models:
-            url = "http://127.0.0.1:11435"
+            url, token = "http://127.0.0.1:11435", None
             if self.index.root is not None:
                 try:
                     from sutazai.workspace import Workspace
 
-                    url = Workspace(self.index.root).settings.gateway.url
+                    workspace = Workspace(self.index.root)
+                    url, token = workspace.settings.gateway.url, workspace.gateway_token()
                 except Exception:
                     pass
-            self._models[root] = GatewayModels(url)
+            self._models[root] = GatewayModels(url, token)
         models = self._models[root]
         models.refresh_soon()
         return models

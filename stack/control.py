@@ -80,8 +80,10 @@ def status(workspace: Workspace) -> list[dict[str, Any]]:
 def up(workspace: Workspace, detach: bool, timeout_s: float = 120.0) -> list[dict[str, Any]]:
     """Start the supervisor (unless running) and wait until every service is healthy."""
     folder = stack_dir(workspace)
-    folder.mkdir(parents=True, exist_ok=True)
+    workspace.private_dir()
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     local_services(workspace)  # fail here, clearly, if the engine is not installed
+    workspace.ensure_gateway_token()  # the workspace's front ends read it; strangers do not have it
     if supervisor_pid(workspace) is None:
         log = (folder / "supervisor.out").open("ab")
         subprocess.Popen(

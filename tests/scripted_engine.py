@@ -21,6 +21,7 @@ class Reply:
     tool_calls: list[dict[str, Any]] | None = None
     delay_s: float = 0.0  # before each chunk
     drop: bool = False  # close the connection without answering (a stale keep-alive socket)
+    status: int = 200  # answer this HTTP error instead
 
 
 @dataclass
@@ -28,6 +29,7 @@ class ScriptedEngine:
     replies: list[Reply] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
+    embedding_requests: list[dict[str, Any]] = field(default_factory=list)
     default: str = "ok"
 
     def app(self) -> web.Application:
@@ -42,6 +44,7 @@ class ScriptedEngine:
 
     async def embeddings(self, request: web.Request) -> web.Response:
         body = await request.json()
+        self.embedding_requests.append(body)
         texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
         data = [{"object": "embedding", "index": i, "embedding": embed(t)} for i, t in enumerate(texts)]
         return web.json_response({"object": "list", "data": data, "model": body.get("model")})
@@ -54,6 +57,10 @@ class ScriptedEngine:
         if reply.drop and request.transport is not None:
             request.transport.close()
             return web.Response()
+        if reply.status != 200:
+            return web.json_response(
+                {"error": {"message": reply.content, "code": reply.status}}, status=reply.status
+            )
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
 

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from sutazai.workspace import Workspace
+from tests.conftest import admin_stats
 
 pytestmark = pytest.mark.slow
 MESSAGES = [{"role": "user", "content": "Name one colour."}]
@@ -17,6 +18,11 @@ MESSAGES = [{"role": "user", "content": "Name one colour."}]
 @pytest.fixture(scope="module")
 def url(real_stack: tuple[Workspace, str]) -> str:
     return real_stack[1]
+
+
+@pytest.fixture(scope="module")
+def token(real_stack: tuple[Workspace, str]) -> str:
+    return real_stack[0].gateway_token() or ""
 
 
 def test_openai_sdk_chat_stream_completions_embeddings_models(url: str) -> None:
@@ -97,7 +103,7 @@ def test_litellm_as_a_client_both_dialects(url: str) -> None:
     assert len(embedded.data[0]["embedding"]) == 384
 
 
-def test_health_metrics_and_stats(url: str) -> None:
+def test_health_metrics_and_stats(url: str, token: str) -> None:
     assert httpx.get(f"{url}/healthz").json()["status"] == "ok"
     httpx.post(
         f"{url}/v1/chat/completions",
@@ -107,7 +113,7 @@ def test_health_metrics_and_stats(url: str) -> None:
     )
     metrics = httpx.get(f"{url}/metrics").text
     assert "sutazai_requests_total" in metrics and "sutazai_tokens_total" in metrics
-    stats: dict[str, Any] = httpx.get(f"{url}/admin/stats").json()
+    stats: dict[str, Any] = admin_stats(url, token)
     assert set(stats["queue_depth"]) == {"interactive", "normal", "batch"}
     assert stats["engines"]["embedded"]["slots"] == 8 and "stats-probe" in stats["latency_by_agent"]
     assert {"p50_ms", "p95_ms"} <= set(stats["latency_by_model"]["fast"])
@@ -129,7 +135,7 @@ def test_same_agent_keeps_its_slot_and_prompt_cache(url: str) -> None:
     assert second["usage"]["prompt_tokens_details"]["cached_tokens"] > 50
 
 
-def test_deterministic_requests_are_cached(url: str) -> None:
+def test_deterministic_requests_are_cached(url: str, token: str) -> None:
     body = {
         "model": "fast",
         "messages": [{"role": "user", "content": "Cache me, please."}],
@@ -137,11 +143,11 @@ def test_deterministic_requests_are_cached(url: str) -> None:
         "temperature": 0,
     }
     first = httpx.post(f"{url}/v1/chat/completions", json=body, timeout=60).json()
-    before = httpx.get(f"{url}/admin/stats").json()["cache"]["hits"]
+    before = admin_stats(url, token)["cache"]["hits"]
     again = httpx.post(f"{url}/v1/chat/completions", json=body, timeout=60).json()
     assert again["choices"][0]["message"]["content"] == first["choices"][0]["message"]["content"]
-    assert httpx.get(f"{url}/admin/stats").json()["cache"]["hits"] == before + 1
+    assert admin_stats(url, token)["cache"]["hits"] == before + 1
     bypass = httpx.post(
         f"{url}/v1/chat/completions", json=body, headers={"X-Sutazai-Cache": "bypass"}, timeout=60
     )
-    assert bypass.status_code == 200 and httpx.get(f"{url}/admin/stats").json()["cache"]["hits"] == before + 1
+    assert bypass.status_code == 200 and admin_stats(url, token)["cache"]["hits"] == before + 1

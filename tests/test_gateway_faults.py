@@ -16,7 +16,7 @@ from sutazai.stack.gateway.app import build_app
 from sutazai.stack.gateway.config import GatewayConfig
 from sutazai.stack.gateway.engines import EngineConfig
 from sutazai.stack.gateway.service import Gateway
-from tests.conftest import ServerThread, eventually
+from tests.conftest import ADMIN_TOKEN, ServerThread, admin_stats, eventually
 from tests.engine_process import LlamaServer
 
 pytestmark = pytest.mark.slow
@@ -35,6 +35,7 @@ def _gateway(engine_url: str, slots: int = 2, **kw: Any) -> Gateway:
         tiers={"fast": ["smollm2"]},
         health_interval_s=0.2,
         reserved_interactive=0,
+        token=ADMIN_TOKEN,
         **kw,
     )
     return Gateway(config)
@@ -47,7 +48,7 @@ def engine() -> Iterator[LlamaServer]:
 
 
 def _stats(url: str) -> dict[str, Any]:
-    return httpx.get(f"{url}/admin/stats").json()["engines"]["embedded"]  # type: ignore[no-any-return]
+    return admin_stats(url)["engines"]["embedded"]  # type: ignore[no-any-return]
 
 
 def test_bad_input_gets_clear_4xx_and_the_gateway_keeps_serving(engine: LlamaServer) -> None:

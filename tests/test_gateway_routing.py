@@ -8,7 +8,7 @@ from sutazai.stack.gateway.app import build_app
 from sutazai.stack.gateway.config import GatewayConfig, engines_from_litellm
 from sutazai.stack.gateway.engines import EngineConfig
 from sutazai.stack.gateway.service import Gateway
-from tests.conftest import ServerThread
+from tests.conftest import ADMIN_TOKEN, ServerThread, admin_stats
 from tests.scripted_engine import Reply, ScriptedEngine
 
 BODY = {
@@ -29,6 +29,7 @@ def test_replicas_share_load_and_a_dead_one_falls_through() -> None:
                 EngineConfig("dead", "openai", "http://127.0.0.1:9", 1, ["m"]),
             ],
             tiers={"quality": ["m"]},
+            token=ADMIN_TOKEN,
         )
         with ServerThread(build_app(Gateway(config))) as gw:
             import asyncio
@@ -42,7 +43,7 @@ def test_replicas_share_load_and_a_dead_one_falls_through() -> None:
 
             answers = asyncio.run(burst())
             assert {"from a", "from b"} <= set(answers) and len(answers) == 12
-            stats = httpx.get(f"{gw.url}/admin/stats").json()["engines"]
+            stats = admin_stats(gw.url)["engines"]
             assert stats["dead"]["healthy"] is False and stats["a"]["healthy"]
 
 

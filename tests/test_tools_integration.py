@@ -13,13 +13,13 @@ import sys
 import sysconfig
 from pathlib import Path
 
-import httpx
 import pytest
 
 from sutazai.scaffolds.generate import init_workspace, new_agent
 from sutazai.scaffolds.kinds import KIND_DEFAULTS
 from sutazai.scaffolds.tool_envs import find, install
 from sutazai.workspace import Workspace
+from tests.conftest import admin_stats
 
 pytestmark = pytest.mark.slow
 SUTAZAI = str(Path(sys.executable).parent / "sutazai")
@@ -28,15 +28,18 @@ SUTAZAI = str(Path(sys.executable).parent / "sutazai")
 @pytest.fixture(scope="module")
 def ws(real_stack: tuple[Workspace, str], tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """A workspace of its own, using the session's real gateway."""
-    url = real_stack[1]
+    stack_workspace, url = real_stack
     root = init_workspace(tmp_path_factory.mktemp("tools") / "ws")
     toml = root / "sutazai.toml"
     toml.write_text(toml.read_text().replace("http://127.0.0.1:11435", url))
+    # The token of the gateway it uses, given the way a teammate would set SUTAZAI_GATEWAY_TOKEN.
+    (root / ".sutazai").mkdir(mode=0o700, exist_ok=True)
+    (root / ".sutazai" / "gateway.token").write_text(stack_workspace.gateway_token() or "")
     return root, url
 
 
-def _requests(url: str, model: str) -> int:
-    stats = httpx.get(f"{url}/admin/stats").json()
+def _requests(root: Path, url: str, model: str) -> int:
+    stats = admin_stats(url, Workspace(root).gateway_token() or "")
     return int(stats["latency_by_model"].get(model, {}).get("count", 0))
 
 
@@ -77,7 +80,7 @@ def test_framework_template_in_its_own_environment(
         timeout=1800,
     )
     assert installed.returncode == 0, installed.stderr[-2000:]
-    before = _requests(url, "fast")
+    before = _requests(root, url, "fast")
     result = subprocess.run(
         [
             str(venv / "bin" / "python"),
@@ -96,7 +99,7 @@ def test_framework_template_in_its_own_environment(
     assert result.returncode == 0, result.stdout + result.stderr
     run = json.loads(result.stdout)
     assert run["status"] == "ok" and run["output"].strip()
-    assert _requests(url, "fast") > before
+    assert _requests(root, url, "fast") > before
     shown = json.loads(
         subprocess.run(
             [SUTAZAI, "show", run["run_id"], "--json"], cwd=root, capture_output=True, text=True, timeout=60
@@ -110,7 +113,7 @@ def test_aider_edits_through_the_gateway(ws: tuple[Path, str]) -> None:
     if find("aider") is None:
         install("aider")
     new_agent(root / "agents", "aider-bot", "code")
-    before = _requests(url, "quality")
+    before = _requests(root, url, "quality")
     outside = sorted(p.name for p in root.iterdir())
     result = subprocess.run(
         [SUTAZAI, "aider", "aider-bot", "--message", "Add a comment saying hello to tools.py."],
@@ -120,7 +123,7 @@ def test_aider_edits_through_the_gateway(ws: tuple[Path, str]) -> None:
         timeout=900,
     )
     assert "agents/aider-bot" in result.stdout, result.stdout + result.stderr
-    assert _requests(url, "quality") > before  # Aider's model calls went through our gateway
+    assert _requests(root, url, "quality") > before  # Aider's model calls went through our gateway
     assert sorted(p.name for p in root.iterdir()) == outside  # nothing written outside the agent folder
 
 
@@ -128,7 +131,7 @@ def test_gpt_engineer_generation_through_the_gateway(ws: tuple[Path, str]) -> No
     root, url = ws
     if find("gpt-engineer") is None:
         install("gpt-engineer")
-    before = _requests(url, "quality")
+    before = _requests(root, url, "quality")
     result = subprocess.run(
         [SUTAZAI, "new", "gen-bot", "--from-prompt", "An agent that tells the time.", "--json"],
         cwd=root,
@@ -137,7 +140,7 @@ def test_gpt_engineer_generation_through_the_gateway(ws: tuple[Path, str]) -> No
         timeout=1200,
     )
     report = json.loads(result.stdout[result.stdout.index("{") :])
-    assert _requests(url, "quality") > before
+    assert _requests(root, url, "quality") > before
     leftovers = [p.name for p in (root / "agents").iterdir() if p.name.startswith(".gpte-")]
     assert leftovers == []
     if report["created"]:

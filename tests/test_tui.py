@@ -16,20 +16,22 @@ from sutazai.stack.gateway.engines import EngineConfig
 from sutazai.stack.gateway.service import Gateway
 from sutazai.workbench.tui.app import WorkbenchApp
 from sutazai.workspace import Workspace
-from tests.conftest import ServerThread
+from tests.conftest import ServerThread, admin_stats
 from tests.scripted_engine import ScriptedEngine
 
 
 @pytest.fixture
 def live(tmp_path: Path) -> Iterator[tuple[Workspace, ScriptedEngine]]:
     engine = ScriptedEngine(default="Hello from the scripted engine.")
+    root = init_workspace(tmp_path / "ws", demo=True)
+    token = Workspace(root).ensure_gateway_token()  # as `stack up` does: the TUI finds it there
     with ServerThread(engine.app()) as scripted:
         config = GatewayConfig(
             engines=[EngineConfig("e", "openai", scripted.url, 4, ["smollm2"], ["e5-small"])],
             tiers={"fast": ["smollm2"], "quality": ["smollm2"], "local": ["smollm2"], "embed": ["e5-small"]},
+            token=token,
         )
         with ServerThread(build_app(Gateway(config))) as gw:
-            root = init_workspace(tmp_path / "ws", demo=True)
             toml = root / "sutazai.toml"
             toml.write_text(toml.read_text().replace("http://127.0.0.1:11435", gw.url))
             yield Workspace(root), engine
@@ -70,9 +72,7 @@ async def test_chat_streams_and_records_a_trace_then_replay_and_compare(
         await _settle(pilot, 1.0)
         log = "\n".join(str(line.text) for line in app.query_one("#chat-log").lines)
         assert "Hello from the scripted engine." in log
-        import httpx
-
-        stats = httpx.get(workspace.settings.gateway.url + "/admin/stats").json()
+        stats = admin_stats(workspace.settings.gateway.url, workspace.gateway_token() or "")
         assert stats["requests_by_priority"]["interactive"] == 1
         await pilot.press("ctrl+r")
         await _settle(pilot, 1.0)

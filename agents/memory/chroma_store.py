@@ -10,6 +10,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from sutazai.agents.memory.base import MemoryHit
 
 
@@ -33,14 +35,14 @@ class ChromaStore:
     def add(self, vectors: list[list[float]], texts: list[str], metadata: list[dict[str, Any]]) -> None:
         self.collection.add(
             ids=[uuid.uuid4().hex for _ in texts],
-            embeddings=vectors,
+            embeddings=np.asarray(vectors, dtype=np.float32),
             documents=texts,
             metadatas=[{**m, "agent": self.agent} for m in metadata],
         )
 
     def search(self, vector: list[float], top_k: int) -> list[MemoryHit]:
         result = self.collection.query(
-            query_embeddings=[vector],
+            query_embeddings=np.asarray([vector], dtype=np.float32),
             n_results=top_k,
             where={"agent": self.agent},
         )

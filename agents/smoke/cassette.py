@@ -69,8 +69,8 @@ class Cassette:
 class RecordingClient(GatewayClient):
     """The real gateway client, keeping a copy of every exchange."""
 
-    def __init__(self, base_url: str, timeout_s: float = 120.0) -> None:
-        super().__init__(base_url, timeout_s)
+    def __init__(self, base_url: str, timeout_s: float = 120.0, token: str | None = None) -> None:
+        super().__init__(base_url, timeout_s, token=token)
         self.exchanges: list[dict[str, Any]] = []
 
     async def chat_stream(

@@ -162,10 +162,11 @@ class SmokeRunner:
     ) -> GatewayClient | str:
         """The client for this case, or why the case cannot run."""
         settings = self.workspace.settings.gateway
+        token = self.workspace.gateway_token()
         if self.mode == "live":
-            return GatewayClient(settings.url, settings.timeout_s)
+            return GatewayClient(settings.url, settings.timeout_s, token=token)
         if self.mode == "record":
-            return RecordingClient(settings.url, settings.timeout_s)
+            return RecordingClient(settings.url, settings.timeout_s, token=token)
         if cassette is None:
             return f"no cassette at {cassette_path(agent).name}; record one with `sutazai smoke --record`"
         if cassette.fingerprint != agent_fingerprint(agent):

@@ -7,6 +7,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import time
+from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import Any
 
 import orjson
@@ -16,6 +18,7 @@ from sutazai.stack.gateway.engines import ModelInfo
 from sutazai.stack.gateway.http_common import identity, input_texts, json_body, require
 from sutazai.stack.gateway.service import Gateway
 from sutazai.stack.gateway.types import ChatRequest, Delta, GatewayHTTPError, Usage
+from sutazai.stack.gateway.validate import check_messages, check_options, check_tools
 
 OLLAMA_VERSION = "0.6.5"
 OPTION_MAP = {
@@ -51,6 +54,7 @@ def _options(body: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise GatewayHTTPError(400, "`options` must be an object", kind="invalid_request_error")
     out = {OPTION_MAP[k]: v for k, v in raw.items() if k in OPTION_MAP}
+    check_options(out, "options.num_predict")
     if body.get("format") == "json":
         out["response_format"] = {"type": "json_object"}
     return out
@@ -96,13 +100,12 @@ class OllamaRoutes:
         agent, priority, bypass = identity(request, body)
         stream = body.get("stream", True) is not False
         if chat:
-            messages = require(body, "messages", list)
             return ChatRequest(
                 model,
-                messages=_openai_messages(messages),
+                messages=_openai_messages(check_messages(body.get("messages"), "ollama")),
                 stream=stream,
                 options=_options(body),
-                tools=body.get("tools"),
+                tools=check_tools(body.get("tools")),
                 agent=agent,
                 priority=priority,
                 cache_bypass=bypass,
@@ -137,7 +140,8 @@ class OllamaRoutes:
         try:
             body = await json_body(request)
             if not chat and not body.get("prompt") and "model" in body:
-                # Ollama's "load the model" call: an empty prompt answers done at once.
+                # Ollama's "load the model" call: an empty prompt answers done at once (404 if unknown).
+                self.gateway.candidates(require(body, "model", str))
                 return web.Response(
                     body=orjson.dumps(
                         {
@@ -151,13 +155,20 @@ class OllamaRoutes:
                     content_type="application/json",
                 )
             req = self._parse(request, body, chat)
-            stream = self.gateway.stream(req)
+        except GatewayHTTPError as exc:
+            return error_response(exc)
+        async with aclosing(self.gateway.stream(req)) as stream:  # a client that leaves frees the slot now
+            return await self._answer(request, req, chat, started, stream)
+
+    async def _answer(
+        self, request: web.Request, req: ChatRequest, chat: bool, started: float, stream: AsyncIterator[Delta]
+    ) -> web.StreamResponse:
+        try:
             first = await anext(stream)
         except GatewayHTTPError as exc:
             return error_response(exc)
         except StopAsyncIteration:
             first = Delta(finish_reason="stop", usage=Usage())
-            stream = _empty()
 
         def line(delta: Delta) -> dict[str, Any]:
             event: dict[str, Any] = {"model": req.model, "created_at": _now()}
@@ -217,12 +228,10 @@ class OllamaRoutes:
         usage = Usage()
         status = 200
         try:
-            pending: Delta | None = first
-            async for delta in stream:
-                assert pending is not None
+            pending = first
+            async for delta in stream:  # an exhausted stream (empty answer) yields nothing
                 await response.write(orjson.dumps(line(pending)) + b"\n")
                 pending = delta
-            assert pending is not None
             usage = pending.usage or usage
             await response.write(orjson.dumps(final(pending, usage)) + b"\n")
         except GatewayHTTPError as exc:
@@ -249,6 +258,7 @@ class OllamaRoutes:
         started = time.perf_counter()
         try:
             body = await json_body(request)
+            identity(request, body)
             model = require(body, "model", str)
             texts = input_texts(body)
             vectors = await self.gateway.embed(model, texts) if texts else []
@@ -271,6 +281,7 @@ class OllamaRoutes:
     async def embeddings_legacy(self, request: web.Request) -> web.Response:
         try:
             body = await json_body(request)
+            identity(request, body)
             model = require(body, "model", str)
             prompt = require(body, "prompt", str)
             [vector] = await self.gateway.embed(model, [prompt])
@@ -346,11 +357,6 @@ class OllamaRoutes:
         return web.Response(body=orjson.dumps({"version": OLLAMA_VERSION}), content_type="application/json")
 
 
-async def _empty() -> Any:
-    return
-    yield
-
-
 def _json_args(raw: str) -> Any:
     try:
         return orjson.loads(raw)
@@ -362,8 +368,6 @@ def _openai_messages(messages: list[Any]) -> list[dict[str, Any]]:
     """Ollama messages are OpenAI-shaped except tool-call arguments (objects, not strings) and images."""
     out = []
     for m in messages:
-        if not isinstance(m, dict) or "role" not in m:
-            raise GatewayHTTPError(400, "each message needs a `role`", kind="invalid_request_error")
         message = {"role": m["role"], "content": m.get("content", "")}
         if m.get("tool_calls"):
             message["tool_calls"] = [
@@ -372,10 +376,15 @@ def _openai_messages(messages: list[Any]) -> list[dict[str, Any]]:
                     "type": "function",
                     "function": {
                         "name": c["function"]["name"],
-                        "arguments": orjson.dumps(c["function"].get("arguments", {})).decode(),
+                        "arguments": _args_text(c["function"].get("arguments")),
                     },
                 }
                 for i, c in enumerate(m["tool_calls"])
             ]
         out.append(message)
     return out
+
+
+def _args_text(arguments: Any) -> str:
+    """Ollama sends tool-call arguments as an object; OpenAI engines expect a JSON string."""
+    return arguments if isinstance(arguments, str) else orjson.dumps(arguments or {}).decode()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import Any
 
 import orjson
@@ -13,6 +15,7 @@ from aiohttp import web
 from sutazai.stack.gateway.http_common import identity, input_texts, json_body, require
 from sutazai.stack.gateway.service import Gateway
 from sutazai.stack.gateway.types import ChatRequest, Completion, Delta, GatewayHTTPError, Usage
+from sutazai.stack.gateway.validate import check_messages, check_options, check_tools
 
 OPTION_KEYS = (
     "temperature",
@@ -52,18 +55,18 @@ def _parse(body: dict[str, Any], chat: bool, request: web.Request) -> ChatReques
     model = require(body, "model", str)
     agent, priority, bypass = identity(request, body)
     options = {k: body[k] for k in OPTION_KEYS if k in body}
+    token_key = "max_tokens"
     if "max_completion_tokens" in body:
         options["max_tokens"] = body["max_completion_tokens"]
+        token_key = "max_completion_tokens"
+    check_options(options, token_key)
     if chat:
-        messages = require(body, "messages", list)
-        if not all(isinstance(m, dict) and "role" in m for m in messages):
-            raise GatewayHTTPError(400, "each message needs a `role`", kind="invalid_request_error")
         return ChatRequest(
             model,
-            messages=messages,
+            messages=check_messages(body.get("messages"), "openai"),
             stream=bool(body.get("stream")),
             options=options,
-            tools=body.get("tools"),
+            tools=check_tools(body.get("tools")),
             agent=agent,
             priority=priority,
             cache_bypass=bypass,
@@ -126,10 +129,15 @@ class OpenAIRoutes:
     async def _stream(
         self, request: web.Request, req: ChatRequest, chat: bool, started: float
     ) -> web.StreamResponse:
+        async with aclosing(self.gateway.stream(req)) as stream:  # a client that leaves frees the slot now
+            return await self._send_stream(request, req, chat, started, stream)
+
+    async def _send_stream(
+        self, request: web.Request, req: ChatRequest, chat: bool, started: float, stream: AsyncIterator[Delta]
+    ) -> web.StreamResponse:
         ident = f"{'chatcmpl' if chat else 'cmpl'}-{uuid.uuid4().hex[:24]}"
         created = int(time.time())
         kind = "chat.completion.chunk" if chat else "text_completion"
-        stream = self.gateway.stream(req)
         try:
             first = await anext(stream)  # errors before the first token are still plain HTTP errors
         except GatewayHTTPError as exc:
@@ -180,6 +188,7 @@ class OpenAIRoutes:
     async def embeddings(self, request: web.Request) -> web.Response:
         try:
             body = await json_body(request)
+            agent, _, _ = identity(request, body)
             model = require(body, "model", str)
             texts = input_texts(body)
             if not texts:
@@ -188,7 +197,6 @@ class OpenAIRoutes:
             vectors = await self.gateway.embed(model, texts)
         except GatewayHTTPError as exc:
             return error_response(exc)
-        agent, _, _ = identity(request, body)
         self.gateway.stats.record("openai-embed", model, agent, 200, time.perf_counter() - started)
         data = [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)]
         tokens = sum(len(t.split()) for t in texts)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import orjson
 from aiohttp import web
@@ -15,7 +16,8 @@ from aiohttp import web
 from sutazai.stack.gateway.api_ollama import OllamaRoutes
 from sutazai.stack.gateway.api_openai import OpenAIRoutes
 from sutazai.stack.gateway.config import GatewayConfig
-from sutazai.stack.gateway.http_common import MAX_BODY
+from sutazai.stack.gateway.guard import GUARD, Guard, cors_headers, guard_middleware, is_loopback
+from sutazai.stack.gateway.http_common import BODY_TIMEOUT, MAX_BODY
 from sutazai.stack.gateway.service import Gateway
 
 log = logging.getLogger("sutazai.gateway")
@@ -47,8 +49,14 @@ async def safety_net(request: web.Request, handler: Handler) -> web.StreamRespon
 
 
 def build_app(gateway: Gateway) -> web.Application:
-    app = web.Application(middlewares=[safety_net], client_max_size=gateway.config.max_body_bytes)
-    app[MAX_BODY] = gateway.config.max_body_bytes
+    config = gateway.config
+    app = web.Application(middlewares=[safety_net, guard_middleware], client_max_size=config.max_body_bytes)
+    app[MAX_BODY] = config.max_body_bytes
+    app[BODY_TIMEOUT] = config.body_timeout_s
+    app[GUARD] = Guard(
+        bind_host=config.host, token=config.token, allowed_hosts=config.allowed_hosts, origins=config.origins
+    )
+    app.on_response_prepare.append(cors_headers)
     OpenAIRoutes(gateway).register(app)
     OllamaRoutes(gateway).register(app)
 
@@ -81,8 +89,23 @@ def build_app(gateway: Gateway) -> web.Application:
     return app
 
 
+def runner_options(config: GatewayConfig) -> dict[str, Any]:
+    """How the server runs connections: a client that leaves cancels its handler (its place or slot
+    is freed at once), and aiohttp's idle timer also ends a request line or headers that trickle in."""
+    return {"handler_cancellation": True, "access_log": None, "keepalive_timeout": config.header_timeout_s}
+
+
+class UnsafeBind(SystemExit):
+    """Listening beyond loopback without a token would hand the admin API to the network."""
+
+
 def serve(config: GatewayConfig) -> None:
     """Run until SIGINT/SIGTERM, on uvloop when available."""
+    if not is_loopback(config.host) and not config.token:
+        raise UnsafeBind(
+            f"refusing to listen on {config.host} without a gateway token: run `sutazai stack up` "
+            "(it writes .sutazai/gateway.token) or set SUTAZAI_GATEWAY_TOKEN"
+        )
     try:
         import uvloop
 
@@ -94,7 +117,6 @@ def serve(config: GatewayConfig) -> None:
         app,
         host=config.host,
         port=config.port,
-        handler_cancellation=True,
-        access_log=None,
+        **runner_options(config),
         print=lambda *_: log.info("gateway listening on http://%s:%s", config.host, config.port),
     )

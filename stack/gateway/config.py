@@ -12,13 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sutazai.stack.embedded import MODEL_ALIAS
+from sutazai.config import Settings
+from sutazai.stack.embedded import CTX_PER_SLOT, MODEL_ALIAS
 from sutazai.stack.gateway.engines import EngineConfig
 
 EMBEDDED_MODEL = MODEL_ALIAS
 EMBEDDING_MODEL = "e5-small"
-ENGINE_PORT = 11436
-EMBEDDER_PORT = 11437
 
 
 def default_parallel() -> int:
@@ -43,6 +42,15 @@ class GatewayConfig:
     embed_max_texts: int = 128
     max_body_bytes: int = 8 << 20
     health_interval_s: float = 2.0
+    connect_attempts: int = 3  # pooled connection, then fresh ones, before the next engine
+    max_agent_share: float = 0.25  # of max_queue, for any one agent
+    max_agents: int = 1024  # per-agent stats, slot affinity and fairness counters (LRU)
+    embed_max_pending: int = 4096  # texts waiting to be merged
+    body_timeout_s: float = 30.0  # receipt deadline for a request body
+    header_timeout_s: float = 10.0  # and for the request line and headers
+    token: str | None = field(default=None, repr=False)
+    allowed_hosts: list[str] = field(default_factory=list)
+    origins: list[str] = field(default_factory=list)
 
 
 def _tier_list(value: Any) -> list[str]:
@@ -73,54 +81,49 @@ def engines_from_litellm(path: Path) -> list[EngineConfig]:
     return engines
 
 
-def gateway_config(settings: Any, root: Path | None = None) -> GatewayConfig:
-    """Build from workspace settings (``sutazai.config.Settings``)."""
-    stack: dict[str, Any] = dict(settings.stack)
+def gateway_config(settings: Settings, root: Path | None = None) -> GatewayConfig:
+    """Build from workspace settings; the token comes from the workspace (``stack up`` wrote it)."""
+    stack = settings.stack
     engines: list[EngineConfig] = []
-    if stack.get("embedded", True):
-        parallel = int(stack.get("parallel", default_parallel()))
+    if stack.embedded:
+        parallel = stack.parallel or default_parallel()
+        url = f"http://127.0.0.1:{stack.engine_port}"
         engines.append(
-            EngineConfig(
-                "embedded",
-                "llamacpp",
-                f"http://127.0.0.1:{stack.get('engine_port', ENGINE_PORT)}",
-                parallel,
-                [EMBEDDED_MODEL],
-            )
+            EngineConfig("embedded", "llamacpp", url, parallel, [EMBEDDED_MODEL], context=CTX_PER_SLOT)
         )
         engines.append(
             EngineConfig(
-                "embedder",
-                "openai",
-                f"http://127.0.0.1:{stack.get('embedder_port', EMBEDDER_PORT)}",
-                4,
-                [],
-                [EMBEDDING_MODEL],
+                "embedder", "openai", f"http://127.0.0.1:{stack.embedder_port}", 4, [], [EMBEDDING_MODEL]
             )
         )
-    for raw in stack.get("engines", []):
+    for raw in stack.engines:
         engines.append(
             EngineConfig(
-                name=raw["name"],
-                kind=raw.get("kind", "openai"),
-                url=raw.get("url", ""),
-                slots=int(raw.get("slots", 4)),
-                models=list(raw.get("models", [])),
-                embedding_models=list(raw.get("embedding_models", [])),
-                api_key=raw.get("api_key"),
+                name=raw.name,
+                kind=raw.kind,
+                url=raw.url,
+                slots=raw.slots,
+                models=list(raw.models),
+                embedding_models=list(raw.embedding_models),
+                api_key=raw.api_key,
+                context=raw.context,
             )
         )
-    if stack.get("litellm_config"):
-        path = Path(stack["litellm_config"])
+    if stack.litellm_config:
+        path = Path(stack.litellm_config)
         engines += engines_from_litellm(path if path.is_absolute() or root is None else root / path)
     tiers = {name: _tier_list(v) for name, v in settings.tiers.items()}
     tiers.setdefault("embed", [EMBEDDING_MODEL])
+    gateway = settings.gateway
     return GatewayConfig(
-        host=settings.gateway.host,
-        port=settings.gateway.port,
+        host=gateway.host,
+        port=gateway.port,
         engines=engines,
         tiers=tiers,
-        max_queue=int(stack.get("max_queue", 2048)),
-        queue_timeout_s=float(stack.get("queue_timeout_s", 60)),
-        cache_ttl_s=float(stack.get("cache_ttl_s", 600)),
+        max_queue=stack.max_queue,
+        queue_timeout_s=stack.queue_timeout_s,
+        cache_ttl_s=stack.cache_ttl_s,
+        max_agent_share=stack.max_agent_share,
+        allowed_hosts=list(gateway.allowed_hosts),
+        origins=list(gateway.origins),
     )

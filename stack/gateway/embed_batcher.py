@@ -3,6 +3,7 @@
 A batch closes after ``window_s`` or at ``max_texts``, whichever comes first. While a merged call
 is running, new texts gather for the next one (at most ``max_in_flight`` calls at once), so under
 load batches grow to what the engine can take instead of fragmenting into many small calls.
+At most ``max_pending`` texts wait; past that a request is refused with 429 at once.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+
+from sutazai.stack.gateway.types import Overloaded
 
 EmbedCall = Callable[[list[str]], Awaitable[tuple[list[list[float]], int]]]
 
@@ -22,8 +25,14 @@ class _Pending:
 
 class EmbeddingBatcher:
     def __init__(
-        self, call: EmbedCall, window_s: float = 0.004, max_texts: int = 128, max_in_flight: int = 1
+        self,
+        call: EmbedCall,
+        window_s: float = 0.004,
+        max_texts: int = 128,
+        max_in_flight: int = 1,
+        max_pending: int = 4096,
     ) -> None:
+        self.max_pending = max_pending
         self._call = call
         self.max_in_flight = max_in_flight
         self._in_flight = 0
@@ -39,6 +48,8 @@ class EmbeddingBatcher:
         if len(texts) >= self.max_texts:  # already a batch: send as is
             vectors, _ = await self._call(texts)
             return vectors
+        if self._count + len(texts) > self.max_pending:
+            raise Overloaded(f"embedding queue full ({self._count} texts waiting)", retry_after=1.0)
         loop = asyncio.get_running_loop()
         pending = _Pending(texts, loop.create_future())
         self._pending.append(pending)

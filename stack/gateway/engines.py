@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +29,7 @@ class EngineConfig:
     embedding_models: list[str] = field(default_factory=list)
     api_key: str | None = None
     litellm_params: dict[str, Any] = field(default_factory=dict)
+    context: int = 0  # tokens a request may use (a llama-server slot's context); 0: unknown
 
 
 @dataclass
@@ -52,21 +53,46 @@ class Engine:
             self.models[m] = ModelInfo(m, embedding=True)
         self.healthy = False
         self._session: aiohttp.ClientSession | None = None
+        self._fresh: aiohttp.ClientSession | None = None
+
+    def _new_session(self, force_close: bool) -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(
+            # llama.cpp's HTTP server closes a connection idle for 5 s: reuse one for at most 2 s,
+            # so a request is never written into a socket the server is closing.
+            connector=aiohttp.TCPConnector(limit=0, force_close=True)
+            if force_close
+            else aiohttp.TCPConnector(limit=0, keepalive_timeout=2),
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=5, sock_read=300),
+            headers={"Authorization": f"Bearer {self.config.api_key}"} if self.config.api_key else None,
+            json_serialize=lambda o: orjson.dumps(o).decode(),
+        )
 
     @property
     def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=4, force_close=False),
-                timeout=aiohttp.ClientTimeout(total=None, sock_connect=5, sock_read=300),
-                headers={"Authorization": f"Bearer {self.config.api_key}"} if self.config.api_key else None,
-                json_serialize=lambda o: orjson.dumps(o).decode(),
-            )
+            self._session = self._new_session(force_close=False)
         return self._session
 
+    @property
+    def fresh_session(self) -> aiohttp.ClientSession:
+        """A new connection for every request: the retry after a pooled connection dropped."""
+        if self._fresh is None or self._fresh.closed:
+            self._fresh = self._new_session(force_close=True)
+        return self._fresh
+
+    def session_for(self, attempt: int) -> aiohttp.ClientSession:
+        return self.session if attempt == 0 else self.fresh_session
+
+    def token_limit(self, requested: Any) -> Any:
+        """``max_tokens`` capped at the context: a larger (or absent) limit means "until full"."""
+        if self.config.context and (requested is None or requested > self.config.context):
+            return self.config.context
+        return requested
+
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
+        for session in (self._session, self._fresh):
+            if session is not None:
+                await session.close()
 
     def serves(self, model: str) -> bool:
         return model in self.models
@@ -77,10 +103,13 @@ class Engine:
     async def discover(self) -> None:
         """Learn the served models from the engine itself (for engines configured without them)."""
 
-    def stream(self, request: ChatRequest, model: str, slot: int | None) -> AsyncIterator[Delta]:
+    def stream(
+        self, request: ChatRequest, model: str, slot: int | None, attempt: int = 0
+    ) -> AsyncGenerator[Delta, None]:
+        """The answer as deltas; ``attempt`` > 0 is a retry and must use a fresh connection."""
         raise NotImplementedError
 
-    async def embed(self, texts: list[str], model: str) -> tuple[list[list[float]], int]:
+    async def embed(self, texts: list[str], model: str, attempt: int = 0) -> tuple[list[list[float]], int]:
         raise NotImplementedError
 
     async def check(self) -> bool:
@@ -96,22 +125,36 @@ class Engine:
         return ok
 
 
+RETRYABLE = (
+    aiohttp.ClientConnectionError,
+    aiohttp.ClientPayloadError,
+    asyncio.IncompleteReadError,
+    ConnectionError,
+)
+BUSY = (408, 429, 502, 503, 504)
+
+
+def _failure(engine: str, exc: BaseException, started: bool) -> EngineFailure:
+    """A broken connection before any content is safe to send again; after, it is a failure."""
+    return EngineFailure(f"{engine}: {type(exc).__name__}: {exc}", started, retryable=not started)
+
+
 async def _fail_on_status(engine: str, response: aiohttp.ClientResponse) -> None:
-    """A 4xx from an engine is the request's fault (too long, bad option): the client gets it as is,
-    and it neither trips the breaker nor moves to a fallback. Anything else is an engine failure."""
+    """An engine that answers is alive. A 4xx is the request's fault (too long, bad option) and
+    reaches the client as is; another 5xx (a bad grammar, say) reaches it as 502: neither trips the
+    breaker nor moves to a fallback. Busy or loading (429, 503, ...) is an engine failure: try the next."""
     if response.status < 400:
         return
     text = await response.text()
-    if response.status not in (408, 429) and response.status < 500:
-        try:
-            detail = orjson.loads(text).get("error", text)
-            detail = detail.get("message", detail) if isinstance(detail, dict) else detail
-        except (orjson.JSONDecodeError, AttributeError):
-            detail = text
-        raise GatewayHTTPError(
-            response.status, f"{engine}: {str(detail)[:300]}", kind="invalid_request_error"
-        )
-    raise EngineFailure(f"{engine} answered {response.status}: {text[:300]}")
+    if response.status in BUSY:
+        raise EngineFailure(f"{engine} answered {response.status}: {text[:300]}")
+    try:
+        detail = orjson.loads(text).get("error", text)
+        detail = detail.get("message", detail) if isinstance(detail, dict) else detail
+    except (orjson.JSONDecodeError, AttributeError):
+        detail = text
+    status, kind = (response.status, "invalid_request_error") if response.status < 500 else (502, "engine")
+    raise GatewayHTTPError(status, f"{engine}: {str(detail)[:300]}", kind=kind)
 
 
 def _sse_payloads(line: bytes) -> bytes | None:
@@ -150,6 +193,8 @@ class OpenAICompatEngine(Engine):
 
     def _body(self, request: ChatRequest, model: str, slot: int | None) -> dict[str, Any]:
         body: dict[str, Any] = {"model": model, "stream": True, **request.options}
+        if (limit := self.token_limit(body.get("max_tokens"))) is not None:
+            body["max_tokens"] = limit
         if request.messages is not None:
             body["messages"] = request.messages
         else:
@@ -163,14 +208,17 @@ class OpenAICompatEngine(Engine):
                 body["id_slot"] = slot
         return body
 
-    async def stream(self, request: ChatRequest, model: str, slot: int | None) -> AsyncIterator[Delta]:
+    async def stream(
+        self, request: ChatRequest, model: str, slot: int | None, attempt: int = 0
+    ) -> AsyncGenerator[Delta, None]:
         path = "/chat/completions" if request.messages is not None else "/completions"
         started = False
         calls: dict[int, dict[str, Any]] = {}
         finish: str | None = None
         usage = Usage()
+        session = self.session_for(attempt)
         try:
-            async with self.session.post(self.base + path, json=self._body(request, model, slot)) as response:
+            async with session.post(self.base + path, json=self._body(request, model, slot)) as response:
                 await _fail_on_status(self.name, response)
                 async for raw in response.content:
                     payload = _sse_payloads(raw)
@@ -207,9 +255,10 @@ class OpenAICompatEngine(Engine):
                             timings.get("prompt_ms", 0.0),
                             timings.get("predicted_ms", 0.0),
                         )
-        except (aiohttp.ClientError, asyncio.IncompleteReadError, ConnectionError) as exc:
-            retryable = isinstance(exc, aiohttp.ClientConnectionError) and not started
-            raise EngineFailure(f"{self.name}: {type(exc).__name__}: {exc}", started, retryable) from exc
+        except RETRYABLE as exc:
+            raise _failure(self.name, exc, started) from exc
+        except aiohttp.ClientError as exc:
+            raise EngineFailure(f"{self.name}: {type(exc).__name__}: {exc}", started) from exc
         if finish is None:
             raise EngineFailure(f"{self.name} ended the stream without finishing", started)
         tool_calls = [
@@ -222,13 +271,15 @@ class OpenAICompatEngine(Engine):
         ] or None
         yield Delta(tool_calls=tool_calls, finish_reason=finish, usage=usage)
 
-    async def embed(self, texts: list[str], model: str) -> tuple[list[list[float]], int]:
+    async def embed(self, texts: list[str], model: str, attempt: int = 0) -> tuple[list[list[float]], int]:
         try:
-            async with self.session.post(
+            async with self.session_for(attempt).post(
                 f"{self.base}/embeddings", json={"model": model, "input": texts}
             ) as response:
                 await _fail_on_status(self.name, response)
                 data = await response.json(loads=orjson.loads)
+        except RETRYABLE as exc:
+            raise _failure(self.name, exc, False) from exc
         except aiohttp.ClientError as exc:
             raise EngineFailure(f"{self.name}: {type(exc).__name__}: {exc}") from exc
         vectors = [d["embedding"] for d in sorted(data["data"], key=lambda d: d["index"])]
@@ -254,11 +305,13 @@ class OllamaEngine(Engine):
             info = ModelInfo(item["name"], int(item.get("size", 0)), 0, details.get("family", ""))
             self.models.setdefault(item["name"], info)
 
-    async def stream(self, request: ChatRequest, model: str, slot: int | None) -> AsyncIterator[Delta]:
+    async def stream(
+        self, request: ChatRequest, model: str, slot: int | None, attempt: int = 0
+    ) -> AsyncGenerator[Delta, None]:
         options = dict(request.options)
         body: dict[str, Any] = {"model": model, "stream": True}
-        if "max_tokens" in options:
-            options["num_predict"] = options.pop("max_tokens")
+        if (limit := self.token_limit(options.pop("max_tokens", None))) is not None:
+            options["num_predict"] = limit
         body["options"] = options
         if request.messages is not None:
             path = "/api/chat"
@@ -270,7 +323,7 @@ class OllamaEngine(Engine):
             body["prompt"] = request.prompt or ""
         started = False
         try:
-            async with self.session.post(self.config.url + path, json=body) as response:
+            async with self.session_for(attempt).post(self.config.url + path, json=body) as response:
                 await _fail_on_status(self.name, response)
                 async for line in response.content:
                     if not line.strip():
@@ -306,18 +359,21 @@ class OllamaEngine(Engine):
                             tool_calls=calls, finish_reason=event.get("done_reason") or "stop", usage=usage
                         )
                         return
-        except (aiohttp.ClientError, ConnectionError) as exc:
-            retryable = isinstance(exc, aiohttp.ClientConnectionError) and not started
-            raise EngineFailure(f"{self.name}: {type(exc).__name__}: {exc}", started, retryable) from exc
+        except RETRYABLE as exc:
+            raise _failure(self.name, exc, started) from exc
+        except aiohttp.ClientError as exc:
+            raise EngineFailure(f"{self.name}: {type(exc).__name__}: {exc}", started) from exc
         raise EngineFailure(f"{self.name} ended the stream without finishing", started)
 
-    async def embed(self, texts: list[str], model: str) -> tuple[list[list[float]], int]:
+    async def embed(self, texts: list[str], model: str, attempt: int = 0) -> tuple[list[list[float]], int]:
         try:
-            async with self.session.post(
+            async with self.session_for(attempt).post(
                 f"{self.config.url}/api/embed", json={"model": model, "input": texts}
             ) as r:
                 await _fail_on_status(self.name, r)
                 data = await r.json(loads=orjson.loads)
+        except RETRYABLE as exc:
+            raise _failure(self.name, exc, False) from exc
         except aiohttp.ClientError as exc:
             raise EngineFailure(f"{self.name}: {type(exc).__name__}: {exc}") from exc
         return data["embeddings"], int(data.get("prompt_eval_count", 0))
@@ -330,7 +386,9 @@ class LiteLLMEngine(Engine):
     async def health(self) -> bool:
         return True
 
-    async def stream(self, request: ChatRequest, model: str, slot: int | None) -> AsyncIterator[Delta]:
+    async def stream(
+        self, request: ChatRequest, model: str, slot: int | None, attempt: int = 0
+    ) -> AsyncGenerator[Delta, None]:
         import os
 
         os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")

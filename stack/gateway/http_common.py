@@ -2,25 +2,35 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
 from aiohttp import web
 
+from sutazai.stack.gateway.guard import GUARD, TOKEN_HINT
 from sutazai.stack.gateway.types import PRIORITIES, GatewayHTTPError, Priority
+from sutazai.stack.gateway.validate import agent_name, bad
 
 AGENT_HEADER = "X-Sutazai-Agent"
 PRIORITY_HEADER = "X-Sutazai-Priority"
 CACHE_HEADER = "X-Sutazai-Cache"
 MAX_BODY = web.AppKey("max_body", int)
+BODY_TIMEOUT = web.AppKey("body_timeout_s", float)
 
 
 async def json_body(request: web.Request) -> dict[str, Any]:
+    """The whole body within the receipt deadline: a trickling client cannot hold a connection."""
     try:
-        raw = await request.read()
+        async with asyncio.timeout(request.app[BODY_TIMEOUT]):
+            raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise GatewayHTTPError(
             413, f"request body too large (over {request.app[MAX_BODY]} bytes)", kind="too_large"
+        ) from None
+    except TimeoutError:
+        raise GatewayHTTPError(
+            408, f"request body not received within {request.app[BODY_TIMEOUT]:g} s", kind="timeout"
         ) from None
     try:
         body = orjson.loads(raw)
@@ -53,12 +63,19 @@ def _name(kind: type | tuple[type, ...]) -> str:
 
 
 def identity(request: web.Request, body: dict[str, Any]) -> tuple[str, Priority, bool]:
-    agent = request.headers.get(AGENT_HEADER) or str(body.get("user") or "") or "anonymous"
+    """Who asks, at which priority, and whether the cache may answer: checked before any work.
+    ``interactive`` jumps every queue, so only holders of the workspace token may claim it."""
+    raw_agent = request.headers.get(AGENT_HEADER) or body.get("user") or "anonymous"
+    if not isinstance(raw_agent, str):
+        raise bad("`user` must be a string")
+    agent = agent_name(raw_agent)
     raw = request.headers.get(PRIORITY_HEADER, "normal").lower()
     priority = next((p for p in PRIORITIES if p == raw), None)
     if priority is None:
+        raise bad(f"{PRIORITY_HEADER} must be one of {', '.join(PRIORITIES)}")
+    if priority == "interactive" and not request.app[GUARD].has_token(request):
         raise GatewayHTTPError(
-            400, f"{PRIORITY_HEADER} must be one of {', '.join(PRIORITIES)}", kind="invalid_request_error"
+            403, f"interactive priority needs the gateway token: {TOKEN_HINT}", kind="forbidden"
         )
     bypass = request.headers.get(CACHE_HEADER, "").lower() in ("bypass", "no-cache", "off")
-    return agent[:128], priority, bypass
+    return agent, priority, bypass

@@ -22,6 +22,7 @@ def main(argv: list[str] | None = None) -> None:
     config = gateway_config(workspace.settings, workspace.root)
     config.host = args.host or config.host
     config.port = args.port or config.port
+    config.token = workspace.gateway_token()
     serve(config)
 
 

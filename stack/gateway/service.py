@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from typing import Any
 
 from sutazai.stack.gateway.cache import ResponseCache
@@ -30,11 +31,13 @@ class Gateway:
                 reserved_interactive=config.reserved_interactive,
                 max_queue=config.max_queue,
                 queue_timeout_s=config.queue_timeout_s,
+                max_agent_share=config.max_agent_share,
+                max_agents=config.max_agents,
             )
             for name, e in self.engines.items()
         }
         self.cache = ResponseCache(config.cache_entries, config.cache_bytes, config.cache_ttl_s)
-        self.stats = GatewayStats()
+        self.stats = GatewayStats(max_agents=config.max_agents)
         self._batchers: dict[tuple[str, str], EmbeddingBatcher] = {}
         self._health_task: asyncio.Task[None] | None = None
 
@@ -104,74 +107,107 @@ class Gateway:
 
     # --- generation ---------------------------------------------------------------------------
 
-    async def stream(self, request: ChatRequest) -> AsyncIterator[Delta]:
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[Delta, None]:
         candidates = self.candidates(request.model)
         if not request.deterministic or request.cache_bypass:
-            async for delta in self._generate(request, candidates):
-                yield delta
+            async with aclosing(self._generate(request, candidates)) as deltas:
+                async for delta in deltas:
+                    yield delta
             return
         key = request.cache_key(candidates[0][1])
-        cached = self.cache.get(key)
-        self.stats.cache_events.labels("hit" if cached else "miss").inc()
-        if cached is None:
-            cached = await self._share_in_flight(key)
-        if cached is not None:
-            for delta in _replay(cached):
+        answer = await self._shared_answer(key)
+        if answer is not None:
+            for delta in _replay(answer):
                 yield delta
             return
         self.cache.lead(key)
-        deltas: list[Delta] = []
+        collected: list[Delta] = []
         try:
-            async for delta in self._generate(request, candidates):
-                deltas.append(delta)
-                yield delta
+            async with aclosing(self._generate(request, candidates)) as deltas:
+                async for delta in deltas:
+                    collected.append(delta)
+                    yield delta
         except BaseException as exc:
             self.cache.settle(key, None, exc)
             raise
-        self.cache.settle(key, Completion.from_deltas(deltas, candidates[0][1]))
+        self.cache.settle(key, Completion.from_deltas(collected, candidates[0][1]))
 
-    async def _share_in_flight(self, key: str) -> Completion | None:
-        pending = self.cache.pending(key)
-        if pending is None:
-            return None
-        self.cache.shared += 1
-        try:
-            return await asyncio.shield(pending)
-        except (Exception, asyncio.CancelledError):
-            return None  # the leader failed or left: do the work ourselves
+    async def _shared_answer(self, key: str) -> Completion | None:
+        """A cached answer or that of an identical call in flight; None: this request leads.
+
+        A follower whose own client leaves just leaves: it never starts work. When the leader fails
+        or leaves, the first follower to wake leads one retry and the others follow it; a client
+        mistake (4xx) or a second failure reaches every follower.
+        """
+        cached = self.cache.get(key)
+        self.stats.cache_events.labels("hit" if cached else "miss").inc()
+        if cached is not None:
+            return cached
+        for attempt in range(2):
+            pending = self.cache.pending(key)
+            if pending is None:
+                return None
+            self.cache.shared += 1
+            try:
+                return await asyncio.shield(pending)
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if not pending.cancelled() or (task is not None and task.cancelling()):
+                    raise  # this follower's own client left
+                failure: Exception = GatewayHTTPError(
+                    503, "the identical request this one waited for was abandoned; retry", 1.0, "engine"
+                )
+            except GatewayHTTPError as exc:
+                if exc.status < 500:
+                    raise
+                failure = exc
+            except Exception as exc:
+                failure = exc
+            if attempt == 1:
+                raise failure
+        return None
 
     async def _generate(
         self, request: ChatRequest, candidates: list[tuple[Engine, str]]
-    ) -> AsyncIterator[Delta]:
-        """Try each candidate in turn; a dropped connection before any byte is retried once."""
+    ) -> AsyncGenerator[Delta, None]:
+        """Try each candidate in turn. A connection that fails before anything reached the client is
+        sent again on a fresh connection (keeping the slot), then on the next candidate: a dropped
+        keep-alive socket is never the client's problem."""
         last_error: str | None = None
         for engine, model in candidates:
-            for attempt in range(2):
-                if not engine.breaker.allows():
-                    last_error = f"{engine.name} is unavailable (circuit open)"
-                    break
-                pool = self.pools[engine.name]
-                slot = await pool.acquire(request.agent, request.priority)
-                started = False
-                try:
+            if not engine.breaker.allows():
+                last_error = f"{engine.name} is unavailable (circuit open)"
+                continue
+            pool = self.pools[engine.name]
+            slot = await pool.acquire(request.agent, request.priority)
+            tokens = 0
+            try:
+                for attempt in range(self.config.connect_attempts):
+                    sent = False
                     pinned = slot if engine.config.kind == "llamacpp" else None
-                    async for delta in engine.stream(request, model, pinned):
-                        started = started or bool(delta.content)
-                        yield delta
-                    engine.breaker.record_success()
-                    return
-                except EngineFailure as exc:
-                    if exc.started or started:
-                        engine.breaker.trip()
-                        raise GatewayHTTPError(
-                            502, f"engine {engine.name} failed mid-stream: {exc}", kind="engine"
-                        ) from exc
-                    last_error = str(exc)
-                    if not (exc.retryable and attempt == 0):
-                        engine.breaker.record_failure()
-                        break
-                finally:
-                    pool.release(slot)
+                    try:
+                        async with aclosing(engine.stream(request, model, pinned, attempt)) as deltas:
+                            async for delta in deltas:
+                                sent = True
+                                tokens = delta.usage.completion_tokens if delta.usage else tokens + 1
+                                yield delta
+                        engine.breaker.record_success()
+                        return
+                    except EngineFailure as exc:
+                        if sent or exc.started:
+                            engine.breaker.trip()
+                            raise GatewayHTTPError(
+                                502, f"engine {engine.name} failed mid-stream: {exc}", kind="engine"
+                            ) from exc
+                        last_error = str(exc)
+                        if not exc.retryable:
+                            engine.breaker.record_failure()
+                            break
+                        self.stats.retries.labels(engine.name).inc()
+                else:
+                    engine.breaker.record_failure()
+            finally:
+                pool.release(slot, request.agent, tokens)
         cooldown = min(e.breaker.cooldown_s for e, _ in candidates)
         raise GatewayHTTPError(
             503, f"no engine could serve {request.model!r}: {last_error}", cooldown, "engine"
@@ -195,6 +231,7 @@ class Gateway:
                     self._embed_call(engine, resolved),
                     self.config.embed_window_ms / 1000,
                     self.config.embed_max_texts,
+                    max_pending=self.config.embed_max_pending,
                 )
             try:
                 return await batcher.embed(texts)
@@ -210,7 +247,14 @@ class Gateway:
             slot = await pool.acquire("embeddings", "normal")
             try:
                 self.stats.record_embed_batch(len(texts))
-                return await engine.embed(texts, model)
+                for attempt in range(self.config.connect_attempts - 1):
+                    try:
+                        return await engine.embed(texts, model, attempt)
+                    except EngineFailure as exc:
+                        if not exc.retryable:
+                            raise
+                        self.stats.retries.labels(engine.name).inc()
+                return await engine.embed(texts, model, self.config.connect_attempts - 1)
             finally:
                 pool.release(slot)
 

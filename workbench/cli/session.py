@@ -25,7 +25,7 @@ async def open_runtime(workspace: Workspace) -> AsyncIterator[Any]:
 
     settings = workspace.settings
     store = RunStore(workspace.runs_db, Redactor(settings.secrets.env))
-    client = GatewayClient(settings.gateway.url, settings.gateway.timeout_s)
+    client = GatewayClient(settings.gateway.url, settings.gateway.timeout_s, token=workspace.gateway_token())
     try:
         yield AgentRuntime(workspace, client, store)
     finally:

@@ -69,7 +69,9 @@ class WorkbenchApp(App[None]):
             with TabPane("Traces", id="traces"):
                 yield TracesPane(self.workspace, id="traces-pane")
             with TabPane("Backend", id="backend"):
-                yield BackendPane(self.workspace.settings.gateway.url, id="backend-pane")
+                yield BackendPane(
+                    self.workspace.settings.gateway.url, self.workspace.gateway_token(), id="backend-pane"
+                )
             with TabPane("Stack", id="stack"):
                 yield StackPane(self.workspace, id="stack-pane")
         yield Footer()

@@ -52,10 +52,13 @@ def load_rows(workspace: Workspace) -> list[AgentRow]:
     return sorted(rows, key=lambda r: r.name)
 
 
-def gateway_stats(url: str) -> dict[str, Any] | None:
+def gateway_stats(url: str, token: str | None) -> dict[str, Any] | None:
     import httpx
 
+    from sutazai.agents.gateway_client import auth_headers
+
     try:
-        return httpx.get(f"{url}/admin/stats", timeout=0.8).json()  # type: ignore[no-any-return]
+        response = httpx.get(f"{url}/admin/stats", timeout=0.8, headers=auth_headers(token))
+        return response.json() if response.status_code == 200 else None
     except (httpx.HTTPError, ValueError):
         return None

@@ -17,9 +17,10 @@ HISTORY = 60
 
 
 class BackendPane(Vertical):
-    def __init__(self, url: str, id: str | None = None) -> None:
+    def __init__(self, url: str, token: str | None = None, id: str | None = None) -> None:
         super().__init__(id=id)
         self.url = url
+        self.token = token
         self.tokens: deque[float] = deque([0.0] * HISTORY, maxlen=HISTORY)
         self.queued: deque[float] = deque([0.0] * HISTORY, maxlen=HISTORY)
         self._warned = False
@@ -46,7 +47,7 @@ class BackendPane(Vertical):
 
     @work(thread=True, exclusive=True, group="backend")
     def poll(self) -> None:
-        stats = gateway_stats(self.url)
+        stats = gateway_stats(self.url, self.token)
         self.app.call_from_thread(self.show, stats)
 
     def show(self, stats: dict[str, Any] | None) -> None:
