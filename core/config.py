@@ -103,6 +103,7 @@ class StackSettings(_Section):
     cache_ttl_s: float = Field(default=600.0, ge=0)
     max_agent_share: float = Field(default=0.25, gt=0, le=1)
     litellm_config: str | None = None
+    ollama_url: str | None = Field(default=None, description="A real Ollama to front, models discovered.")
     engines: list[EngineSettings] = Field(default_factory=list)
 
 

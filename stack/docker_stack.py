@@ -1,7 +1,15 @@
 """``stack up --docker``: Ollama, Qdrant, Chroma and the gateway as containers (Docker SDK).
 
 The services are defined once here; :func:`compose_yaml` writes the same thing as
-``stack/compose.yaml`` for people who prefer ``docker compose up``.
+``stack/compose.yaml`` for people who prefer ``docker compose up`` (CI validates it against the
+Compose Specification's JSON Schema). The gateway fronts the Ollama container
+(``SUTAZAI_STACK_OLLAMA_URL``), installs from a copy of the read-only source mount, and listens on
+0.0.0.0 inside its container only with the workspace token; ports are published on 127.0.0.1.
+
+Untested against a running engine: no container engine runs on the machines this is built on
+(Docker has no daemon; podman's runtime is refused ``setrlimit``). What is tested
+(``tests/test_docker_stack.py``): the compose file against the Compose Specification's schema, the
+settings the gateway container receives, and the "no engine" error path.
 """
 
 from __future__ import annotations
@@ -38,13 +46,17 @@ CONTAINERS: dict[str, dict[str, Any]] = {
         "command": [
             "sh",
             "-c",
-            "pip install -q /src && python -m sutazai.stack.gateway.serve --workspace /workspace "
-            "--host 0.0.0.0 --port 11435",
+            # pip builds in the source tree, which is mounted read-only: install from a copy.
+            "cp -r /src /tmp/src && pip install -q /tmp/src && "
+            "python -m sutazai.stack.gateway.serve --workspace /workspace --host 0.0.0.0 --port 11435",
         ],
         "ports": {"11435/tcp": ("127.0.0.1", 11435)},
         "environment": {
             "SUTAZAI_STACK_EMBEDDED": "false",
+            "SUTAZAI_STACK_OLLAMA_URL": "http://sutazai-ollama:11434",
             "SUTAZAI_GATEWAY_HOST": "0.0.0.0",
+            # Allowed only with a token; the real one is filled in at start (compose: from the shell).
+            "SUTAZAI_GATEWAY_TOKEN": "${SUTAZAI_GATEWAY_TOKEN:?run sutazai stack up once, or set it}",
         },
         "volumes": {},  # the source tree and the workspace, filled in at start
     },
@@ -101,15 +113,23 @@ def _client() -> Any:
     return client
 
 
+def _row(name: str, state: str) -> dict[str, Any]:
+    host, port = next(iter(CONTAINERS[name]["ports"].values()))
+    return {"name": name, "state": state, "health": "unknown", "pid": None, "url": f"http://{host}:{port}"}
+
+
 def docker_up(workspace: Workspace) -> list[dict[str, Any]]:
     client = _client()
+    token = workspace.ensure_gateway_token()
     source = Path(__file__).resolve().parents[1]
     if not any(n.name == NETWORK for n in client.networks.list()):
         client.networks.create(NETWORK)
     rows = []
     for name, spec in CONTAINERS.items():
         volumes = dict(spec.get("volumes", {}))
+        environment = dict(spec.get("environment", {}))
         if name == "gateway":
+            environment["SUTAZAI_GATEWAY_TOKEN"] = token
             volumes = {
                 str(source): {"bind": "/src", "mode": "ro"},
                 str(workspace.root): {"bind": "/workspace", "mode": "rw"},
@@ -121,19 +141,29 @@ def docker_up(workspace: Workspace) -> list[dict[str, Any]]:
             detach=True,
             network=NETWORK,
             ports=spec["ports"],
-            environment=spec.get("environment"),
+            environment=environment,
             volumes=volumes,
             restart_policy={"Name": "on-failure"},
         )
-        rows.append(
-            {
-                "name": name,
-                "state": container.status,
-                "health": "unknown",
-                "pid": None,
-                "url": "http://{}:{}".format(*next(iter(spec["ports"].values()))),
-            }
-        )
+        rows.append(_row(name, container.status))
+    return rows
+
+
+def docker_down(workspace: Workspace) -> list[dict[str, Any]]:
+    """Stop and remove the stack's containers (volumes, and so models and memories, are kept)."""
+    import docker.errors
+
+    client = _client()
+    rows = []
+    for name in CONTAINERS:
+        try:
+            container = client.containers.get(f"sutazai-{name}")
+        except docker.errors.NotFound:
+            rows.append(_row(name, "absent"))
+            continue
+        container.stop(timeout=10)
+        container.remove()
+        rows.append(_row(name, "removed"))
     return rows
 
 

@@ -79,7 +79,8 @@ def test_bad_input_gets_clear_4xx_and_the_gateway_keeps_serving(engine: LlamaSer
 
 
 def test_flood_past_the_queue_bound_gets_429_and_503_with_retry_after(engine: LlamaServer) -> None:
-    with ServerThread(build_app(_gateway(engine.url, slots=1, max_queue=2, queue_timeout_s=30))) as gw:
+    gateway = _gateway(engine.url, slots=1, max_queue=2, queue_timeout_s=30, max_agent_share=1.0)
+    with ServerThread(build_app(gateway)) as gw:
 
         async def flood() -> list[httpx.Response]:
             async with httpx.AsyncClient(timeout=120) as client:

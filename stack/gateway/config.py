@@ -109,6 +109,8 @@ def gateway_config(settings: Settings, root: Path | None = None) -> GatewayConfi
                 context=raw.context,
             )
         )
+    if stack.ollama_url:
+        engines.append(EngineConfig("ollama", "ollama", stack.ollama_url, 4))
     if stack.litellm_config:
         path = Path(stack.litellm_config)
         engines += engines_from_litellm(path if path.is_absolute() or root is None else root / path)

@@ -70,8 +70,16 @@ def up(
 
 
 @stack_app.command()
-def down(ctx: typer.Context) -> None:
+def down(
+    ctx: typer.Context,
+    docker: Annotated[bool, typer.Option("--docker", help="Stop and remove the stack's containers.")] = False,
+) -> None:
     """Stop every service."""
+    if docker:
+        from sutazai.stack.docker_stack import docker_down
+
+        _table(docker_down(workspace_from(ctx)))
+        return
     from sutazai.stack import control
 
     stopped = control.down(workspace_from(ctx))
