@@ -17,6 +17,7 @@ from sutazai.stack.gateway.app import build_app
 from sutazai.stack.gateway.config import GatewayConfig
 from sutazai.stack.gateway.engines import EngineConfig
 from sutazai.stack.gateway.service import Gateway
+from sutazai.workspace import Workspace
 from tests.conftest import ServerThread
 from tests.scripted_engine import ScriptedEngine
 
@@ -28,13 +29,15 @@ def lsp_workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A demo workspace whose gateway is the real gateway in front of a scripted engine."""
     global ROOT
     engine = ScriptedEngine(default="The capital is Paris.")
+    ROOT = init_workspace(tmp_path_factory.mktemp("lsp") / "ws", demo=True)
+    token = Workspace(ROOT).ensure_gateway_token()  # as `stack up` does: the server finds it there
     with ServerThread(engine.app()) as scripted:
         config = GatewayConfig(
             engines=[EngineConfig("e", "openai", scripted.url, 4, ["smollm2", "e5-small"])],
             tiers={"fast": ["smollm2"], "quality": ["smollm2"], "local": ["smollm2"], "embed": ["e5-small"]},
+            token=token,
         )
         with ServerThread(build_app(Gateway(config))) as gw:
-            ROOT = init_workspace(tmp_path_factory.mktemp("lsp") / "ws", demo=True)
             toml = ROOT / "sutazai.toml"
             toml.write_text(toml.read_text().replace("http://127.0.0.1:11435", gw.url))
             yield ROOT
