@@ -7,12 +7,14 @@ records the call as a step, so framework agents are traced like any other.
 from __future__ import annotations
 
 import asyncio
-import importlib
+import importlib.util
 import inspect
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from sutazai.errors import Problem, SpecError
@@ -36,17 +38,53 @@ class AgentContext:
 
 
 def resolve(agent: AgentDefinition) -> Callable[..., Any]:
+    """Load ``module:function`` from the agent's own folder, under a module name unique to the
+    agent: every scaffold names its module ``agent_main``, and a plain import would hand agent B
+    the module agent A loaded first, in any process that runs both (TUI, smoke runner, MCP)."""
     module_name, _, function_name = (agent.spec.entrypoint or "").partition(":")
     if not module_name or not function_name:
         raise SpecError(Problem("entrypoint must look like `module:function`", agent.spec_file))
-    folder = str(agent.folder)
-    if folder not in sys.path:
-        sys.path.insert(0, folder)
+    folder = agent.folder.resolve()
+    path = (folder / (module_name.replace(".", "/") + ".py")).resolve()
+    if not path.is_relative_to(folder) or not path.is_file():
+        raise SpecError(
+            Problem(
+                f"entrypoint {agent.spec.entrypoint!r}: no {module_name}.py in {agent.folder}",
+                agent.spec_file,
+            )
+        )
+    unique = f"sutazai_agent_entry.{agent.name.replace('-', '_')}.{module_name}"
+    module = _load(unique, path)
     try:
-        module = importlib.import_module(module_name)
         return getattr(module, function_name)  # type: ignore[no-any-return]
-    except (ImportError, AttributeError) as exc:
+    except AttributeError as exc:
         raise SpecError(Problem(f"entrypoint {agent.spec.entrypoint!r}: {exc}", agent.spec_file)) from None
+
+
+def _load(name: str, path: Path) -> ModuleType:
+    """The module at ``path`` as ``name``, loaded again only when the file changed (hot reload)."""
+    stamp = path.stat().st_mtime_ns
+    cached = sys.modules.get(name)
+    if cached is not None and getattr(cached, "__sutazai_stamp__", None) == stamp:
+        return cached
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise SpecError(Problem(f"cannot import {path.name}", path))
+    module = importlib.util.module_from_spec(spec)
+    module.__sutazai_stamp__ = stamp  # type: ignore[attr-defined]
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        del sys.modules[name]
+        raise SpecError(
+            Problem(
+                f"{path.name} failed to import: {type(exc).__name__}: {exc}",
+                path,
+                getattr(exc, "lineno", None),
+            )
+        ) from None
+    return module
 
 
 async def run_entrypoint(
@@ -62,7 +100,7 @@ async def run_entrypoint(
         run_id=run_id,
         model=agent.spec.model_ref,
         base_url=runtime.client.base_url + "/v1",
-        api_key="sutazai-local",
+        api_key=runtime.client.token or "sutazai-local",
         system_prompt=agent.system_prompt,
         headers={"X-Sutazai-Agent": agent.name, "X-Sutazai-Priority": agent.spec.priority},
     )

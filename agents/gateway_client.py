@@ -2,12 +2,20 @@
 
 httpx rather than LiteLLM on this path: LiteLLM costs ~8 ms a call and seconds to import, while
 the gateway already speaks the one dialect we need (see docs/benchmarks.md).
+
+A busy gateway (429 or 503, with ``Retry-After``) makes a run slower, not failed: the client waits
+what the gateway asks, jittered so a fleet does not return in one wave and doubled each time,
+until the run's deadline; every wait is reported to ``on_backoff`` (the runtime records it as a
+step of the run).
 """
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import json
-from collections.abc import AsyncIterator
+import random
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +28,22 @@ class GatewayError(UserError):
     """The gateway answered, with an error (overloaded, unknown model, engine down)."""
 
     exit_code = 3
+
+
+BackoffHook = Callable[[int, float, str], None]  # status, seconds about to be waited, the gateway's message
+BUSY = (429, 503)
+MAX_WAIT_S = 30.0
+ATTEMPTS_WITHOUT_DEADLINE = 5
+
+
+def backoff_seconds(retry_after: str | None, attempt: int) -> float:
+    """What the gateway asked (or 1 s), doubled each attempt, with ±25% jitter."""
+    try:
+        base = float(retry_after) if retry_after else 1.0
+    except ValueError:
+        base = 1.0
+    wait: float = min(MAX_WAIT_S, max(base, 0.1) * 2**attempt) * random.uniform(0.75, 1.25)
+    return wait
 
 
 @dataclass
@@ -52,6 +76,7 @@ class GatewayClient:
         self, base_url: str, timeout_s: float = 120.0, agent: str | None = None, token: str | None = None
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.token = token
         self._client = httpx.AsyncClient(
             base_url=self.base_url,
             timeout=httpx.Timeout(timeout_s, connect=5.0),
@@ -80,17 +105,37 @@ class GatewayClient:
         )
 
     @staticmethod
-    async def _raise_for_status(response: httpx.Response) -> None:
-        if response.status_code < 400:
-            return
+    async def _detail(response: httpx.Response) -> str:
         body = (await response.aread()).decode("utf-8", "replace")
         try:
             detail = json.loads(body).get("error", body)
             detail = detail.get("message", detail) if isinstance(detail, dict) else detail
         except (ValueError, AttributeError):
             detail = body
-        hint = "the gateway is busy; retry later" if response.status_code in (429, 503) else None
+        return str(detail)
+
+    async def _raise_for_status(self, response: httpx.Response) -> None:
+        if response.status_code < 400:
+            return
+        detail = await self._detail(response)
+        hint = "the gateway is busy; retry later" if response.status_code in BUSY else None
         raise GatewayError(Problem(f"gateway answered {response.status_code}: {detail}", hint=hint))
+
+    async def _wait_if_busy(
+        self, response: httpx.Response, attempt: int, deadline: float | None, on_backoff: BackoffHook | None
+    ) -> float | None:
+        """Seconds to wait before trying again, or None when this answer is final."""
+        if response.status_code not in BUSY:
+            return None
+        wait = backoff_seconds(response.headers.get("Retry-After"), attempt)
+        loop_time = asyncio.get_running_loop().time()
+        if deadline is None and attempt + 1 >= ATTEMPTS_WITHOUT_DEADLINE:
+            return None
+        if deadline is not None and loop_time + wait >= deadline:
+            return None  # no time left: the error reaches the run
+        if on_backoff is not None:
+            on_backoff(response.status_code, wait, await self._detail(response))
+        return wait
 
     async def chat_stream(
         self,
@@ -103,7 +148,10 @@ class GatewayClient:
         tools: list[dict[str, Any]] | None = None,
         agent: str | None = None,
         priority: str | None = None,
+        deadline: float | None = None,
+        on_backoff: BackoffHook | None = None,
     ) -> AsyncIterator[ChatChunk]:
+        """Stream one answer; ``deadline`` (event-loop time) bounds waiting on a busy gateway."""
         body: dict[str, Any] = {
             "model": model,
             "messages": messages,
@@ -116,30 +164,47 @@ class GatewayClient:
             body["seed"] = seed
         if tools:
             body["tools"] = tools
+        headers = self._headers(agent, priority)
         try:
-            async with self._client.stream(
-                "POST", "/v1/chat/completions", json=body, headers=self._headers(agent, priority)
-            ) as response:
-                await self._raise_for_status(response)
-                async for line in response.aiter_lines():
-                    if not line.startswith("data:"):
-                        continue
-                    payload = line[5:].strip()
-                    if payload == "[DONE]":
-                        break
-                    event = json.loads(payload)
-                    if "error" in event:
-                        message = event["error"].get("message", str(event["error"]))
-                        raise GatewayError(Problem(f"gateway stream failed: {message}"))
-                    yield _parse_chunk(event)
+            for attempt in itertools.count():
+                async with self._client.stream(
+                    "POST", "/v1/chat/completions", json=body, headers=headers
+                ) as response:
+                    wait = await self._wait_if_busy(response, attempt, deadline, on_backoff)
+                    if wait is None:
+                        await self._raise_for_status(response)
+                        async for chunk in self._chunks(response):
+                            yield chunk
+                        return
+                await asyncio.sleep(wait)
         except httpx.TransportError as exc:
             raise self._unreachable(exc) from None
 
+    async def _chunks(self, response: httpx.Response) -> AsyncIterator[ChatChunk]:
+        async for line in response.aiter_lines():
+            if not line.startswith("data:"):
+                continue
+            payload = line[5:].strip()
+            if payload == "[DONE]":
+                break
+            event = json.loads(payload)
+            if "error" in event:
+                message = event["error"].get("message", str(event["error"]))
+                raise GatewayError(Problem(f"gateway stream failed: {message}"))
+            yield _parse_chunk(event)
+
     async def embed(self, texts: list[str], model: str, agent: str | None = None) -> list[list[float]]:
         try:
-            response = await self._client.post(
-                "/v1/embeddings", json={"model": model, "input": texts}, headers=self._headers(agent, None)
-            )
+            for attempt in range(ATTEMPTS_WITHOUT_DEADLINE):
+                response = await self._client.post(
+                    "/v1/embeddings",
+                    json={"model": model, "input": texts},
+                    headers=self._headers(agent, None),
+                )
+                wait = await self._wait_if_busy(response, attempt, None, None)
+                if wait is None:
+                    break
+                await asyncio.sleep(wait)
         except httpx.TransportError as exc:
             raise self._unreachable(exc) from None
         await self._raise_for_status(response)

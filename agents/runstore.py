@@ -2,11 +2,17 @@
 
 Each step is its own transaction, so a ``kill -9`` mid-run loses nothing already recorded, and
 readers (TUI, language server) read while a run writes. Everything stored passes the redactor.
+
+A run records the process that runs it (pid and start time). When the store is opened, runs still
+``running`` whose process is gone are marked ``interrupted``, with when that was noticed and why:
+a killed CLI never leaves a run that looks live forever. The schema version is ``PRAGMA
+user_version``; :data:`MIGRATIONS` brings older files up to date, one step a version.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 import uuid
@@ -14,14 +20,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sutazai.files import PRIVATE_FILE, private_dir
+from sutazai.procs import ProcessRef
 from sutazai.redact import Redactor
 
-SCHEMA = """
+MIGRATIONS: list[str] = [
+    # 1: runs and steps
+    """
 CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY,
     agent TEXT NOT NULL,
     input TEXT NOT NULL,
-    status TEXT NOT NULL,           -- running | ok | error | cancelled | timeout
+    status TEXT NOT NULL,           -- running | ok | error | cancelled | timeout | interrupted
     model TEXT,
     output TEXT,
     error TEXT,
@@ -34,7 +44,7 @@ CREATE INDEX IF NOT EXISTS runs_agent_started ON runs(agent, started_at DESC);
 CREATE TABLE IF NOT EXISTS steps (
     run_id TEXT NOT NULL REFERENCES runs(id),
     seq INTEGER NOT NULL,
-    kind TEXT NOT NULL,             -- memory | llm | tool | error
+    kind TEXT NOT NULL,             -- memory | llm | tool | backoff | entrypoint | error
     started_at REAL NOT NULL,
     duration_ms REAL NOT NULL,
     prompt_tokens INTEGER NOT NULL DEFAULT 0,
@@ -43,7 +53,15 @@ CREATE TABLE IF NOT EXISTS steps (
     error TEXT,
     PRIMARY KEY (run_id, seq)
 );
-"""
+""",
+    # 2: the process that runs a run ("pid start-time"), to notice runs whose process died
+    "ALTER TABLE runs ADD COLUMN owner TEXT;",
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+RUN_COLUMNS = (
+    "id, agent, input, status, model, output, error, prompt_tokens, completion_tokens, started_at, ended_at"
+)
+STEP_COLUMNS = "run_id, seq, kind, started_at, duration_ms, prompt_tokens, completion_tokens, data, error"
 
 
 @dataclass(frozen=True)
@@ -80,14 +98,59 @@ class StepRecord:
 
 class RunStore:
     def __init__(self, path: Path, redactor: Redactor | None = None) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
+        if not path.exists():  # SQLite gives its -wal and -shm files the database file's mode
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, PRIVATE_FILE))
         self.path = path
         self.redactor = redactor or Redactor()
+        self.owner = ProcessRef.current().to_text()
         # isolation_level=None: autocommit; every statement below is its own durable transaction.
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL survives process crashes
-        self._db.executescript(SCHEMA)
+        self._migrate()
+        self.mark_interrupted()
+
+    def _migrate(self) -> None:
+        version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            raise RuntimeError(
+                f"{self.path} was written by a newer SutazAI (schema {version} > {SCHEMA_VERSION}); upgrade"
+            )
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            self._db.execute("BEGIN IMMEDIATE")  # one writer migrates; the others wait, then see it done
+            try:
+                if int(self._db.execute("PRAGMA user_version").fetchone()[0]) < number:
+                    for statement in filter(str.strip, script.split(";")):
+                        self._db.execute(statement)
+                    self._db.execute(f"PRAGMA user_version = {number}")
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def mark_interrupted(self) -> int:
+        """Runs left ``running`` by a process that is gone become ``interrupted``; returns how many."""
+        rows = self._db.execute("SELECT id, owner FROM runs WHERE status = 'running'").fetchall()
+        now = time.time()
+        gone = 0
+        for run_id, owner in rows:
+            process = ProcessRef.from_text(owner or "")
+            if process is not None and process.alive():
+                continue
+            who = f"process {process.pid}" if process else "its process"
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now))
+            self._db.execute(
+                "UPDATE runs SET status = 'interrupted', ended_at = :now, error = :why "
+                "WHERE id = :id AND status = 'running'",
+                {
+                    "now": now,
+                    "id": run_id,
+                    "why": f"interrupted: {who} ended without finishing the run (noticed {when})",
+                },
+            )
+            gone += 1
+        return gone
 
     def close(self) -> None:
         self._db.close()
@@ -95,8 +158,16 @@ class RunStore:
     def start_run(self, agent: str, user_input: str, model: str | None) -> str:
         run_id = uuid.uuid4().hex[:12]
         self._db.execute(
-            "INSERT INTO runs (id, agent, input, status, model, started_at) VALUES (?, ?, ?, 'running', ?, ?)",
-            (run_id, agent, self.redactor.text(user_input), model, time.time()),
+            "INSERT INTO runs (id, agent, input, status, model, started_at, owner) "
+            "VALUES (:id, :agent, :input, 'running', :model, :started, :owner)",
+            {
+                "id": run_id,
+                "agent": agent,
+                "input": self.redactor.text(user_input),
+                "model": model,
+                "started": time.time(),
+                "owner": self.owner,
+            },
         )
         return run_id
 
@@ -114,7 +185,7 @@ class RunStore:
     ) -> None:
         payload = json.dumps(self.redactor.value(data), ensure_ascii=False, default=str)
         self._db.execute(
-            "INSERT INTO steps VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO steps ({STEP_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 run_id,
                 seq,
@@ -152,7 +223,7 @@ class RunStore:
         )
 
     def runs(self, agent: str | None = None, limit: int = 50) -> list[RunRecord]:
-        query = "SELECT * FROM runs"
+        query = f"SELECT {RUN_COLUMNS} FROM runs"
         args: tuple[Any, ...] = ()
         if agent:
             query += " WHERE agent = ?"
@@ -161,11 +232,15 @@ class RunStore:
         return [RunRecord(*row) for row in self._db.execute(query, (*args, limit))]
 
     def run(self, run_id: str) -> RunRecord | None:
-        rows = list(self._db.execute("SELECT * FROM runs WHERE id = ? OR id LIKE ?", (run_id, f"{run_id}%")))
+        rows = list(
+            self._db.execute(
+                f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ? OR id LIKE ?", (run_id, f"{run_id}%")
+            )
+        )
         return RunRecord(*rows[0]) if len(rows) == 1 else None
 
     def steps(self, run_id: str) -> list[StepRecord]:
-        rows = self._db.execute("SELECT * FROM steps WHERE run_id = ? ORDER BY seq", (run_id,))
+        rows = self._db.execute(f"SELECT {STEP_COLUMNS} FROM steps WHERE run_id = ? ORDER BY seq", (run_id,))
         return [
             StepRecord(row[0], row[1], row[2], row[3], row[4], row[5], row[6], json.loads(row[7]), row[8])
             for row in rows
@@ -174,7 +249,8 @@ class RunStore:
     def last_runs_by_agent(self) -> dict[str, RunRecord]:
         """The newest run of every agent, in one query (the TUI's agents table)."""
         rows = self._db.execute(
-            "SELECT r.* FROM runs r JOIN (SELECT agent, MAX(started_at) m FROM runs GROUP BY agent) last "
+            f"SELECT {', '.join('r.' + c.strip() for c in RUN_COLUMNS.split(','))} FROM runs r "
+            "JOIN (SELECT agent, MAX(started_at) m FROM runs GROUP BY agent) last "
             "ON r.agent = last.agent AND r.started_at = last.m"
         )
         return {row[1]: RunRecord(*row) for row in rows}

@@ -28,6 +28,7 @@ from sutazai.agents.gateway_client import ChatChunk, GatewayClient
 from sutazai.agents.loader import AgentDefinition
 from sutazai.agents.memory import Memory, MemoryHit, open_store
 from sutazai.agents.runstore import RunStore
+from sutazai.agents.spec import LimitsSpec
 from sutazai.agents.tools import RUNTIME_TOOLS, Tool
 from sutazai.errors import GatewayUnavailable, UserError
 from sutazai.workspace import Workspace
@@ -46,6 +47,7 @@ class _Usage:
 @dataclass
 class _RunState:
     run_id: str
+    deadline: float | None = None  # event-loop time the run must end by
     seq: int = 0
     usage: _Usage = field(default_factory=_Usage)
 
@@ -71,7 +73,7 @@ class AgentRuntime:
             async def embed(texts: list[str]) -> list[list[float]]:
                 return await self.client.embed(texts, settings.embedding_model, agent=agent.name)
 
-            self._memories[agent.name] = Memory(store, embed)
+            self._memories[agent.name] = Memory(store, embed, self.store.redactor)
         return self._memories[agent.name]
 
     def _bound_tools(self, agent: AgentDefinition) -> dict[str, Tool]:
@@ -112,7 +114,7 @@ class AgentRuntime:
         """
         spec = agent.spec
         run_id = self.store.start_run(agent.name, user_input, spec.model_ref)
-        state = _RunState(run_id)
+        state = _RunState(run_id, asyncio.get_running_loop().time() + spec.limits.timeout_s)
         yield RunStarted(run_id, agent.name, spec.model_ref)
         queue: asyncio.Queue[RunEvent | None] = asyncio.Queue()
         output_parts: list[str] = []
@@ -217,12 +219,21 @@ class AgentRuntime:
             if call is None:
                 return content
             messages.append(_assistant_message(content, call))
-            result = await self._call_tool(tools, call, state, queue)
+            result = await self._call_tool(spec.limits, tools, call, state, queue)
             if call.id:
                 messages.append({"role": "tool", "tool_call_id": call.id, "content": result})
             else:
                 messages.append({"role": "user", "content": f"RESULT: {result}"})
         return content
+
+    def _backoff_recorder(self, state: _RunState) -> Any:
+        """A busy gateway's wait, as a step of the run: the trace says why the run was slow."""
+
+        def on_backoff(status: int, seconds: float, message: str) -> None:
+            data = {"status": status, "wait_s": round(seconds, 3), "message": message}
+            self._record(state, "backoff", time.time(), seconds * 1000, data)
+
+        return on_backoff
 
     def _record_for(self, state: _RunState) -> Any:
         def record(kind: str, started: float, duration_ms: float, data: dict[str, Any]) -> None:
@@ -273,6 +284,8 @@ class AgentRuntime:
                 tools=native_tools,
                 agent=agent.name,
                 priority=priority or spec.priority,
+                deadline=state.deadline,
+                on_backoff=self._backoff_recorder(state),
             ):
                 usage.add(chunk)
                 for delta in chunk.tool_calls:
@@ -317,6 +330,7 @@ class AgentRuntime:
 
     async def _call_tool(
         self,
+        agent_limits: LimitsSpec,
         tools: dict[str, Tool],
         call: protocol.ParsedCall,
         state: _RunState,
@@ -331,7 +345,7 @@ class AgentRuntime:
                 tool = tools.get(call.name)
                 if tool is None:
                     raise LookupError(f"unknown tool {call.name!r}; available: {', '.join(tools)}")
-                result = await tool.call(call.arguments)
+                result = await tool.call(call.arguments, agent_limits.tool_timeout_s)
             except Exception as exc:  # a failing tool is reported to the model, not fatal to the run
                 error = f"{type(exc).__name__}: {exc}"
                 result = f"error: {error}"

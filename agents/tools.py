@@ -2,12 +2,20 @@
 
 A tool is a Python callable with type-hinted parameters and a docstring. Its JSON schema (for
 native tool calling) and its one-line description (for the text protocol) come from those.
+
+Tools never run on the event loop: a plain function runs in the tools' thread pool, so a slow one
+cannot freeze other runs or the TUI, and every call has a deadline (``limits.tool_timeout_s``).
+A thread cannot be killed: a tool that overruns is reported as a failed step and the run goes on,
+while its thread finishes in the background (one of :data:`TOOL_THREADS`).
 """
 
 from __future__ import annotations
 
 import ast
+import asyncio
+import concurrent.futures
 import datetime as dt
+import functools
 import importlib.util
 import inspect
 import operator
@@ -59,11 +67,37 @@ class Tool:
         args = ", ".join(f"{k}: {v['type']}" for k, v in self.parameters["properties"].items())
         return f"- {self.name}({args}): {self.description}"
 
-    async def call(self, arguments: dict[str, Any]) -> str:
-        result = self.function(**arguments)
-        if inspect.isawaitable(result):
-            result = await result
+    async def call(self, arguments: dict[str, Any], timeout_s: float = 30.0) -> str:
+        try:
+            async with asyncio.timeout(timeout_s):
+                if inspect.iscoroutinefunction(self.function):
+                    result = await self.function(**arguments)
+                else:
+                    loop = asyncio.get_running_loop()
+                    result = await loop.run_in_executor(
+                        _pool(), functools.partial(self.function, **arguments)
+                    )
+                    if inspect.isawaitable(result):
+                        result = await result
+        except TimeoutError:
+            raise ToolTimeout(f"tool {self.name!r} did not finish within {timeout_s:g} s") from None
         return str(result)
+
+
+class ToolTimeout(Exception):
+    """A tool overran ``limits.tool_timeout_s``."""
+
+
+TOOL_THREADS = 32
+_executor: concurrent.futures.ThreadPoolExecutor | None = None
+
+
+def _pool() -> concurrent.futures.ThreadPoolExecutor:
+    """The tools' own threads, so overrunning tools never starve asyncio's default executor."""
+    global _executor
+    if _executor is None:
+        _executor = concurrent.futures.ThreadPoolExecutor(TOOL_THREADS, thread_name_prefix="sutazai-tool")
+    return _executor
 
 
 # --- built-ins -------------------------------------------------------------------------------
@@ -79,30 +113,63 @@ _BIN_OPS: dict[type[ast.AST], Callable[[Any, Any], Any]] = {
 }
 
 
+MAX_EXPRESSION = 200  # characters
+MAX_DIGITS = 1000  # of any intermediate whole number: 30 characters of ** once took 24 s of CPU
+
+
+MAX_BITS = int(MAX_DIGITS * 3.33)
+
+
+def _too_big(value: float) -> bool:
+    return isinstance(value, int) and value.bit_length() > MAX_BITS
+
+
+def _check_size(op: ast.operator, left: float, right: float) -> None:
+    """Refuse before computing what would be too large to compute quickly."""
+    if isinstance(op, ast.Pow) and abs(right) > 100:
+        raise ValueError("exponent too large")
+    if not (isinstance(left, int) and isinstance(right, int)):
+        return
+    bits = left.bit_length() * abs(right) if isinstance(op, ast.Pow) else 0
+    if isinstance(op, ast.Mult):
+        bits = left.bit_length() + right.bit_length()
+    if bits > MAX_BITS:
+        raise ValueError(f"result would have more than {MAX_DIGITS} digits")
+
+
 def _eval_arithmetic(node: ast.AST) -> float:
     if isinstance(node, ast.Expression):
         return _eval_arithmetic(node.body)
-    if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
+    if (
+        isinstance(node, ast.Constant)
+        and isinstance(node.value, int | float)
+        and not isinstance(node.value, bool)
+    ):
         return node.value
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
         value = _eval_arithmetic(node.operand)
         return -value if isinstance(node.op, ast.USub) else value
     if isinstance(node, ast.BinOp) and type(node.op) in _BIN_OPS:
         left, right = _eval_arithmetic(node.left), _eval_arithmetic(node.right)
-        if isinstance(node.op, ast.Pow) and abs(right) > 100:
-            raise ValueError("exponent too large")
+        _check_size(node.op, left, right)
         result: float = _BIN_OPS[type(node.op)](left, right)
+        if _too_big(result):
+            raise ValueError(f"result has more than {MAX_DIGITS} digits")
         return result
     raise ValueError("only numbers and + - * / // % ** are allowed")
 
 
 def calculator(expression: str) -> str:
     """Evaluate an arithmetic expression such as 2 * (3 + 4)."""
+    if len(expression) > MAX_EXPRESSION:
+        return f"error: expression longer than {MAX_EXPRESSION} characters"
     try:
         value = _eval_arithmetic(ast.parse(expression, mode="eval"))
-    except (SyntaxError, ValueError, ZeroDivisionError) as exc:
+    except (SyntaxError, ValueError, ZeroDivisionError, OverflowError, RecursionError) as exc:
         return f"error: {exc}"
-    return str(int(value) if float(value).is_integer() else value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def clock() -> str:

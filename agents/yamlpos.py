@@ -8,15 +8,18 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from sutazai.errors import Problem, SpecError
+from sutazai.yamlsafe import check_yaml
 
 M = TypeVar("M", bound=BaseModel)
 
 
 def load_yaml_with_positions(text: str, path: Path) -> Any:
-    """Parse with ruamel's round-trip loader, which records ``.lc`` positions on every node."""
+    """Parse with ruamel's round-trip loader, which records ``.lc`` positions on every node.
+    Oversized files and aliases are refused first, with their location (:mod:`sutazai.yamlsafe`)."""
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError
 
+    check_yaml(text, path)
     yaml = YAML(typ="rt")
     try:
         return yaml.load(text)

@@ -14,6 +14,7 @@ from typing import Any
 
 from sutazai.config import Settings, load_settings
 from sutazai.errors import Problem, UserError, WorkspaceNotFound
+from sutazai.files import private_dir
 
 MARKER = "sutazai.toml"
 TOKEN_FILE = "gateway.token"
@@ -85,10 +86,7 @@ class Workspace:
 
     def private_dir(self) -> Path:
         """``.sutazai/``, created owner-only (0700): runs, memories, logs and the token live here."""
-        folder = self.data_dir
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        folder.chmod(0o700)
-        return folder
+        return private_dir(self.data_dir)
 
     @property
     def token_file(self) -> Path:

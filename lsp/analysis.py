@@ -18,9 +18,11 @@ from sutazai.agents.spec import AgentSpec
 from sutazai.agents.tools import BUILTINS, RUNTIME_TOOLS, tool_functions_in
 from sutazai.agents.yamlpos import describe, position_of, to_plain
 from sutazai.config import Settings
+from sutazai.errors import SpecError
 from sutazai.lsp.gateway_models import GatewayModels
 from sutazai.lsp.schema_docs import keys_of
 from sutazai.lsp.workspace_index import WorkspaceIndex
+from sutazai.yamlsafe import check_yaml, safe_load_yaml
 
 Severity = Literal["error", "warning", "info"]
 MAX_ANALYSED_BYTES = 1 << 20
@@ -64,7 +66,11 @@ def _load(text: str, lines: list[str]) -> tuple[Any, Finding | None]:
     from ruamel.yaml.error import MarkedYAMLError
 
     try:
+        check_yaml(text, None)
         return YAML(typ="rt").load(text), None
+    except SpecError as exc:
+        problem = exc.problems[0]
+        return None, _at(lines, (problem.line or 1, problem.column or 1), problem.message, code="syntax")
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         pos = (mark.line + 1, mark.column + 1) if mark else None
@@ -213,9 +219,7 @@ def _smoke_findings(path: Path, tree: Any, lines: list[str]) -> list[Finding]:
     findings = _schema_findings(SmokeFile, tree, lines)
     agent_tools: set[str] = set()
     try:
-        import yaml
-
-        spec = yaml.safe_load((path.parent / "agent.yaml").read_text(encoding="utf-8")) or {}
+        spec = safe_load_yaml((path.parent / "agent.yaml").read_text(encoding="utf-8")) or {}
         agent_tools = set(spec.get("tools") or [])
     except Exception:
         return findings

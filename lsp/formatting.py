@@ -6,6 +6,9 @@ import io
 
 from lsprotocol import types as lsp
 
+from sutazai.errors import SpecError
+from sutazai.yamlsafe import check_yaml
+
 
 def format_yaml(text: str) -> list[lsp.TextEdit]:
     from ruamel.yaml import YAML
@@ -16,8 +19,9 @@ def format_yaml(text: str) -> list[lsp.TextEdit]:
     yaml.width = 4096
     yaml.preserve_quotes = True
     try:
+        check_yaml(text, None)
         data = yaml.load(text)
-    except YAMLError:
+    except (YAMLError, SpecError):
         return []  # a file that does not parse is left alone; diagnostics say why
     out = io.StringIO()
     yaml.dump(data, out)

@@ -19,6 +19,8 @@ from typing import Any
 import httpx
 
 from sutazai.errors import Problem, UserError
+from sutazai.files import open_private, private_dir
+from sutazai.procs import ProcessRef
 from sutazai.stack.services import local_services, stack_dir
 from sutazai.workspace import Workspace
 
@@ -35,13 +37,18 @@ def _alive(pid: int | None) -> bool:
     return True
 
 
-def supervisor_pid(workspace: Workspace) -> int | None:
-    path = stack_dir(workspace) / "supervisor.pid"
+def _supervisor(workspace: Workspace) -> ProcessRef | None:
+    """The running supervisor, recognised by pid and start time (a stale file names nobody)."""
     try:
-        pid = int(path.read_text())
-    except (OSError, ValueError):
+        process = ProcessRef.from_text((stack_dir(workspace) / "supervisor.pid").read_text())
+    except OSError:
         return None
-    return pid if _alive(pid) else None
+    return process if process is not None and process.alive() else None
+
+
+def supervisor_pid(workspace: Workspace) -> int | None:
+    process = _supervisor(workspace)
+    return process.pid if process else None
 
 
 def status(workspace: Workspace) -> list[dict[str, Any]]:
@@ -79,13 +86,11 @@ def status(workspace: Workspace) -> list[dict[str, Any]]:
 
 def up(workspace: Workspace, detach: bool, timeout_s: float = 120.0) -> list[dict[str, Any]]:
     """Start the supervisor (unless running) and wait until every service is healthy."""
-    folder = stack_dir(workspace)
-    workspace.private_dir()
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    folder = private_dir(stack_dir(workspace))
     local_services(workspace)  # fail here, clearly, if the engine is not installed
     workspace.ensure_gateway_token()  # the workspace's front ends read it; strangers do not have it
     if supervisor_pid(workspace) is None:
-        log = (folder / "supervisor.out").open("ab")
+        log = os.fdopen(open_private(folder / "supervisor.out"), "ab")
         subprocess.Popen(
             [sys.executable, "-m", "sutazai.stack.supervisor", "--workspace", str(workspace.root)],
             stdout=log,
@@ -111,15 +116,15 @@ def up(workspace: Workspace, detach: bool, timeout_s: float = 120.0) -> list[dic
 
 
 def down(workspace: Workspace, timeout_s: float = 20.0) -> bool:
-    pid = supervisor_pid(workspace)
-    if pid is None:
+    process = _supervisor(workspace)
+    if process is None:
         return False
-    os.kill(pid, signal.SIGTERM)
+    os.kill(process.pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout_s
-    while _alive(pid) and time.monotonic() < deadline:
+    while process.alive() and time.monotonic() < deadline:
         time.sleep(0.1)
-    if _alive(pid):
-        os.kill(pid, signal.SIGKILL)  # its children follow through PDEATHSIG
+    if process.alive():
+        os.kill(process.pid, signal.SIGKILL)  # its children follow through PDEATHSIG
     return True
 
 

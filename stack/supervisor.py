@@ -4,6 +4,11 @@ Starts each service in order once what it depends on is healthy, writes a log, a
 shared ``state.json`` under ``<workspace>/.sutazai/stack/``, restarts crashed services with
 backoff, and on SIGINT/SIGTERM stops them all. Children get PDEATHSIG, so even a ``kill -9``
 of the supervisor leaves no orphan behind.
+
+One supervisor per workspace: it holds ``supervisor.lock`` for its whole life. A second one (two
+``stack up`` at once, two pytest workers) finds the lock taken and leaves without touching a
+file, so the first one's state, pid file and services stay as they are. Pid files hold the pid and
+the process's start time (:class:`sutazai.procs.ProcessRef`), so nothing signals a reused pid.
 """
 
 from __future__ import annotations
@@ -21,12 +26,16 @@ from pathlib import Path
 from typing import IO, Any
 
 import httpx
+from filelock import FileLock, Timeout
 
+from sutazai.files import PRIVATE_FILE, atomic_write, open_private, private_dir
+from sutazai.procs import ProcessRef
 from sutazai.stack.services import ServiceSpec, local_services, stack_dir
 from sutazai.workspace import Workspace
 
 MAX_BACKOFF_S = 30.0
 STOP_GRACE_S = 5.0
+ALREADY_RUNNING = 3  # exit code of a supervisor that found another one holding the workspace
 
 
 def _die_with_parent() -> None:
@@ -49,8 +58,7 @@ class ServiceState:
 class Supervisor:
     def __init__(self, workspace: Workspace, services: list[ServiceSpec] | None = None) -> None:
         self.workspace = workspace
-        self.dir = stack_dir(workspace)
-        self.dir.mkdir(parents=True, exist_ok=True)
+        self.dir = private_dir(stack_dir(workspace))
         self.services = services if services is not None else local_services(workspace)
         self.states = {s.name: ServiceState(s.name, s.url) for s in self.services}
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
@@ -62,20 +70,17 @@ class Supervisor:
     # --- files --------------------------------------------------------------------------------
 
     def _write_state(self) -> None:
-        tmp = self.dir / "state.json.tmp"
-        tmp.write_text(
-            json.dumps({"supervisor": os.getpid(), "services": [asdict(s) for s in self.states.values()]})
-        )
-        os.replace(tmp, self.dir / "state.json")
+        state = {"supervisor": os.getpid(), "services": [asdict(s) for s in self.states.values()]}
+        atomic_write(self.dir / "state.json", json.dumps(state).encode())
 
     def _log_line(self, text: str) -> None:
-        with (self.dir / "supervisor.log").open("a") as fh:
+        with os.fdopen(open_private(self.dir / "supervisor.log"), "a") as fh:
             fh.write(f"{time.strftime('%H:%M:%S')} {text}\n")
 
     # --- services -----------------------------------------------------------------------------
 
     def _start(self, spec: ServiceSpec) -> None:
-        log = self.logs.get(spec.name) or (self.dir / f"{spec.name}.log").open("ab")
+        log = self.logs.get(spec.name) or os.fdopen(open_private(self.dir / f"{spec.name}.log"), "ab")
         self.logs[spec.name] = log
         env = {**os.environ, **spec.env}
         proc = subprocess.Popen(
@@ -88,7 +93,7 @@ class Supervisor:
             preexec_fn=_die_with_parent,
         )
         self.procs[spec.name] = proc
-        (self.dir / f"{spec.name}.pid").write_text(str(proc.pid))
+        atomic_write(self.dir / f"{spec.name}.pid", ProcessRef.of(proc.pid).to_text().encode())
         state = self.states[spec.name]
         state.state, state.pid, state.health = "starting", proc.pid, "unknown"
         self._log_line(f"started {spec.name} pid {proc.pid}")
@@ -145,12 +150,24 @@ class Supervisor:
         self._write_state()
 
     def run(self) -> int:
+        lock = FileLock(str(self.dir / "supervisor.lock"), mode=PRIVATE_FILE)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            print("another supervisor already runs this workspace's stack; leaving it be", file=sys.stderr)
+            return ALREADY_RUNNING
+        try:
+            return self._run()
+        finally:
+            lock.release()
+
+    def _run(self) -> int:
         def on_signal(signum: int, frame: Any) -> None:
             self.stopping = True
 
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
-        (self.dir / "supervisor.pid").write_text(str(os.getpid()))
+        atomic_write(self.dir / "supervisor.pid", ProcessRef.current().to_text().encode())
         self._log_line(f"supervisor {os.getpid()} up")
         try:
             while not self.stopping:

@@ -131,3 +131,24 @@ def test_breaker_opens_half_opens_and_closes() -> None:
     assert breaker.state == "half-open" and breaker.allows()
     breaker.record_success()
     assert breaker.state == "closed"
+
+
+async def test_agents_are_served_alike_in_tokens_not_in_requests() -> None:
+    """A virtual token counter: an agent whose answers run 10x longer gets a tenth of the turns."""
+    pool = SlotPool(1, reserved_interactive=0)
+    cost = {"verbose-1": 100, "verbose-2": 100, "terse-1": 10, "terse-2": 10}
+    tokens = dict.fromkeys(cost, 0)
+    held = await pool.acquire("holder", "normal")
+
+    async def agent(name: str) -> None:
+        while sum(tokens.values()) < 4000:
+            slot = await pool.acquire(name, "normal")
+            tokens[name] += cost[name]
+            await asyncio.sleep(0)
+            pool.release(slot, name, cost[name])
+
+    runners = [asyncio.create_task(agent(n)) for n in cost]
+    await asyncio.sleep(0)
+    pool.release(held)
+    await asyncio.gather(*runners)
+    assert max(tokens.values()) - min(tokens.values()) <= 200, tokens  # round-robin: 1000 vs 100

@@ -163,6 +163,27 @@ def test_pytest_plugin_collects_cases_with_tags_as_markers(ws: Path) -> None:
         timeout=120,
     )
     assert "smoke.yaml::names-paris PASSED" in replay.stdout and "1 passed, 3 deselected" in replay.stdout
+    workers = subprocess.run(  # pytest-xdist: two workers, replay mode, no gateway answering
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "agents",
+            "--sutazai-replay",
+            "-n",
+            "2",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+        ],
+        cwd=ws,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert workers.returncode == 0 and "3 passed, 1 skipped" in workers.stdout, workers.stdout
+    assert not (ws / ".sutazai" / "stack").exists()  # replay mode started nothing, in no worker
+    assert not subprocess.run(["pgrep", "-f", f"supervisor --workspace {ws}"], capture_output=True).stdout
 
 
 def test_fixtures_run_an_agent(ws: Path) -> None:

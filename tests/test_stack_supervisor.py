@@ -70,3 +70,46 @@ def test_stack_up_without_the_engine_installed_or_docker_is_one_clear_line(tmp_p
     )
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "Docker" in result.stderr and len(result.stderr.strip().splitlines()) <= 2
+
+
+def test_two_stack_ups_at_once_make_one_stack_that_status_and_down_find(tmp_path: Path) -> None:
+    root = init_workspace(tmp_path / "ws")
+    write_stack_config(root, parallel=2)
+    ws = Workspace(root)
+    ups = [
+        subprocess.Popen(
+            [SUTAZAI, "stack", "up", "--detach"], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        for _ in range(2)
+    ]
+    try:
+        assert [p.wait(90) for p in ups] == [0, 0], [p.stderr.read() if p.stderr else b"" for p in ups]
+        rows = control.status(ws)
+        assert all(r["health"] == "healthy" for r in rows), rows
+        supervisors = subprocess.run(
+            ["pgrep", "-f", f"sutazai.stack.supervisor --workspace {root}"], capture_output=True, text=True
+        ).stdout.split()
+        assert len(supervisors) == 1, supervisors
+        children = list(_pids(ws).values())
+    finally:
+        result = subprocess.run(
+            [SUTAZAI, "stack", "down"], cwd=root, capture_output=True, text=True, timeout=60
+        )
+    assert "stack stopped" in result.stdout
+    eventually(lambda: not any(_alive(pid) for pid in children), timeout=15)
+
+
+def test_stack_down_never_signals_a_process_that_reused_a_stale_pid(tmp_path: Path) -> None:
+    root = init_workspace(tmp_path / "ws")
+    ws = Workspace(root)
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        folder = ws.data_dir / "stack"
+        folder.mkdir(parents=True)
+        (folder / "supervisor.pid").write_text(f"{bystander.pid} 1")  # the pid, but another start time
+        assert control.down(ws) is False
+        time.sleep(0.2)
+        assert bystander.poll() is None
+    finally:
+        bystander.kill()
+        bystander.wait()

@@ -12,20 +12,39 @@ from typing import Any
 
 import numpy as np
 
-from sutazai.agents.memory.base import MemoryHit
+from sutazai.agents.memory.base import MemoryHit, hold_exclusively
+
+LOCAL_SERVER = "http://127.0.0.1:8000"  # where `sutazai stack up` runs Chroma when it is the backend
+
+
+def _answers(url: str) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(f"{url}/api/v2/heartbeat", timeout=0.3).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 class ChromaStore:
     def __init__(self, agent: str, collection: str, folder: Path, url: str | None = None) -> None:
         import chromadb
 
+        url = url or (LOCAL_SERVER if _answers(LOCAL_SERVER) else None)
         if url:
             from urllib.parse import urlparse
 
             parsed = urlparse(url)
             client = chromadb.HttpClient(host=parsed.hostname or "127.0.0.1", port=parsed.port or 8000)
         else:
-            client = chromadb.PersistentClient(path=str(folder.parent / "_chroma"))
+            path = folder.parent / "_chroma"
+            self._lock = hold_exclusively(
+                path,
+                "this workspace's embedded Chroma memory",
+                "start the stack (`sutazai stack up` runs a Chroma server every process can share) "
+                "or set [memory] chroma_url",
+            )
+            client = chromadb.PersistentClient(path=str(path))
         self.agent = agent
         self.collection = client.get_or_create_collection(collection, metadata={"hnsw:space": "cosine"})
 

@@ -6,7 +6,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from sutazai.agents.memory.base import MemoryHit
+from sutazai.agents.memory.base import MemoryHit, hold_exclusively
 
 
 class QdrantStore:
@@ -14,7 +14,15 @@ class QdrantStore:
         from qdrant_client import QdrantClient, models
 
         self._models = models
-        self.client = QdrantClient(url=url) if url else QdrantClient(path=str(folder / "qdrant"))
+        if url:
+            self.client = QdrantClient(url=url)
+        else:
+            self._lock = hold_exclusively(
+                folder / "qdrant",
+                f"{agent}'s Qdrant memory in local mode",
+                "run a Qdrant server and set [memory] qdrant_url, or use the faiss backend",
+            )
+            self.client = QdrantClient(path=str(folder / "qdrant"))
         self.agent = agent
         self.collection = collection
         self._ready = self.client.collection_exists(collection)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import AsyncIterator
 from dataclasses import asdict
 from pathlib import Path
@@ -16,6 +15,8 @@ from typing import Any
 
 from sutazai.agents.gateway_client import ChatChunk, GatewayClient, ToolCallDelta
 from sutazai.agents.loader import AgentDefinition
+from sutazai.files import atomic_write
+from sutazai.redact import Redactor
 
 VERSION = 1
 
@@ -44,10 +45,17 @@ def chat_key(messages: list[dict[str, Any]], model: str, tools: list[dict[str, A
 
 
 class Cassette:
-    def __init__(self, path: Path, fingerprint: str, cases: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        fingerprint: str,
+        cases: dict[str, Any] | None = None,
+        redactor: Redactor | None = None,
+    ) -> None:
         self.path = path
         self.fingerprint = fingerprint
         self.cases: dict[str, Any] = cases or {}
+        self.redactor = redactor or Redactor()
 
     @classmethod
     def load(cls, path: Path) -> Cassette | None:
@@ -60,10 +68,10 @@ class Cassette:
         return cls(path, data["agent_fingerprint"], data.get("cases", {}))
 
     def save(self) -> None:
-        tmp = self.path.with_suffix(".tmp")
+        """Written redacted (a token a tool returned must not land in git) and atomically."""
         body = {"version": VERSION, "agent_fingerprint": self.fingerprint, "cases": self.cases}
-        tmp.write_text(json.dumps(body, indent=1, ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, self.path)
+        text = json.dumps(self.redactor.value(body), indent=1, ensure_ascii=False)
+        atomic_write(self.path, text.encode("utf-8"), mode=0o644)
 
 
 class RecordingClient(GatewayClient):
@@ -96,6 +104,7 @@ class ReplayClient(GatewayClient):
     def __init__(self, exchanges: list[dict[str, Any]]) -> None:  # no HTTP client at all
         self.base_url = "replay://cassette"
         self.agent = None
+        self.token = None
         self._exchanges = list(exchanges)
         self.stale_reason: str | None = None
 

@@ -44,24 +44,63 @@ def _mode(config: pytest.Config) -> str:
     return "record" if config.getoption("--sutazai-record", False) else "live"
 
 
-def _ensure_gateway(config: pytest.Config, workspace: Workspace) -> str:
-    """The workspace's gateway URL, starting the local stack (and stopping it at exit) if needed."""
-    if _GATEWAY in config.stash:
-        return config.stash[_GATEWAY]
+def _answers(url: str) -> bool:
     import httpx
 
-    url = workspace.settings.gateway.url
     try:
         httpx.get(f"{url}/v1/models", timeout=2).raise_for_status()
     except httpx.HTTPError:
-        from sutazai.stack import control
+        return False
+    return True
 
-        control.up(workspace, detach=True)
 
-        def stop() -> None:
-            control.down(workspace)
+def _ensure_gateway(config: pytest.Config, workspace: Workspace) -> str:
+    """The workspace's gateway URL, starting the local stack if none answers (never in replay mode).
 
-        config.add_cleanup(stop)
+    pytest-xdist workers share one stack: under a lock, the first that finds no gateway starts it,
+    each worker signs in (a file named after its process), and the last to sign out stops it.
+    """
+    if _GATEWAY in config.stash:
+        return config.stash[_GATEWAY]
+    url = workspace.settings.gateway.url
+    if _mode(config) == "replay":
+        if not _answers(url):
+            pytest.skip(
+                f"replay mode starts nothing, and no gateway answers at {url}: run live, or `sutazai stack up`"
+            )
+        config.stash[_GATEWAY] = url
+        return url
+    from sutazai.files import locked, private_dir
+    from sutazai.procs import ProcessRef
+    from sutazai.stack import control
+    from sutazai.stack.services import stack_dir
+
+    folder = stack_dir(workspace)
+    started = folder / "pytest-started"
+    if not started.exists() and _answers(url):  # the user's own stack: use it, touch nothing
+        config.stash[_GATEWAY] = url
+        return url
+    private_dir(folder)
+    users = private_dir(folder / "pytest-users")
+    me = users / ProcessRef.current().to_text().replace(" ", "_")
+    with locked(folder / "pytest.lock", timeout_s=600):
+        if not _answers(url):
+            control.up(workspace, detach=True)
+            started.touch()
+        me.touch()
+
+    def sign_out() -> None:
+        with locked(folder / "pytest.lock", timeout_s=600):
+            me.unlink(missing_ok=True)
+            for user in users.iterdir():  # workers that died without signing out
+                process = ProcessRef.from_text(user.name.replace("_", " "))
+                if process is None or not process.alive():
+                    user.unlink(missing_ok=True)
+            if started.exists() and not any(users.iterdir()):
+                started.unlink()
+                control.down(workspace)
+
+    config.add_cleanup(sign_out)
     config.stash[_GATEWAY] = url
     return url
 
@@ -83,9 +122,12 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
         return None
     import yaml
 
+    from sutazai.yamlsafe import safe_load_yaml
+
     try:
-        smoke_name = (yaml.safe_load(spec_file.read_text(encoding="utf-8")) or {}).get("smoke", "smoke.yaml")
-    except (yaml.YAMLError, OSError, AttributeError):
+        spec = safe_load_yaml(spec_file.read_text(encoding="utf-8"), spec_file) or {}
+        smoke_name = spec.get("smoke", "smoke.yaml")
+    except (yaml.YAMLError, SpecError, OSError, AttributeError):
         smoke_name = "smoke.yaml"
     if file_path.name != smoke_name:
         return None

@@ -152,7 +152,7 @@ class SmokeRunner:
             existing = Cassette.load(path)
             fingerprint = agent_fingerprint(agent)
             keep = existing.cases if existing and existing.fingerprint == fingerprint else {}
-            return Cassette(path, fingerprint, keep)
+            return Cassette(path, fingerprint, keep, Redactor(self.workspace.settings.secrets.env))
         if self.mode == "replay":
             return Cassette.load(path)
         return None

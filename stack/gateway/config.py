@@ -60,9 +60,9 @@ def _tier_list(value: Any) -> list[str]:
 def engines_from_litellm(path: Path) -> list[EngineConfig]:
     """Read a LiteLLM proxy ``model_list``: Ollama and OpenAI-compatible entries get native
     adapters (no LiteLLM on the hot path); other providers go through LiteLLM."""
-    import yaml
+    from sutazai.yamlsafe import safe_load_yaml
 
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = safe_load_yaml(path.read_text(encoding="utf-8"), path) or {}
     engines: list[EngineConfig] = []
     for index, entry in enumerate(data.get("model_list", [])):
         name = entry["model_name"]

@@ -5,7 +5,8 @@ Order: interactive before normal before batch, with batch served at least one di
 fewest tokens goes next (a virtual token counter, as in "Fairness in Serving Large Language
 Models", OSDI '24): plain round-robin counted requests, so agents whose answers ran long took more
 of the engine (Jain's index 0.80-0.88 over 150 agents; see docs/benchmarks.md for the figure now).
-An agent that arrives starts at the counter of the last agent served, so idling earns no credit.
+An agent that arrives starts no lower than the last agent served in its class, so idling earns no
+credit; each class keeps its own level, so batch agents' history is not wiped by normal traffic.
 
 One slot is held back for interactive work, so a developer is served at once even while
 background agents fill the engine. Waiting is bounded in count, in time, and per agent: no agent
@@ -56,7 +57,7 @@ class SlotPool:
         self._since_batch = 0
         self.affinity: LRUDict[str, int] = LRUDict(max_agents)
         self.served: LRUDict[str, float] = LRUDict(max_agents)  # tokens served: the fairness counter
-        self._virtual_time = 0.0
+        self._level: dict[Priority, float] = dict.fromkeys(PRIORITIES, 0.0)  # per class
         self.in_flight = 0
         self._background: set[int] = set()  # slots held by normal and batch work
 
@@ -82,12 +83,12 @@ class SlotPool:
             self._background.add(slot)
         self.affinity[agent] = slot
         self.in_flight += 1
-        self._virtual_time = max(self._virtual_time, self.served.get(agent, 0.0))
+        self._level[priority] = max(self._level[priority], self.served.get(agent, 0.0))
         return slot
 
     async def acquire(self, agent: str, priority: Priority) -> int:
         """Wait for a slot; its id keeps an agent on the same llama-server slot (prompt cache)."""
-        self.served[agent] = max(self.served.get(agent, 0.0), self._virtual_time)
+        self.served[agent] = max(self.served.get(agent, 0.0), self._level[priority])
         if self._waiting == 0 and self._usable(priority):
             return self._take_slot(agent, priority)
         if self._waiting >= self.max_queue:
@@ -137,7 +138,7 @@ class SlotPool:
     def release(self, slot: int, agent: str | None = None, tokens: int = 0) -> None:
         """Give the slot back, charging ``agent`` for the tokens its request was served."""
         if agent is not None and tokens:
-            self.served[agent] = self.served.get(agent, self._virtual_time) + tokens
+            self.served[agent] = self.served.get(agent, 0.0) + tokens
         self.free.add(slot)
         self._background.discard(slot)
         self.in_flight -= 1
@@ -153,14 +154,15 @@ class SlotPool:
             return "batch"
         return ready[0]
 
-    def _next_agent(self, agents: OrderedDict[str, deque[_Waiter]]) -> str:
+    def _next_agent(self, priority: Priority) -> str:
         """The least-served waiting agent; ties go to the one waiting longest (insertion order)."""
-        return min(agents, key=lambda a: self.served.get(a, self._virtual_time))
+        level = self._level[priority]
+        return min(self._queues[priority], key=lambda a: self.served.get(a, level))
 
     def _dispatch(self) -> None:
         while (priority := self._next_class()) is not None:
             agents = self._queues[priority]
-            agent = self._next_agent(agents)
+            agent = self._next_agent(priority)
             queue = agents[agent]
             waiter = queue.popleft()
             self._unqueue(agent)

@@ -18,11 +18,14 @@ def _first_input(agent: Any) -> str:
     """An agent's demo input: its first smoke case, else a greeting."""
     import yaml
 
+    from sutazai.errors import SpecError
+    from sutazai.yamlsafe import safe_load_yaml
+
     smoke = agent.folder / (agent.spec.smoke or "smoke.yaml")
     try:
-        cases = (yaml.safe_load(smoke.read_text(encoding="utf-8")) or {}).get("cases") or []
+        cases = (safe_load_yaml(smoke.read_text(encoding="utf-8"), smoke) or {}).get("cases") or []
         return str(cases[0]["input"])
-    except (OSError, yaml.YAMLError, KeyError, IndexError, TypeError):
+    except (OSError, yaml.YAMLError, SpecError, KeyError, IndexError, TypeError):
         return "Hello! What can you do?"
 
 

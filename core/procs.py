@@ -1,0 +1,71 @@
+"""Knowing a process again: a pid plus the time it started.
+
+Pids are reused. A pid file or a run record that names only a pid can point at an unrelated
+process after a reboot or a crash, and ``stack down`` would signal it. So what we record is the
+pair (pid, start time): the kernel's start time of a process never changes, and a new process with
+the same pid has a different one.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def start_time(pid: int) -> int | None:
+    """When ``pid`` started, in clock ticks since boot (Linux ``/proc``); None if it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces or parentheses: fields restart after the last ')'.
+    fields = stat[stat.rfind(")") + 2 :].split()
+    return int(fields[19])  # field 22 of the whole line
+
+
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProcessRef:
+    """A process we started or ran in, recognisable even after its pid is reused."""
+
+    pid: int
+    started: int | None  # None where /proc is unavailable: fall back to "the pid exists"
+
+    @classmethod
+    def current(cls) -> ProcessRef:
+        return cls.of(os.getpid())
+
+    @classmethod
+    def of(cls, pid: int) -> ProcessRef:
+        return cls(pid=pid, started=start_time(pid))
+
+    def alive(self) -> bool:
+        if self.started is None:
+            return _exists(self.pid)
+        return start_time(self.pid) == self.started
+
+    def to_text(self) -> str:
+        return f"{self.pid} {self.started if self.started is not None else '-'}"
+
+    @classmethod
+    def from_text(cls, text: str) -> ProcessRef | None:
+        """Read what :meth:`to_text` wrote (or a bare pid, from older files)."""
+        parts = text.split()
+        try:
+            pid = int(parts[0])
+            started = int(parts[1]) if len(parts) > 1 and parts[1] != "-" else None
+        except (IndexError, ValueError):
+            return None
+        return cls(pid=pid, started=started)
