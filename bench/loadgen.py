@@ -31,8 +31,9 @@ async def run(
                 t0 = time.perf_counter()
                 async with session.post(url, data=body, headers=headers) as response:
                     await response.read()
-                    if response.status != 200:
-                        errors += 1
+                if response.status != 200:  # counted apart: never in throughput or latency
+                    errors += 1
+                    continue
                 latencies.append((time.perf_counter() - t0) * 1000)
 
         # warm-up: open connections and let the server's caches settle
@@ -44,6 +45,8 @@ async def run(
         await asyncio.gather(*(client() for _ in range(clients)))
         elapsed = time.perf_counter() - start
     latencies.sort()
+    if not latencies:
+        return {"requests": 0, "errors": errors, "rps": 0.0, "p50_ms": 0.0, "p99_ms": 0.0, "clients": clients}
     q = statistics.quantiles(latencies, n=100, method="inclusive") if len(latencies) > 1 else latencies * 99
     return {
         "requests": len(latencies),
