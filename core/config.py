@@ -102,7 +102,9 @@ class StackSettings(_Section):
     queue_timeout_s: float = Field(default=60.0, gt=0)
     cache_ttl_s: float = Field(default=600.0, ge=0)
     max_agent_share: float = Field(default=0.25, gt=0, le=1)
-    embed_max_texts: int = Field(default=128, ge=1, description="Texts merged into one embedding call; 1: off.")
+    embed_max_texts: int = Field(
+        default=128, ge=1, description="Texts merged into one embedding call; 1: off."
+    )
     litellm_config: str | None = None
     ollama_url: str | None = Field(default=None, description="A real Ollama to front, models discovered.")
     engines: list[EngineSettings] = Field(default_factory=list)

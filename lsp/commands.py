@@ -64,25 +64,24 @@ async def execute(server: LanguageServer, command: str, arguments: list[Any]) ->
 
 
 async def _run(workspace: Workspace, folder: Path, progress: Any, token: str) -> dict[str, Any]:
-    from sutazai.agents.events import RunFinished, Token
+    from sutazai.agents.events import RunEvent, Token
     from sutazai.agents.loader import load_agent
-    from sutazai.workbench.cli.fleet_commands import _first_input
-    from sutazai.workbench.cli.session import open_runtime
+    from sutazai.agents.session import demo_input, open_runtime, run_to_end
 
     agent = load_agent(folder)
-    text = _first_input(agent)
     pieces = 0
+
+    def report(event: RunEvent) -> None:
+        nonlocal pieces
+        if isinstance(event, Token):
+            pieces += 1
+            if pieces % 8 == 1:
+                progress.report(token, lsp.WorkDoneProgressReport(message=f"{pieces} tokens"))
+
     async with open_runtime(workspace) as runtime:
-        async for event in runtime.run(agent, text, priority="interactive"):
-            if isinstance(event, Token):
-                pieces += 1
-                if pieces % 8 == 1:
-                    progress.report(token, lsp.WorkDoneProgressReport(message=f"{pieces} tokens"))
-            elif isinstance(event, RunFinished):
-                ok = event.status == "ok"
-                message = f"{agent.name} ({event.run_id}): {event.output if ok else event.error}"
-                return {"ok": ok, "message": message, "run_id": event.run_id, "output": event.output}
-    return {"ok": False, "message": "run did not finish"}
+        outcome = await run_to_end(runtime, agent, demo_input(agent), priority="interactive", on_event=report)
+    message = f"{agent.name} ({outcome.run_id}): {outcome.output if outcome.ok else outcome.error}"
+    return {"ok": outcome.ok, "message": message, "run_id": outcome.run_id, "output": outcome.output}
 
 
 async def _smoke(workspace: Workspace, folder: Path, progress: Any, token: str) -> dict[str, Any]:

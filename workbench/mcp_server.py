@@ -46,27 +46,24 @@ def build(workspace: Workspace) -> MCPServer:
     @server.tool(structured_output=False)
     async def run_agent(name: str, input: str) -> str:
         """Run an agent once through the gateway and return its answer and run id."""
-        from sutazai.agents.events import RunFinished
         from sutazai.agents.loader import AgentCatalog
-        from sutazai.workbench.cli.session import open_runtime
+        from sutazai.agents.session import open_runtime, run_to_end
 
         try:
             agent = AgentCatalog.scan(workspace).get(name)
         except UserError as exc:
             return reply({"error": str(exc)})
         async with open_runtime(workspace) as runtime:
-            async for event in runtime.run(agent, input, priority="interactive"):
-                if isinstance(event, RunFinished):
-                    return reply(
-                        {
-                            "run_id": event.run_id,
-                            "status": event.status,
-                            "output": event.output,
-                            "error": event.error,
-                            "tokens": event.prompt_tokens + event.completion_tokens,
-                        }
-                    )
-        return reply({"error": "the run did not finish"})
+            outcome = await run_to_end(runtime, agent, input, priority="interactive")
+        return reply(
+            {
+                "run_id": outcome.run_id,
+                "status": outcome.status,
+                "output": outcome.output,
+                "error": outcome.error,
+                "tokens": outcome.tokens,
+            }
+        )
 
     @server.tool(structured_output=False)
     async def run_smoke(agents: list[str] | None = None, replay: bool = False) -> str:

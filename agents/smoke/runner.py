@@ -8,13 +8,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-from sutazai.agents.events import RunFinished, ToolCalled
 from sutazai.agents.gateway_client import GatewayClient
 from sutazai.agents.loader import AgentCatalog, AgentDefinition
 from sutazai.agents.runstore import RunStore
 from sutazai.agents.runtime import AgentRuntime
+from sutazai.agents.session import run_to_end
 from sutazai.agents.smoke.cassette import (
     Cassette,
     RecordingClient,
@@ -185,16 +185,9 @@ class SmokeRunner:
             return CaseResult(agent.name, case.name, case.tags, status, [client])
         prompt, history = case.prompt_and_history()
         runtime = AgentRuntime(self.workspace, client, self.store)
-        tool_calls: list[dict[str, Any]] = []
-        finished: RunFinished | None = None
         started = time.perf_counter()
         try:
-            async for event in runtime.run(agent, prompt, history=history, priority="batch"):
-                if isinstance(event, ToolCalled):
-                    tool_calls.append({"name": event.name, "arguments": event.arguments})
-                elif isinstance(event, RunFinished):
-                    finished = event
-            assert finished is not None
+            finished = await run_to_end(runtime, agent, prompt, history=history, priority="batch")
             latency = (time.perf_counter() - started) * 1000
             stale = getattr(client, "stale_reason", None)
             base = CaseResult(
@@ -219,7 +212,11 @@ class SmokeRunner:
                 base.status, base.reasons = "error", [f"run {finished.status}: {finished.error}"]
                 return base
             outcome = Outcome(
-                finished.output, tool_calls, latency, finished.completion_tokens, finished.prompt_tokens
+                finished.output,
+                finished.tool_calls,
+                latency,
+                finished.completion_tokens,
+                finished.prompt_tokens,
             )
             if case.expect.judge is not None:
                 outcome.judge_score = await _judge(

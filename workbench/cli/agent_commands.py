@@ -11,8 +11,9 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
+from sutazai.agents.session import RunOutcome, open_runtime, run_to_end
 from sutazai.workbench.cli.output import EXIT_GATEWAY, EXIT_RUN_FAILED, console, emit_json, err_console
-from sutazai.workbench.cli.session import open_runtime, workspace_from
+from sutazai.workbench.cli.session import workspace_from
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
@@ -115,10 +116,10 @@ async def _run_once(
     priority: str | None,
     as_json: bool,
     history: list[dict[str, Any]] | None = None,
-) -> Any:
+) -> RunOutcome:
     from sutazai.agents.events import (
         MemoriesRetrieved,
-        RunFinished,
+        RunEvent,
         RunStarted,
         Token,
         ToolCalled,
@@ -128,28 +129,24 @@ async def _run_once(
 
     workspace = workspace_from(ctx)
     agent = AgentCatalog.scan(workspace).get(agent_name)
-    finished: RunFinished | None = None
+
+    def show(event: RunEvent) -> None:
+        if as_json:
+            return
+        match event:
+            case RunStarted(run_id=run_id, model=model):
+                err_console.print(f"[dim]run {run_id} · {agent_name} · {model}[/]")
+            case Token(text=piece):
+                console.print(piece, end="", markup=False, highlight=False, soft_wrap=True)
+            case MemoriesRetrieved(hits=hits):
+                err_console.print(f"[dim]↳ {len(hits)} memories retrieved[/]")
+            case ToolCalled(name=name, arguments=arguments):
+                err_console.print(f"\n[cyan]→ {escape(name)}({escape(json.dumps(arguments))})[/]")
+            case ToolReturned(name=name, result=result):
+                err_console.print(f"[cyan]← {escape(name)}: {escape(result[:200])}[/]")
+
     async with open_runtime(workspace) as runtime:
-        async for event in runtime.run(agent, text, history=history, priority=priority):
-            if as_json:
-                if isinstance(event, RunFinished):
-                    finished = event
-                continue
-            match event:
-                case RunStarted(run_id=run_id, model=model):
-                    err_console.print(f"[dim]run {run_id} · {agent_name} · {model}[/]")
-                case Token(text=piece):
-                    console.print(piece, end="", markup=False, highlight=False, soft_wrap=True)
-                case MemoriesRetrieved(hits=hits):
-                    err_console.print(f"[dim]↳ {len(hits)} memories retrieved[/]")
-                case ToolCalled(name=name, arguments=arguments):
-                    err_console.print(f"\n[cyan]→ {escape(name)}({escape(json.dumps(arguments))})[/]")
-                case ToolReturned(name=name, result=result):
-                    err_console.print(f"[cyan]← {escape(name)}: {escape(result[:200])}[/]")
-                case RunFinished():
-                    finished = event
-    assert finished is not None
-    return finished
+        return await run_to_end(runtime, agent, text, history=history, priority=priority, on_event=show)
 
 
 def run(

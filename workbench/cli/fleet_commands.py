@@ -8,31 +8,16 @@ from typing import Annotated, Any
 
 import typer
 
+from sutazai.agents.session import demo_input, open_runtime, run_to_end
 from sutazai.workbench.cli.output import EXIT_RUN_FAILED, console, emit_json
-from sutazai.workbench.cli.session import open_runtime, workspace_from
+from sutazai.workbench.cli.session import workspace_from
 
 fleet_app = typer.Typer(help="Work with the whole fleet at once.", no_args_is_help=True)
-
-
-def _first_input(agent: Any) -> str:
-    """An agent's demo input: its first smoke case, else a greeting."""
-    import yaml
-
-    from sutazai.errors import SpecError
-    from sutazai.yamlsafe import safe_load_yaml
-
-    smoke = agent.folder / (agent.spec.smoke or "smoke.yaml")
-    try:
-        cases = (safe_load_yaml(smoke.read_text(encoding="utf-8"), smoke) or {}).get("cases") or []
-        return str(cases[0]["input"])
-    except (OSError, yaml.YAMLError, SpecError, KeyError, IndexError, TypeError):
-        return "Hello! What can you do?"
 
 
 async def _run_fleet(
     ctx: typer.Context, text: str | None, copies: int, priority: str
 ) -> list[dict[str, Any]]:
-    from sutazai.agents.events import RunFinished
     from sutazai.agents.loader import AgentCatalog
 
     workspace = workspace_from(ctx)
@@ -40,13 +25,9 @@ async def _run_fleet(
     async with open_runtime(workspace) as runtime:
 
         async def one(agent: Any, copy: int) -> dict[str, Any]:
-            prompt = text or _first_input(agent)
+            prompt = text or demo_input(agent)
             started = time.perf_counter()
-            finished: RunFinished | None = None
-            async for event in runtime.run(agent, prompt, priority=priority):
-                if isinstance(event, RunFinished):
-                    finished = event
-            assert finished is not None
+            finished = await run_to_end(runtime, agent, prompt, priority=priority)
             return {
                 "agent": agent.name,
                 "copy": copy,
@@ -54,7 +35,7 @@ async def _run_fleet(
                 "status": finished.status,
                 "run_id": finished.run_id,
                 "seconds": round(time.perf_counter() - started, 2),
-                "tokens": finished.prompt_tokens + finished.completion_tokens,
+                "tokens": finished.tokens,
                 "output": finished.output,
                 "error": finished.error,
             }

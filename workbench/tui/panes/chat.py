@@ -79,8 +79,8 @@ class ChatPane(Vertical):
             ToolReturned,
         )
         from sutazai.agents.loader import AgentCatalog
+        from sutazai.agents.session import open_runtime
         from sutazai.errors import UserError
-        from sutazai.workbench.cli.session import open_runtime
 
         log = self.query_one("#chat-log", RichLog)
         answer = self.query_one("#chat-answer", Static)

@@ -75,8 +75,8 @@ class AgentDetailScreen(Screen[None]):
 
     @work(exclusive=True, group="memory")
     async def load_memory(self, query: str | None = None) -> None:
+        from sutazai.agents.session import open_runtime
         from sutazai.errors import UserError
-        from sutazai.workbench.cli.session import open_runtime
 
         memory_box = self.query_one("#agent-memory", Static)
         try:

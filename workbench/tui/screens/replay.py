@@ -40,7 +40,7 @@ class ReplayScreen(ModalScreen[None]):
     async def action_replay(self) -> None:
         from sutazai.agents.events import RunFinished, Token
         from sutazai.agents.loader import AgentCatalog
-        from sutazai.workbench.cli.session import open_runtime
+        from sutazai.agents.session import open_runtime
 
         output = self.query_one("#replay-output", Static)
         try:

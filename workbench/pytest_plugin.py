@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -202,37 +201,21 @@ def sutazai_gateway(request: pytest.FixtureRequest, sutazai_workspace: Workspace
     return _ensure_gateway(request.config, sutazai_workspace)
 
 
-@dataclass
-class AgentResult:
-    run_id: str
-    status: str
-    output: str
-    error: str | None
-    tool_calls: list[dict[str, Any]] = field(default_factory=list)
-
-
 @pytest.fixture
 def sutazai_agent(
     sutazai_workspace: Workspace, sutazai_gateway: str
-) -> Callable[[str], Callable[[str], AgentResult]]:
+) -> Callable[[str], Callable[[str], Any]]:
     """``sutazai_agent("name")("input")`` runs the agent through the gateway and returns its result."""
-    from sutazai.agents.events import RunFinished, ToolCalled
     from sutazai.agents.loader import AgentCatalog
-    from sutazai.workbench.cli.session import open_runtime
+    from sutazai.agents.session import RunOutcome, open_runtime, run_to_end
 
-    def for_agent(name: str) -> Callable[[str], AgentResult]:
+    def for_agent(name: str) -> Callable[[str], RunOutcome]:
         agent = AgentCatalog.scan(sutazai_workspace).get(name)
 
-        def run(text: str) -> AgentResult:
-            async def go() -> AgentResult:
-                calls: list[dict[str, Any]] = []
+        def run(text: str) -> RunOutcome:
+            async def go() -> RunOutcome:
                 async with open_runtime(sutazai_workspace) as runtime:
-                    async for event in runtime.run(agent, text):
-                        if isinstance(event, ToolCalled):
-                            calls.append({"name": event.name, "arguments": event.arguments})
-                        elif isinstance(event, RunFinished):
-                            return AgentResult(event.run_id, event.status, event.output, event.error, calls)
-                raise AssertionError("run ended without finishing")
+                    return await run_to_end(runtime, agent, text)
 
             return asyncio.run(go())
 
