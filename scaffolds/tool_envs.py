@@ -8,6 +8,7 @@ is used first.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -31,6 +32,9 @@ TOOLS = {
 
 
 def tools_dir() -> Path:
+    """The user's data folder (platformdirs), or ``SUTAZAI_TOOLS_DIR`` (tests keep their own)."""
+    if override := os.environ.get("SUTAZAI_TOOLS_DIR"):
+        return Path(override)
     from platformdirs import user_data_dir
 
     return Path(user_data_dir("sutazai")) / "tools"

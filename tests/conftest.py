@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import threading
 import time
@@ -23,6 +24,8 @@ def free_port() -> int:
 
 
 ADMIN_TOKEN = "test-admin-token"
+# Aider and GPT-Engineer environments built by tests live in the checkout, not the user's home.
+os.environ.setdefault("SUTAZAI_TOOLS_DIR", str(Path(__file__).resolve().parents[1] / ".cache" / "tools"))
 
 
 def admin_stats(url: str, token: str = ADMIN_TOKEN) -> dict[str, Any]:

@@ -305,3 +305,22 @@ async def test_bad_input_never_kills_the_server(client: LanguageClient, tmp_path
     finally:
         tools.write_bytes(original)
     assert await open_doc(client, spec("summarizer"), spec("summarizer").read_text()) == []
+
+
+async def test_an_alias_bomb_is_one_diagnostic_at_the_alias(client: LanguageClient) -> None:
+    from tests.test_reliability import BOMB
+
+    path = spec("bomb-agent")
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(BOMB)
+    started = asyncio.get_running_loop().time()
+    [diagnostic] = await open_doc(client, path)
+    assert "alias *a" in diagnostic.message and diagnostic.range.start == lsp.Position(3, 7)
+    assert asyncio.get_running_loop().time() - started < 2
+    formatting = await client.text_document_formatting_async(
+        lsp.DocumentFormattingParams(
+            text_document=lsp.TextDocumentIdentifier(uri=uri(path)),
+            options=lsp.FormattingOptions(tab_size=2, insert_spaces=True),
+        )
+    )
+    assert not formatting  # a bomb is left as it is, never expanded

@@ -78,9 +78,13 @@ def _embedded(ws: Workspace | None) -> list[Check]:
     ]
 
 
-def _optional_tool(name: str, command: str, fix: str) -> Check:
-    path = shutil.which(command)
-    return Check(name, path is not None, path or "not found", None if path else fix, required=False)
+def _optional_tool(name: str) -> Check:
+    """Aider and GPT-Engineer, found where `sutazai tools install` puts them (or on PATH)."""
+    from sutazai.scaffolds.tool_envs import find
+
+    path = find(name)
+    fix = f"sutazai tools install {name}"
+    return Check(name, path is not None, str(path or "not found"), None if path else fix, required=False)
 
 
 def _docker() -> Check:
@@ -109,8 +113,7 @@ def doctor(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] 
     url = ws.settings.gateway.url if ws else "http://127.0.0.1:11435"
     checks += _gateway(url)
     checks += _embedded(ws)
-    checks.append(_optional_tool("aider", "aider", "sutazai tools install aider"))
-    checks.append(_optional_tool("gpt-engineer", "gpte", "sutazai tools install gpt-engineer"))
+    checks += [_optional_tool("aider"), _optional_tool("gpt-engineer")]
     checks.append(_docker())
     if as_json:
         emit_json([asdict(c) for c in checks])
