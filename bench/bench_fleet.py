@@ -6,7 +6,9 @@ Modes, each measured once a round, in a rotating order so none always runs first
 - ``direct``: every agent sends to the engine at once (the engine queues what its slots can't take);
 - ``direct, capped``: a client-side semaphore at the slot count (the control: what a plain limiter
   buys without a gateway);
-- ``gateway``: the same load through the gateway (priorities, token-fair queues, retries).
+- ``gateway``: the same load through the gateway (priorities, token-fair queues, retries);
+- ``gateway, no reserve``: the control that explains the gap to direct: the same gateway without the
+  slot it holds back for interactive work (``[stack] reserved_interactive = 0``).
 
 Per mode: tokens/s, requests, errors (never folded into the figures), tokens per request, and
 fairness: Jain's index over the tokens each agent was served within its priority class, with the
@@ -150,7 +152,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--parallel", type=int, default=default_parallel())
-    parser.add_argument("--samples", type=int, default=5, help="interactive streams per mode")
+    parser.add_argument("--samples", type=int, default=10, help="interactive streams per mode")
     parser.add_argument("--build", choices=ENGINE_BUILDS, default=DEFAULT_BUILD)
     args = parser.parse_args()
     model = find_model()
@@ -168,11 +170,16 @@ def main() -> None:
         f'[[stack.engines]]\nname = "embedded"\nkind = "llamacpp"\nurl = "{engine}"\n'
         f'slots = {args.parallel}\nmodels = ["smollm2"]\ncontext = {CTX_PER_SLOT}\n'
     )
-    with process(command.argv, engine + "/health", env=command.env), gateway(engines) as via:
+    with (
+        process(command.argv, engine + "/health", env=command.env),
+        gateway(engines) as via,
+        gateway(engines, extra_stack="reserved_interactive = 0") as unreserved,
+    ):
         modes: dict[str, Callable[[], FleetResult]] = {
             "direct": lambda: asyncio.run(fleet(engine, args.agents, args.seconds)),
             "direct, capped": lambda: asyncio.run(fleet(engine, args.agents, args.seconds, args.parallel)),
             "gateway": lambda: asyncio.run(fleet(via, args.agents, args.seconds)),
+            "gateway, no reserve": lambda: asyncio.run(fleet(unreserved, args.agents, args.seconds)),
         }
         warm = asyncio.run(fleet(via, args.agents, 10))  # warm the engine and the gateway first
         print(f"warm-up: {warm.rate:.1f} tokens/s, {sum(warm.errors.values())} errors", flush=True)
@@ -183,7 +190,7 @@ def main() -> None:
                 result = modes[name]()
                 results[name].append(result)
                 print(
-                    f"round {r + 1} {name:<15} {result.rate:7.1f} tokens/s  {result.requests:5d} requests  "
+                    f"round {r + 1} {name:<20} {result.rate:7.1f} tokens/s  {result.requests:5d} requests  "
                     f"{sum(result.errors.values())} errors",
                     flush=True,
                 )
@@ -205,7 +212,7 @@ def main() -> None:
         batch = [r.fairness(args.agents, "batch") for r in runs]
         nothing = sum(n for _, n in normal) + sum(n for _, n in batch)
         print(
-            f"{name:<15} {_spread([r.rate for r in runs]):>27} {errors:>7} "
+            f"{name:<20} {_spread([r.rate for r in runs]):>27} {errors:>7} "
             f"{statistics.mean(r.per_request() for r in runs):8.1f} "
             f"{min(j for j, _ in normal):5.3f}-{max(j for j, _ in normal):5.3f} "
             f"{min(j for j, _ in batch):5.3f}-{max(j for j, _ in batch):5.3f} {nothing:>15}"

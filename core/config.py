@@ -102,6 +102,7 @@ class StackSettings(_Section):
     queue_timeout_s: float = Field(default=60.0, gt=0)
     cache_ttl_s: float = Field(default=600.0, ge=0)
     max_agent_share: float = Field(default=0.25, gt=0, le=1)
+    reserved_interactive: int = Field(default=1, ge=0, description="Slots background work leaves free.")
     embed_max_texts: int = Field(
         default=128, ge=1, description="Texts merged into one embedding call; 1: off."
     )

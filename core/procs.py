@@ -26,7 +26,8 @@ def start_time(pid: int) -> int | None:
     return int(fields[19])  # field 22 of the whole line
 
 
-def _exists(pid: int) -> bool:
+def pid_exists(pid: int) -> bool:
+    """Whether any process has this pid now (ours or not: EPERM means it exists)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -53,7 +54,7 @@ class ProcessRef:
 
     def alive(self) -> bool:
         if self.started is None:
-            return _exists(self.pid)
+            return pid_exists(self.pid)
         return start_time(self.pid) == self.started
 
     def to_text(self) -> str:

@@ -105,6 +105,16 @@ class SutazaiLanguageServer(LanguageServer):
             )
         )
 
+    def forget(self, uris: list[str]) -> None:
+        """Deleted files and folders leave the index (a deleted agent no longer clashes by name);
+        open documents are checked again."""
+        for uri in uris:
+            gone = self.path_of(uri)
+            for spec in [p for p in self.index.names if p == gone or p.is_relative_to(gone)]:
+                self.index.forget(spec)
+        for open_uri in list(self.workspace.text_documents):
+            self.validate_soon(open_uri)
+
     def validate_soon(self, uri: str) -> None:
         """Debounced: a burst of keystrokes is validated once, ``DEBOUNCE_S`` after the last."""
         pending = self._pending.pop(uri, None)
@@ -155,6 +165,18 @@ def did_close(ls: SutazaiLanguageServer, params: lsp.DidCloseTextDocumentParams)
     ls.text_document_publish_diagnostics(
         lsp.PublishDiagnosticsParams(uri=params.text_document.uri, diagnostics=[])
     )
+
+
+@server.feature(lsp.WORKSPACE_DID_DELETE_FILES)
+@guarded()
+def did_delete_files(ls: SutazaiLanguageServer, params: lsp.DeleteFilesParams) -> None:
+    ls.forget([f.uri for f in params.files])
+
+
+@server.feature(lsp.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+@guarded()
+def did_change_watched_files(ls: SutazaiLanguageServer, params: lsp.DidChangeWatchedFilesParams) -> None:
+    ls.forget([c.uri for c in params.changes if c.type == lsp.FileChangeType.Deleted])
 
 
 @server.feature(lsp.TEXT_DOCUMENT_COMPLETION, lsp.CompletionOptions(trigger_characters=[":", " ", "-", "/"]))

@@ -20,21 +20,9 @@ import httpx
 
 from sutazai.errors import Problem, UserError
 from sutazai.files import open_private, private_dir
-from sutazai.procs import ProcessRef
+from sutazai.procs import ProcessRef, pid_exists
 from sutazai.stack.services import local_services, stack_dir
 from sutazai.workspace import Workspace
-
-
-def _alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _supervisor(workspace: Workspace) -> ProcessRef | None:
@@ -62,7 +50,7 @@ def status(workspace: Workspace) -> list[dict[str, Any]]:
     rows = []
     for spec in local_services(workspace):
         row = by_name.get(spec.name, {"name": spec.name, "state": "stopped", "pid": None, "restarts": 0})
-        pid = row.get("pid") if running and _alive(row.get("pid")) else None
+        pid = row.get("pid") if running and row.get("pid") and pid_exists(row["pid"]) else None
         health = "unknown"
         if pid:
             try:

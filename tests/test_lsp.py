@@ -324,3 +324,19 @@ async def test_an_alias_bomb_is_one_diagnostic_at_the_alias(client: LanguageClie
         )
     )
     assert not formatting  # a bomb is left as it is, never expanded
+
+
+async def test_a_deleted_agent_no_longer_clashes_by_name(client: LanguageClient) -> None:
+    import shutil
+
+    copy = ROOT / "agents" / "summarizer-copy"
+    shutil.copytree(ROOT / "agents" / "summarizer", copy)  # same `name: summarizer`
+    try:
+        await open_doc(client, spec("summarizer"))
+        diags = await change(client, spec("summarizer"), spec("summarizer").read_text() + "\n")
+        assert "duplicate-name" in {d.code for d in diags}
+    finally:
+        shutil.rmtree(copy)
+    client.workspace_did_delete_files(lsp.DeleteFilesParams(files=[lsp.FileDelete(uri=uri(copy))]))
+    await client.wait_for_notification(lsp.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    assert "duplicate-name" not in {d.code for d in client.diagnostics[uri(spec("summarizer"))]}

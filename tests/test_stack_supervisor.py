@@ -113,3 +113,20 @@ def test_stack_down_never_signals_a_process_that_reused_a_stale_pid(tmp_path: Pa
     finally:
         bystander.kill()
         bystander.wait()
+
+
+def test_pytest_xdist_workers_share_one_stack_and_the_last_stops_it(tmp_path: Path) -> None:
+    root = init_workspace(tmp_path / "ws", demo=True)
+    write_stack_config(root, parallel=4)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "agents", "-m", "fast", "-n", "2", "-p", "no:cacheprovider", "-q"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0 and " passed" in result.stdout, result.stdout + result.stderr
+    log = (root / ".sutazai" / "stack" / "supervisor.log").read_text()
+    assert log.count("supervisor ") == 2 and log.count(" up\n") == 1, log  # one started, then down
+    assert control.supervisor_pid(Workspace(root)) is None
+    assert not list((root / ".sutazai" / "stack" / "pytest-users").iterdir())

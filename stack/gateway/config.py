@@ -126,6 +126,7 @@ def gateway_config(settings: Settings, root: Path | None = None) -> GatewayConfi
         queue_timeout_s=stack.queue_timeout_s,
         cache_ttl_s=stack.cache_ttl_s,
         max_agent_share=stack.max_agent_share,
+        reserved_interactive=stack.reserved_interactive,
         embed_max_texts=stack.embed_max_texts,
         allowed_hosts=list(gateway.allowed_hosts),
         origins=list(gateway.origins),

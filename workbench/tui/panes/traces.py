@@ -1,10 +1,17 @@
 """Trace and debug: runs from the run store, step by step; edit a step's prompt and replay from it;
-mark two runs to compare them side by side."""
+mark two runs to compare them side by side.
+
+The pane holds one run store for its life and queries it only from worker threads, one query at a
+time: a highlight never blocks the UI on SQLite, and no connection is opened per row.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
+from collections.abc import Callable
+from typing import TypeVar
 
 from rich.markup import escape
 from textual import on, work
@@ -15,6 +22,8 @@ from textual.widgets import DataTable, Static
 
 from sutazai.agents.runstore import RunRecord, RunStore, StepRecord
 from sutazai.workspace import Workspace
+
+T = TypeVar("T")
 
 
 def render_step(step: StepRecord) -> str:
@@ -62,6 +71,9 @@ class TracesPane(Horizontal):
         self.workspace = workspace
         self.marked: list[str] = []
         self.steps: list[StepRecord] = []
+        self.record: RunRecord | None = None
+        self._store: RunStore | None = None  # one for the pane's life, used from worker threads
+        self._store_lock = threading.Lock()
 
     def compose(self) -> ComposeResult:
         runs: DataTable[str] = DataTable(id="runs-table", cursor_type="row")
@@ -77,13 +89,25 @@ class TracesPane(Horizontal):
     def on_mount(self) -> None:
         self.action_reload()
 
-    def store(self) -> RunStore | None:
-        return RunStore(self.workspace.runs_db) if self.workspace.runs_db.exists() else None
+    def on_unmount(self) -> None:
+        with self._store_lock:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+
+    def _read(self, query: Callable[[RunStore], T], empty: T) -> T:
+        """Run a store query on a worker thread: one store, opened once, one query at a time."""
+        with self._store_lock:
+            if self._store is None:
+                if not self.workspace.runs_db.exists():
+                    return empty
+                self._store = RunStore(self.workspace.runs_db)
+            return query(self._store)
 
     @work(thread=True, exclusive=True, group="runs")
     def action_reload(self) -> None:
-        store = self.store()
-        records = store.runs(limit=500) if store else []
+        none: list[RunRecord] = []
+        records = self._read(lambda store: store.runs(limit=500), none)
         self.app.call_from_thread(self._show_runs, records)
 
     def _show_runs(self, records: list[RunRecord]) -> None:
@@ -101,10 +125,17 @@ class TracesPane(Horizontal):
     @on(DataTable.RowHighlighted, "#runs-table")
     def _run_highlighted(self) -> None:
         run_id = self.current_run()
-        store = self.store()
-        if not run_id or store is None:
-            return
-        self.steps = store.steps(run_id)
+        if run_id:
+            self.load_run(run_id)
+
+    @work(thread=True, exclusive=True, group="run")
+    def load_run(self, run_id: str) -> None:
+        nothing: tuple[RunRecord | None, list[StepRecord]] = (None, [])
+        record, steps = self._read(lambda store: (store.run(run_id), store.steps(run_id)), nothing)
+        self.app.call_from_thread(self._show_run, record, steps)
+
+    def _show_run(self, record: RunRecord | None, steps: list[StepRecord]) -> None:
+        self.record, self.steps = record, steps
         table = self.query_one("#steps-table", DataTable)
         table.clear()
         for s in self.steps:
@@ -118,7 +149,6 @@ class TracesPane(Horizontal):
                 str(s.prompt_tokens + s.completion_tokens),
                 summary,
             )
-        record = store.run(run_id)
         if record:
             self.query_one("#step-detail", Static).update(render_run(record, self.steps))
 
@@ -137,11 +167,8 @@ class TracesPane(Horizontal):
             return
         row = table.cursor_row if table.row_count else 0
         step = self.steps[row] if row < len(self.steps) and self.steps[row].kind == "llm" else llm[0]
-        run_id = self.current_run()
-        store = self.store()
-        record = store.run(run_id) if store and run_id else None
-        if record:
-            self.app.push_screen(ReplayScreen(self.workspace, record.agent, step))
+        if self.record:
+            self.app.push_screen(ReplayScreen(self.workspace, self.record.agent, step))
 
     def action_mark(self) -> None:
         from sutazai.workbench.tui.screens.compare import CompareScreen

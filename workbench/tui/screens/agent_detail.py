@@ -12,7 +12,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
 
-from sutazai.agents.loader import AgentCatalog
+from sutazai.agents.loader import load_agent
+from sutazai.errors import Problem, SpecError
 from sutazai.workbench.tui.messages import ChatWith
 from sutazai.workspace import AGENT_FILE, Workspace
 
@@ -31,39 +32,12 @@ class AgentDetailScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        folder = self.workspace.agent_dir(self.agent_name)
-        spec_file = folder / AGENT_FILE
-        text = spec_file.read_text(encoding="utf-8", errors="replace") if spec_file.exists() else ""
-        catalog = AgentCatalog.scan(self.workspace)
-        error = catalog.broken.get(self.agent_name)
-        lines = {p.line for p in error.problems if p.line} if error else set()
         with Horizontal():
             with VerticalScroll(id="spec-view"):
-                yield Static(
-                    Syntax(
-                        text,
-                        "yaml",
-                        line_numbers=True,
-                        highlight_lines=lines,
-                        word_wrap=True,
-                        theme="ansi_dark",
-                    ),
-                    id="spec-text",
-                )
-                if error:
-                    problems = "\n".join(
-                        f"[red]line {p.line}:[/red] {escape(p.message)}"
-                        + (f"\n  [dim]{escape(p.hint)}[/dim]" if p.hint else "")
-                        for p in error.problems
-                    )
-                    yield Static(problems, id="spec-problems")
+                yield Static("", id="spec-text")
+                yield Static("", id="spec-problems")
             with Vertical(id="agent-side"):
-                files = (
-                    sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
-                    if folder.exists()
-                    else []
-                )
-                yield Static("[b]files[/b]\n" + "\n".join(files), id="agent-files")
+                yield Static("[b]files[/b]\n…", id="agent-files")
                 yield Static("[b]memory[/b]\n…", id="agent-memory")
                 yield Input(placeholder="search this agent's memory", id="memory-search")
                 yield Static("", id="memory-results")
@@ -71,7 +45,39 @@ class AgentDetailScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.title = f"agent {self.agent_name}"
+        self.load_spec()
         self.load_memory()
+
+    @work(thread=True, exclusive=True, group="spec")
+    def load_spec(self) -> None:
+        """Read the spec, its problems and the folder on a worker thread: paint first, then fill."""
+        folder = self.workspace.agent_dir(self.agent_name)
+        spec_file = folder / AGENT_FILE
+        text = spec_file.read_text(encoding="utf-8", errors="replace") if spec_file.exists() else ""
+        try:
+            load_agent(folder)
+            problems: list[Problem] = []
+        except SpecError as exc:
+            problems = list(exc.problems)
+        files = (
+            sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")) if folder.exists() else []
+        )
+        self.app.call_from_thread(self._show_spec, text, problems, files)
+
+    def _show_spec(self, text: str, problems: list[Problem], files: list[str]) -> None:
+        lines = {p.line for p in problems if p.line}
+        syntax = Syntax(
+            text, "yaml", line_numbers=True, highlight_lines=lines, word_wrap=True, theme="ansi_dark"
+        )
+        self.query_one("#spec-text", Static).update(syntax)
+        listing = "\n".join(
+            f"[red]line {p.line}:[/red] {escape(p.message)}"
+            + (f"\n  [dim]{escape(p.hint)}[/dim]" if p.hint else "")
+            for p in problems
+        )
+        self.query_one("#spec-problems", Static).update(listing)
+        self.query_one("#spec-problems", Static).display = bool(problems)
+        self.query_one("#agent-files", Static).update("[b]files[/b]\n" + "\n".join(files))
 
     @work(exclusive=True, group="memory")
     async def load_memory(self, query: str | None = None) -> None:
@@ -80,7 +86,7 @@ class AgentDetailScreen(Screen[None]):
 
         memory_box = self.query_one("#agent-memory", Static)
         try:
-            agent = AgentCatalog.scan(self.workspace).get(self.agent_name)
+            agent = load_agent(self.workspace.agent_dir(self.agent_name))
         except UserError:
             memory_box.update("[b]memory[/b]\n(fix the spec first)")
             return

@@ -1,7 +1,8 @@
-"""Two runs side by side, step by step."""
+"""Two runs side by side, step by step (read on a worker thread after the first paint)."""
 
 from __future__ import annotations
 
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -22,11 +23,27 @@ class CompareScreen(Screen[None]):
         self.runs = (left, right)
 
     def compose(self) -> ComposeResult:
-        store = RunStore(self.workspace.runs_db)
         with Horizontal():
+            for index, run_id in enumerate(self.runs):
+                with VerticalScroll(classes="compare-column"):
+                    yield Static(f"loading run {run_id}…", id=f"compare-{index}")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.load()
+
+    @work(thread=True, exclusive=True)
+    def load(self) -> None:
+        store = RunStore(self.workspace.runs_db)
+        try:
+            texts = []
             for run_id in self.runs:
                 record = store.run(run_id)
-                text = render_run(record, store.steps(run_id)) if record else f"run {run_id} not found"
-                with VerticalScroll(classes="compare-column"):
-                    yield Static(text)
-        yield Footer()
+                texts.append(render_run(record, store.steps(run_id)) if record else f"run {run_id} not found")
+        finally:
+            store.close()
+        self.app.call_from_thread(self._show, texts)
+
+    def _show(self, texts: list[str]) -> None:
+        for index, text in enumerate(texts):
+            self.query_one(f"#compare-{index}", Static).update(text)
