@@ -203,7 +203,7 @@ def main() -> None:
         )
     print()
     print(
-        f"{'mode':<15} {'tokens/s median (min-max)':>27} {'errors':>7} {'tok/req':>8} "
+        f"{'mode':<20} {'tokens/s median (min-max)':>27} {'errors':>7} {'tok/req':>8} "
         f"{'Jain normal':>12} {'Jain batch':>11} {'served nothing':>15}"
     )
     for name, runs in results.items():
@@ -228,9 +228,13 @@ def main() -> None:
     print(
         f"gateway / direct, capped:  {gw / statistics.median(r.rate for r in results['direct, capped']):.2f}x"
     )
+    unreserved = statistics.median(r.rate for r in results["gateway, no reserve"])
     print(
-        f"interactive first token under load, p50 (min-max) ms: direct {_spread(direct_ttft)}, "
-        f"gateway {_spread(gateway_ttft)}"
+        f"gateway, no reserve / direct: {unreserved / statistics.median(r.rate for r in results['direct']):.2f}x"
+    )
+    print(
+        f"interactive first token under load, ms, median (min-max) of {args.samples}: "
+        f"direct {_spread(direct_ttft)}, gateway {_spread(gateway_ttft)}"
     )
 
 
