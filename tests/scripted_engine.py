@@ -22,6 +22,7 @@ class Reply:
     delay_s: float = 0.0  # before each chunk
     drop: bool = False  # close the connection without answering (a stale keep-alive socket)
     status: int = 200  # answer this HTTP error instead
+    retry_after: str | None = None  # with a Retry-After header
 
 
 @dataclass

@@ -154,3 +154,30 @@ async def test_qdrant_local_mode_memory(workspace: Workspace, engine: Any, tmp_p
     other = Memory(open_store("qdrant", "someone-else", "knowledge", tmp_path / "x"), embedder)
     assert (await memory.recall("capital of France", 1))[0].text == "Paris is the capital of France."
     assert await other.recall("capital of France", 1) == []
+
+
+async def test_a_busy_gateway_slows_a_run_down_instead_of_failing_it(
+    workspace: Workspace, engine: Any
+) -> None:
+    engine[0].replies = [
+        Reply("queue full", status=429, retry_after="0"),
+        Reply("engine busy", status=503, retry_after="0"),
+        Reply("Done at last."),
+    ]
+    runtime = _runtime(workspace)
+    events = await _collect(runtime, "summarizer", "x")
+    assert events[-1].status == "ok" and events[-1].output == "Done at last."
+    steps = runtime.store.steps(events[-1].run_id)
+    assert [s.kind for s in steps] == ["backoff", "backoff", "llm"]  # the trace says why it was slow
+    assert [s.data["status"] for s in steps[:2]] == [429, 503] and "queue full" in steps[0].data["message"]
+
+
+async def test_a_busy_gateway_past_the_run_deadline_ends_the_run(workspace: Workspace, engine: Any) -> None:
+    spec_file = workspace.agent_dir("summarizer") / "agent.yaml"
+    spec_file.write_text(spec_file.read_text().replace("timeout_s: 120", "timeout_s: 1"))
+    engine[0].replies = [Reply("queue full", status=429, retry_after="5")] * 3
+    runtime = _runtime(workspace)
+    started = asyncio.get_running_loop().time()
+    events = await _collect(runtime, "summarizer", "x")
+    assert events[-1].status == "error" and "429" in (events[-1].error or "")
+    assert asyncio.get_running_loop().time() - started < 1.0  # no wait it could not finish
