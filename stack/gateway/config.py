@@ -96,19 +96,7 @@ def gateway_config(settings: Settings, root: Path | None = None) -> GatewayConfi
                 "embedder", "openai", f"http://127.0.0.1:{stack.embedder_port}", 4, [], [EMBEDDING_MODEL]
             )
         )
-    for raw in stack.engines:
-        engines.append(
-            EngineConfig(
-                name=raw.name,
-                kind=raw.kind,
-                url=raw.url,
-                slots=raw.slots,
-                models=list(raw.models),
-                embedding_models=list(raw.embedding_models),
-                api_key=raw.api_key,
-                context=raw.context,
-            )
-        )
+    engines += [EngineConfig(**raw.model_dump()) for raw in stack.engines]  # the same fields, typed
     if stack.ollama_url:
         engines.append(EngineConfig("ollama", "ollama", stack.ollama_url, 4))
     if stack.litellm_config:

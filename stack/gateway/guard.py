@@ -140,8 +140,7 @@ async def guard_middleware(request: web.Request, handler: Handler) -> web.Stream
     if request.path.startswith("/admin/") and not guard.has_token(request):
         return _forbidden(f"/admin needs the gateway token: {TOKEN_HINT}")
     if request.method == "OPTIONS" and origin is not None:  # a CORS preflight from an allowed origin
-        response = web.Response(status=204)
-        _cors(response, origin)
+        response = web.Response(status=204)  # cors_headers adds Allow-Origin as it is sent
         response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
         response.headers["Access-Control-Allow-Headers"] = request.headers.get(
             "Access-Control-Request-Headers", "Content-Type, Authorization"

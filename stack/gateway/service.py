@@ -247,14 +247,15 @@ class Gateway:
             slot = await pool.acquire("embeddings", "normal")
             try:
                 self.stats.record_embed_batch(len(texts))
-                for attempt in range(self.config.connect_attempts - 1):
+                attempt = 0
+                while True:
                     try:
                         return await engine.embed(texts, model, attempt)
                     except EngineFailure as exc:
-                        if not exc.retryable:
+                        attempt += 1
+                        if not exc.retryable or attempt == self.config.connect_attempts:
                             raise
                         self.stats.retries.labels(engine.name).inc()
-                return await engine.embed(texts, model, self.config.connect_attempts - 1)
             finally:
                 pool.release(slot)
 
