@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 
 from sutazai.errors import GatewayUnavailable, Problem, UserError
+from sutazai.gateway_report import ServedModel, StatsSnapshot
 
 
 class GatewayError(UserError):
@@ -72,6 +73,9 @@ def auth_headers(token: str | None) -> dict[str, str]:
 
 
 class GatewayClient:
+    """One HTTP client for the gateway, used by every front end (runtime, TUI, language server,
+    doctor, pytest plugin): the same token, headers, timeouts and errors everywhere."""
+
     def __init__(
         self, base_url: str, timeout_s: float = 120.0, agent: str | None = None, token: str | None = None
     ) -> None:
@@ -79,7 +83,7 @@ class GatewayClient:
         self.token = token
         self._client = httpx.AsyncClient(
             base_url=self.base_url,
-            timeout=httpx.Timeout(timeout_s, connect=5.0),
+            timeout=httpx.Timeout(timeout_s, connect=min(5.0, timeout_s)),
             limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
             headers=auth_headers(token),
         )
@@ -87,6 +91,12 @@ class GatewayClient:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+    async def __aenter__(self) -> GatewayClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
     def _headers(self, agent: str | None, priority: str | None) -> dict[str, str]:
         headers = {}
@@ -211,13 +221,27 @@ class GatewayClient:
         data = sorted(response.json()["data"], key=lambda d: d["index"])
         return [d["embedding"] for d in data]
 
-    async def models(self) -> list[str]:
+    async def _get_json(self, path: str) -> Any:
         try:
-            response = await self._client.get("/v1/models")
+            response = await self._client.get(path)
         except httpx.TransportError as exc:
             raise self._unreachable(exc) from None
         await self._raise_for_status(response)
-        return [m["id"] for m in response.json().get("data", [])]
+        try:
+            return response.json()
+        except ValueError:
+            raise GatewayError(Problem(f"gateway answered {path} with something other than JSON")) from None
+
+    async def models(self) -> list[str]:
+        return [m["id"] for m in (await self._get_json("/v1/models")).get("data", [])]
+
+    async def served_models(self) -> list[ServedModel]:
+        """Models with their sizes, as Ollama's ``/api/tags`` lists them."""
+        return [ServedModel.model_validate(m) for m in (await self._get_json("/api/tags")).get("models", [])]
+
+    async def stats(self) -> StatsSnapshot:
+        """What the gateway reports (needs the workspace token: ``/admin/*``)."""
+        return StatsSnapshot.model_validate(await self._get_json("/admin/stats"))
 
 
 def _parse_chunk(event: dict[str, Any]) -> ChatChunk:

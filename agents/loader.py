@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+from sutazai.agents.checks import check_agent
 from sutazai.agents.spec import AgentSpec
-from sutazai.agents.tools import BUILTINS, RUNTIME_TOOLS, Tool, import_tools_module, tool_functions_in
-from sutazai.agents.yamlpos import position_of, validate_model
-from sutazai.errors import Problem, ProblemList, SpecError
+from sutazai.agents.tools import BUILTINS, RUNTIME_TOOLS, Tool, import_tools_module
+from sutazai.errors import Problem, SpecError
 from sutazai.workspace import AGENT_FILE, Workspace
 
 
@@ -61,54 +61,14 @@ def _read_text(path: Path) -> str:
 def load_agent(folder: Path) -> AgentDefinition:
     """Validate ``agent.yaml`` and everything it points at; raise one SpecError with all problems."""
     spec_file = folder / AGENT_FILE
-    spec, tree = validate_model(AgentSpec, _read_text(spec_file), spec_file)
-    problems = ProblemList()
-
-    def where(*loc: str | int) -> tuple[int | None, int | None]:
-        pos = position_of(tree, loc)
-        return (pos[0], pos[1]) if pos else (None, None)
-
-    if spec.name != folder.name:
-        problems.add(
-            Problem(
-                f"name {spec.name!r} does not match its folder {folder.name!r}",
-                spec_file,
-                *where("name"),
-                hint=f"set `name: {folder.name}` or rename the folder",
-            )
-        )
+    checked = check_agent(folder, _read_text(spec_file))
+    if checked.errors or checked.spec is None:
+        raise SpecError(checked.errors)
+    spec = checked.spec
     prompt = spec.prompt.text or ""
     if spec.prompt.file is not None:
-        prompt_path = (folder / spec.prompt.file).resolve()
-        if not prompt_path.is_relative_to(folder.resolve()):
-            problems.add(
-                Problem("prompt file must stay inside the agent folder", spec_file, *where("prompt", "file"))
-            )
-        elif not prompt_path.is_file():
-            problems.add(
-                Problem(
-                    f"prompt file {spec.prompt.file!r} does not exist",
-                    spec_file,
-                    *where("prompt", "file"),
-                    hint=f"create {folder.name}/{spec.prompt.file}",
-                )
-            )
-        else:
-            prompt = _read_text(prompt_path)
-    defined = tool_functions_in(folder / "tools.py")
-    for index, tool in enumerate(spec.tools):
-        if tool not in BUILTINS and tool not in RUNTIME_TOOLS and tool not in defined:
-            known = sorted({*BUILTINS, *RUNTIME_TOOLS, *defined})
-            problems.add(
-                Problem(
-                    f"unknown tool {tool!r}",
-                    spec_file,
-                    *where("tools", index),
-                    hint=f"define `def {tool}(...)` in tools.py, or use one of: {', '.join(known)}",
-                )
-            )
-    problems.raise_if_any()
-    return AgentDefinition(spec, folder, prompt, defined)
+        prompt = _read_text(folder / spec.prompt.file)
+    return AgentDefinition(spec, folder, prompt, checked.defined_tools)
 
 
 @dataclass

@@ -1,38 +1,47 @@
-"""YAML with positions: pydantic errors are mapped back to the line and column that caused them."""
+"""YAML with positions: every problem in a spec file points at the line and columns that caused it.
+
+The loader and the language server both go through here, so a file reads the same in
+``sutazai validate`` and in the editor: same rule codes, same ranges, same suggested fixes.
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from sutazai.errors import Problem, SpecError
+from sutazai.schema_keys import closest, keys_of, model_under
 from sutazai.yamlsafe import check_yaml
 
 M = TypeVar("M", bound=BaseModel)
+Location = tuple[int | str, ...]
+_TOKEN = re.compile(r"[^\s:,\]\}#]+")
 
 
-def load_yaml_with_positions(text: str, path: Path) -> Any:
+def parse_yaml(text: str, path: Path | None) -> Any:
     """Parse with ruamel's round-trip loader, which records ``.lc`` positions on every node.
     Oversized files and aliases are refused first, with their location (:mod:`sutazai.yamlsafe`)."""
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError
 
     check_yaml(text, path)
-    yaml = YAML(typ="rt")
     try:
-        return yaml.load(text)
+        return YAML(typ="rt").load(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        column = mark.column + 1 if mark else None
-        raise SpecError(
-            Problem(f"YAML syntax: {exc.problem or exc.context}", path, line, column, "fix the YAML syntax")
-        ) from None
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        message = f"YAML syntax: {exc.problem or exc.context}"
+    except Exception as exc:  # ruamel raises a few unmarked errors on odd input
+        line, column, message = 1, 1, f"YAML: {exc}"
+    lines = text.split("\n")
+    raise SpecError(located(message, path, lines, (line, column), code="syntax", hint="fix the YAML syntax"))
 
 
-def position_of(node: Any, loc: tuple[int | str, ...], at_value: bool = False) -> tuple[int, int] | None:
+def position_of(node: Any, loc: Sequence[int | str], at_value: bool = False) -> tuple[int, int] | None:
     """The 1-based (line, column) of the deepest key in ``loc`` that exists in ``node``.
 
     With ``at_value``, a scalar at the end of ``loc`` is located by its value instead of its key.
@@ -61,6 +70,26 @@ def position_of(node: Any, loc: tuple[int | str, ...], at_value: bool = False) -
     return best
 
 
+def located(
+    message: str,
+    path: Path | None,
+    lines: list[str],
+    pos: tuple[int, int] | None,
+    **kw: Any,
+) -> Problem:
+    """A problem at ``pos`` whose range covers the token there (a key, a value, a list item)."""
+    line, column = pos or (1, 1)
+    text = lines[line - 1] if 0 < line <= len(lines) else ""
+    match = _TOKEN.match(text[column - 1 :])
+    width = len(match.group(0)) if match else max(1, len(text) - column + 1)
+    return Problem(message, path, line, column, end_column=column + width, **kw)
+
+
+def at_key(tree: Any, loc: Location, message: str, path: Path | None, lines: list[str], **kw: Any) -> Problem:
+    """A problem located at the value under ``loc`` (or the deepest key of it that exists)."""
+    return located(message, path, lines, position_of(tree, loc, at_value=True), **kw)
+
+
 def to_plain(node: Any) -> Any:
     """ruamel's commented containers as plain dicts and lists, for pydantic."""
     if isinstance(node, dict):
@@ -82,20 +111,15 @@ def describe(err: Any) -> str:
     return f"{field}: {message}" if field else message
 
 
-def validate_model(model: type[M], text: str, path: Path) -> tuple[M, Any]:
-    """Parse and validate; every error names file, line and column. Returns (model, raw tree)."""
-    tree = load_yaml_with_positions(text, path)
-    if not isinstance(tree, dict):
-        raise SpecError(Problem("expected a mapping of keys at the top level", path, 1, 1))
-    try:
-        return model.model_validate(to_plain(tree)), tree
-    except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "function" in p))
-            pos = position_of(tree, loc, at_value=err["type"] != "extra_forbidden") or (1, 1)
-            problems.append(Problem(describe(err), path, pos[0], pos[1], _hint(err)))
-        raise SpecError(problems) from None
+def _suggestion(model: type[BaseModel], loc: Location, err: Any) -> str | None:
+    """The key or value a typo most likely meant, from the model itself."""
+    if err["type"] == "extra_forbidden" and loc:
+        parent = model_under(model, loc[:-1])
+        return closest(str(loc[-1]), list(keys_of(parent)) if parent else [])
+    if err["type"] == "literal_error":
+        options = re.findall(r"'([^']+)'", str(err.get("ctx", {}).get("expected", "")))
+        return closest(str(err.get("input", "")), options)
+    return None
 
 
 def _hint(err: Any) -> str | None:
@@ -104,3 +128,49 @@ def _hint(err: Any) -> str | None:
     if err["type"] == "missing":
         return "add it; `sutazai schema` lists every key"
     return None
+
+
+def schema_problems(model: type[BaseModel], tree: Any, path: Path | None, lines: list[str]) -> list[Problem]:
+    """Every schema violation of ``tree``, located, coded ``schema``, with a ``replace`` fix when
+    a known key or value is one typo away."""
+    try:
+        model.model_validate(to_plain(tree))
+        return []
+    except ValidationError as exc:
+        errors = exc.errors()
+    problems: list[Problem] = []
+    for err in errors:
+        loc: Location = tuple(p for p in err["loc"] if not (isinstance(p, str) and "function" in p))
+        pos = position_of(tree, loc, at_value=err["type"] != "extra_forbidden")
+        suggestion = _suggestion(model, loc, err)
+        message = describe(err) + (f" (did you mean {suggestion!r}?)" if suggestion else "")
+        data = {"replace": suggestion} if suggestion else {}
+        problems.append(located(message, path, lines, pos, code="schema", hint=_hint(err), data=data))
+    return problems
+
+
+def parse_mapping(text: str, path: Path | None) -> Any:
+    """Parse a spec file whose top level must be a mapping."""
+    tree = parse_yaml(text, path)
+    if not isinstance(tree, dict):
+        first = text.split("\n", 1)[0]
+        raise SpecError(
+            Problem(
+                "expected a mapping of keys at the top level",
+                path,
+                1,
+                1,
+                code="schema",
+                end_column=max(2, len(first) + 1),
+            )
+        )
+    return tree
+
+
+def validate_model(model: type[M], text: str, path: Path) -> tuple[M, Any]:
+    """Parse and validate; every error names file, line and column. Returns (model, raw tree)."""
+    tree = parse_mapping(text, path)
+    problems = schema_problems(model, tree, path, text.split("\n"))
+    if problems:
+        raise SpecError(problems)
+    return model.model_validate(to_plain(tree)), tree

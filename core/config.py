@@ -15,7 +15,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from sutazai.errors import Problem, SpecError
+from sutazai.errors import SpecError
+from sutazai.tomlpos import syntax_problem, validation_problem
 
 ENV_PREFIX = "SUTAZAI_"
 DEFAULT_GATEWAY_PORT = 11435
@@ -131,19 +132,25 @@ def user_config_path() -> Path:
 
 def read_toml(path: Path) -> dict[str, Any]:
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return {}
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        # tomllib reports "(at line L, column C)" in the message; keep it as the location.
-        message = str(exc)
-        line = column = None
-        if "(at line " in message:
-            message, _, where = message.partition(" (at line ")
-            nums = where.rstrip(")").split(", column ")
-            line, column = int(nums[0]), int(nums[1]) if len(nums) > 1 else None
-        raise SpecError(Problem(message, path, line, column, "fix the TOML syntax")) from None
+        raise SpecError(syntax_problem(exc, path)) from None
+
+
+def _holds(data: Any, loc: tuple[Any, ...]) -> bool:
+    """Whether ``data`` sets the key at ``loc`` (so an error there came from this file)."""
+    for part in loc:
+        if (isinstance(data, dict) and part in data) or (
+            isinstance(data, list) and isinstance(part, int) and part < len(data)
+        ):
+            data = data[part]
+        else:
+            return False
+    return True
 
 
 def env_overrides(environ: dict[str, str] | None = None) -> dict[str, Any]:
@@ -178,8 +185,9 @@ def load_settings(
     user_toml: Path | None = None,
 ) -> Settings:
     """Merge every source, lowest precedence first, then validate once."""
+    user_toml = user_toml or user_config_path()
     layers: list[tuple[dict[str, Any], Path | None]] = [
-        (read_toml(user_toml or user_config_path()), user_toml or user_config_path()),
+        (read_toml(user_toml), user_toml),
         (read_toml(workspace_toml) if workspace_toml else {}, workspace_toml),
         (env_overrides(environ), None),
         (flags or {}, None),
@@ -195,12 +203,13 @@ def load_settings(
     try:
         return Settings.model_validate(merged)
     except ValidationError as exc:
-        problems = [
-            Problem(
-                f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}",
+        problems = []
+        for err in exc.errors():
+            # Blame the highest-precedence file that sets the key; flags and environment have no file.
+            source = next(
+                (path for data, path in reversed(layers) if _holds(data, tuple(err["loc"]))),
                 workspace_toml,
-                hint="see `sutazai doctor` and README: Configuration",
             )
-            for err in exc.errors()
-        ]
+            text = source.read_text(encoding="utf-8") if source and source.is_file() else None
+            problems.append(validation_problem(Settings, err, source, text))
         raise SpecError(problems) from None

@@ -6,19 +6,33 @@ and the CLI, TUI and language server render it; anything else is a bug and may s
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
+
+Severity = Literal["error", "warning", "info"]
 
 
 @dataclass(frozen=True)
 class Problem:
-    """One located problem: ``file:line:col: message``. Lines and columns are 1-based."""
+    """One located problem: ``file:line:col: message``. Lines and columns are 1-based.
+
+    The same record serves the CLI (rendered), the loader (raised in a :class:`SpecError`) and the
+    language server (published as a diagnostic): ``code`` names the rule, ``end_column`` ends the
+    range on the same line, and ``data`` carries what a quick fix needs (``replace``, ``tool``,
+    ``file``) so that no front end parses messages.
+    """
 
     message: str
     file: Path | None = None
     line: int | None = None
     column: int | None = None
     hint: str | None = None
+    code: str = "error"
+    end_column: int | None = None
+    severity: Severity = "error"
+    data: Mapping[str, str] = field(default_factory=dict, hash=False)
 
     def location(self) -> str:
         if self.file is None:
@@ -42,6 +56,7 @@ class Problem:
             "column": self.column,
             "message": self.message,
             "hint": self.hint,
+            "code": self.code,
         }
 
 
@@ -82,6 +97,14 @@ class ProblemList:
     def add(self, problem: Problem) -> None:
         self.items.append(problem)
 
+    def extend(self, problems: list[Problem]) -> None:
+        self.items.extend(problems)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.items if p.severity == "error"]
+
     def raise_if_any(self, error: type[UserError] = SpecError) -> None:
-        if self.items:
-            raise error(self.items)
+        """Raise the errors (warnings alone never stop a load)."""
+        if self.errors:
+            raise error(self.errors)

@@ -7,11 +7,11 @@ from pathlib import Path
 from lsprotocol import types as lsp
 
 from sutazai.agents.tools import BUILTINS, RUNTIME_TOOLS, tool_functions_in
-from sutazai.lsp.analysis import FileKind
+from sutazai.lsp.analysis import FileKind, model_at
 from sutazai.lsp.gateway_models import GatewayModels
-from sutazai.lsp.schema_docs import keys_of, model_at
 from sutazai.lsp.workspace_index import WorkspaceIndex
 from sutazai.lsp.yamlpath import context_at
+from sutazai.schema_keys import keys_of
 
 MODEL_KEYS = {"tier", "model"}
 FILE_KEYS = {"file", "smoke"}

@@ -9,11 +9,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from typing import Any
 
-import httpx
-
-from sutazai.agents.gateway_client import auth_headers
+from sutazai.agents.gateway_client import GatewayClient
+from sutazai.errors import UserError
+from sutazai.gateway_report import ServedModel, StatsSnapshot
 
 
 class GatewayModels:
@@ -25,8 +24,8 @@ class GatewayModels:
         self.ttl_s = ttl_s
         self.timeout_s = timeout_s
         self.models: set[str] | None = None  # None: never reached
-        self.details: dict[str, dict[str, Any]] = {}
-        self.stats: dict[str, Any] = {}
+        self.details: dict[str, ServedModel] = {}
+        self.stats: StatsSnapshot | None = None
         self._fetched = 0.0
         self._task: asyncio.Task[None] | None = None
 
@@ -39,15 +38,15 @@ class GatewayModels:
 
     async def refresh(self) -> None:
         self._fetched = time.monotonic()
-        try:
-            async with httpx.AsyncClient(timeout=self.timeout_s, headers=auth_headers(self.token)) as client:
-                tags = (await client.get(f"{self.url}/api/tags")).json()
-                stats = await client.get(f"{self.url}/admin/stats")
-                self.stats = stats.json() if stats.status_code == 200 else {}
-        except (httpx.HTTPError, ValueError):
-            return
-        self.details = {m["name"]: m for m in tags.get("models", [])}
-        self.models = set(self.details)
+        async with GatewayClient(self.url, timeout_s=self.timeout_s, token=self.token) as client:
+            try:
+                served = await client.served_models()
+            except UserError:
+                return
+            self.details = {m.name: m for m in served}
+            self.models = set(self.details)
+            with contextlib.suppress(UserError):  # without the token, sizes still show
+                self.stats = await client.stats()
 
     def knows(self, name: str) -> bool | None:
         """True/False when the gateway has answered; None when it is unknown (offline)."""
@@ -60,14 +59,12 @@ class GatewayModels:
         if info is None:
             return f"not served by the gateway at {self.url}"
         lines = [f"served by the gateway at {self.url}"]
-        if info.get("size"):
-            lines.append(f"size: {info['size'] / 1e6:.0f} MB")
-        for engine in self.stats.get("engines", {}).values():
-            if name in engine.get("models", []) or name in self.stats.get("latency_by_model", {}):
-                depth = sum(engine.get("queue_depth", {}).values())
-                lines.append(
-                    f"engine {engine.get('kind')}: {engine.get('in_flight', 0)} in flight, {depth} queued, "
-                    f"{engine.get('slots', '?')} slots"
-                )
-                break
+        if info.size:
+            lines.append(f"size: {info.size / 1e6:.0f} MB")
+        engine = self.stats.engine_serving(name) if self.stats else None
+        if engine is not None:
+            lines.append(
+                f"engine {engine.kind}: {engine.in_flight} in flight, {engine.queue_depth.total} queued, "
+                f"{engine.slots} slots"
+            )
         return "\n".join(lines)

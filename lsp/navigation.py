@@ -9,10 +9,10 @@ from typing import Any
 from lsprotocol import types as lsp
 
 from sutazai.agents.tools import BUILTINS, tool_functions_in
-from sutazai.lsp.analysis import FileKind
+from sutazai.lsp.analysis import FileKind, model_at
 from sutazai.lsp.gateway_models import GatewayModels
-from sutazai.lsp.schema_docs import keys_of, model_at
 from sutazai.lsp.yamlpath import context_at, parents
+from sutazai.schema_keys import keys_of
 
 _WORD = re.compile(r"[\w./-]+")
 

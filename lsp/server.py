@@ -20,8 +20,9 @@ from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
 from sutazai import __version__
+from sutazai.errors import Problem
 from sutazai.lsp import actions, commands, completion, formatting, navigation
-from sutazai.lsp.analysis import Finding, analyse, file_kind
+from sutazai.lsp.analysis import analyse, file_kind
 from sutazai.lsp.gateway_models import GatewayModels
 from sutazai.lsp.workspace_index import WorkspaceIndex
 
@@ -33,6 +34,21 @@ SEVERITY = {
     "info": lsp.DiagnosticSeverity.Information,
 }
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def diagnostic(problem: Problem) -> lsp.Diagnostic:
+    """A located problem (1-based, as the CLI prints it) as an LSP diagnostic (0-based)."""
+    line = (problem.line or 1) - 1
+    start = (problem.column or 1) - 1
+    end = (problem.end_column or problem.column or 1) - 1
+    return lsp.Diagnostic(
+        range=lsp.Range(lsp.Position(line, start), lsp.Position(line, max(end, start + 1))),
+        message=problem.message,
+        severity=SEVERITY[problem.severity],
+        code=problem.code,
+        source="sutazai",
+        data=dict(problem.data) or None,
+    )
 
 
 class SutazaiLanguageServer(LanguageServer):
@@ -85,23 +101,12 @@ class SutazaiLanguageServer(LanguageServer):
             findings = analyse(path, text, self.index, self.models_for(path))
         except Exception as exc:  # a bug in a check must not silence the others, nor kill the server
             log.exception("analysis failed for %s", uri)
-            findings = [
-                Finding(0, 0, 1, f"sutazai-lsp could not analyse this file: {exc}", "warning", "internal")
-            ]
+            message = f"sutazai-lsp could not analyse this file: {exc}"
+            findings = [Problem(message, path, 1, 1, severity="warning", code="internal", end_column=2)]
         self.text_document_publish_diagnostics(
             lsp.PublishDiagnosticsParams(
                 uri=uri,
-                diagnostics=[
-                    lsp.Diagnostic(
-                        range=lsp.Range(lsp.Position(f.line, f.start), lsp.Position(f.line, f.end)),
-                        message=f.message,
-                        severity=SEVERITY[f.severity],
-                        code=f.code,
-                        source="sutazai",
-                        data=f.data or None,
-                    )
-                    for f in findings
-                ],
+                diagnostics=[diagnostic(f) for f in findings],
             )
         )
 

@@ -58,6 +58,25 @@ def test_unknown_key_is_reported(tmp_path: Path) -> None:
         load_settings(ws, environ={}, user_toml=tmp_path / "x")
 
 
+def test_unknown_and_wrong_keys_are_located_in_the_file_that_sets_them(tmp_path: Path) -> None:
+    """A typo in [stack] or in the second [[stack.engines]] names its line, column and the key meant."""
+    ws = tmp_path / "sutazai.toml"
+    ws.write_text(
+        "[gateway]\nport = 1\n\n[stack]\nengine = 'xllamacpp'\nthreds = 4\n\n"
+        "[[stack.engines]]\nname = 'a'\nurl = 'http://127.0.0.1:1'\n\n"
+        "[[stack.engines]]\nname = 'b'\n  urll = 'http://127.0.0.1:2'\n"
+    )
+    user = tmp_path / "user.toml"
+    user.write_text("[memory]\n\nbackend = 'faiss'\ntop = 3\n")
+    with pytest.raises(SpecError) as info:
+        load_settings(ws, environ={}, user_toml=user)
+    found = {(p.file, p.line, p.column, p.end_column, p.data.get("replace")) for p in info.value.problems}
+    assert (ws, 6, 1, 7, "threads") in found
+    assert (ws, 14, 3, 7, "url") in found
+    assert (user, 4, 1, 4, None) in found
+    assert all(p.code == "schema" for p in info.value.problems)
+
+
 def test_workspace_is_found_walking_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "sutazai.toml").write_text("")
     deep = tmp_path / "agents" / "a" / "b"

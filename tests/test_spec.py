@@ -108,3 +108,44 @@ def test_schema_is_valid_json_schema_and_validates_the_demo(demo_root: Path) -> 
         assert spec_file.read_text().startswith("# yaml-language-server: $schema=")
         jsonschema.validate(yaml.safe_load(spec_file.read_text()), schema)
     assert json.dumps(schema)
+
+
+BROKEN = {
+    "schema": "name: alpha\nkind: poem\nprompt:\n  text: hi\nlimit:\n  max_tokens: 2\n",
+    "name-mismatch": "name: beta\nkind: document\nprompt:\n  text: hi\n",
+    "missing-prompt": "name: alpha\nkind: document\nprompt:\n  file: nowhere.md\n",
+    "prompt-escape": "name: alpha\nkind: document\nprompt:\n  file: ../../x.md\n",
+    "unknown-tool": "name: alpha\nkind: document\nprompt: hi\ntools: [calculater, shout]\n",
+    "syntax": "name: alpha\nkind: [document\n",
+}
+
+
+@pytest.mark.parametrize("code", sorted(BROKEN))
+def test_loader_and_language_server_apply_the_same_rules(tmp_path: Path, code: str) -> None:
+    """One set of checks: the loader raises exactly what the editor shows (same codes, same ranges)."""
+    from sutazai.lsp.analysis import analyse
+    from sutazai.lsp.gateway_models import GatewayModels
+    from sutazai.lsp.workspace_index import WorkspaceIndex
+
+    (tmp_path / "sutazai.toml").write_text("")
+    folder = _agent(tmp_path, BROKEN[code])
+    with pytest.raises(SpecError) as info:
+        load_agent(folder)
+    loaded = {(p.code, p.line, p.column, p.end_column) for p in info.value.problems}
+    shown = analyse(
+        folder / "agent.yaml", BROKEN[code], WorkspaceIndex(), GatewayModels("http://127.0.0.1:9")
+    )
+    assert {(p.code, p.line, p.column, p.end_column) for p in shown} == loaded
+    assert code in {c for c, *_ in loaded}
+    assert all(p.line and p.end_column and p.end_column > (p.column or 0) for p in info.value.problems)
+
+
+def test_problems_carry_the_fix(tmp_path: Path) -> None:
+    folder = _agent(tmp_path, BROKEN["unknown-tool"] + "temprature: 0.1\n")
+    with pytest.raises(SpecError) as info:
+        load_agent(folder)
+    fixes = {p.code: dict(p.data) for p in info.value.problems}
+    assert fixes["schema"] == {"replace": "temperature"}
+    by_tool = {p.data["tool"]: dict(p.data) for p in info.value.problems if p.code == "unknown-tool"}
+    assert by_tool["calculater"] == {"tool": "calculater", "replace": "calculator"}
+    assert by_tool["shout"] == {"tool": "shout"}

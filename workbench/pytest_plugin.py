@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from sutazai.errors import SpecError
+from sutazai.errors import SpecError, UserError
 from sutazai.workspace import AGENT_FILE, Workspace, find_root
 
 _RUNNER = pytest.StashKey[Any]()
@@ -44,11 +44,15 @@ def _mode(config: pytest.Config) -> str:
 
 
 def _answers(url: str) -> bool:
-    import httpx
+    from sutazai.agents.gateway_client import GatewayClient
+
+    async def models() -> list[str]:
+        async with GatewayClient(url, timeout_s=2.0) as client:
+            return await client.models()
 
     try:
-        httpx.get(f"{url}/v1/models", timeout=2).raise_for_status()
-    except httpx.HTTPError:
+        asyncio.run(models())
+    except UserError:
         return False
     return True
 

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from sutazai.agents.yamlpos import validate_model
+from sutazai.agents.yamlpos import to_plain
 from sutazai.errors import Problem, SpecError
 
 
@@ -86,5 +86,10 @@ def load_smoke(path: Path) -> SmokeFile:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError(Problem(f"cannot read smoke file: {exc}", path)) from None
-    smoke, _ = validate_model(SmokeFile, text, path)
-    return smoke
+    from sutazai.agents.checks import agent_tools_of, check_smoke
+
+    tree, problems = check_smoke(path, text, agent_tools_of(path.parent))
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        raise SpecError(errors)
+    return SmokeFile.model_validate(to_plain(tree))

@@ -70,7 +70,7 @@ def build_app(gateway: Gateway) -> web.Application:
         return web.Response(body=gateway.stats.prometheus(), content_type="text/plain", charset="utf-8")
 
     async def stats(request: web.Request) -> web.Response:
-        return web.Response(body=orjson.dumps(gateway.snapshot()), content_type="application/json")
+        return web.Response(body=gateway.snapshot().model_dump_json(), content_type="application/json")
 
     async def root(request: web.Request) -> web.Response:
         return web.Response(text="Ollama is running")  # what Ollama clients probe for

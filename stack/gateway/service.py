@@ -12,6 +12,7 @@ from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from typing import Any
 
+from sutazai.gateway_report import CacheReport, EngineReport, QueueDepth, StatsSnapshot
 from sutazai.stack.gateway.cache import ResponseCache
 from sutazai.stack.gateway.config import GatewayConfig
 from sutazai.stack.gateway.embed_batcher import EmbeddingBatcher
@@ -263,27 +264,27 @@ class Gateway:
 
     # --- reporting ----------------------------------------------------------------------------
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> StatsSnapshot:
         engines = {
-            name: {
-                "kind": e.config.kind,
-                "url": e.config.url,
-                "healthy": e.healthy,
-                "breaker": e.breaker.state,
-                "slots": self.pools[name].slots,
-                "in_flight": self.pools[name].in_flight,
-                "queue_depth": self.pools[name].depth(),
-                "models": sorted(e.models),
-            }
+            name: EngineReport(
+                kind=e.config.kind,
+                url=e.config.url,
+                healthy=e.healthy,
+                breaker=e.breaker.state,
+                slots=self.pools[name].slots,
+                in_flight=self.pools[name].in_flight,
+                queue_depth=QueueDepth(**self.pools[name].depth()),
+                models=sorted(e.models),
+            )
             for name, e in self.engines.items()
         }
-        cache = {
-            "entries": len(self.cache),
-            "hits": self.cache.hits,
-            "misses": self.cache.misses,
-            "shared": self.cache.shared,
-            "hit_rate": round(self.cache.hit_rate, 4),
-        }
+        cache = CacheReport(
+            entries=len(self.cache),
+            hits=self.cache.hits,
+            misses=self.cache.misses,
+            shared=self.cache.shared,
+            hit_rate=round(self.cache.hit_rate, 4),
+        )
         return self.stats.snapshot(engines, cache)
 
 

@@ -11,10 +11,17 @@ import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from statistics import quantiles
-from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
+from sutazai.gateway_report import (
+    CacheReport,
+    EmbeddingBatch,
+    EngineReport,
+    Latency,
+    QueueDepth,
+    StatsSnapshot,
+)
 from sutazai.stack.gateway.bounded import LRUDict
 
 WINDOW = 512
@@ -22,13 +29,13 @@ RATE_WINDOW_S = 10.0
 OTHER_AGENTS = "(other agents)"
 
 
-def _pct(values: deque[float]) -> dict[str, float]:
+def _pct(values: deque[float]) -> Latency:
     if not values:
-        return {"p50_ms": 0.0, "p95_ms": 0.0, "count": 0}
+        return Latency()
     if len(values) == 1:
-        return {"p50_ms": values[0], "p95_ms": values[0], "count": 1}
+        return Latency(p50_ms=values[0], p95_ms=values[0], count=1)
     q = quantiles(values, n=20, method="inclusive")
-    return {"p50_ms": round(q[9], 3), "p95_ms": round(q[18], 3), "count": len(values)}
+    return Latency(p50_ms=round(q[9], 3), p95_ms=round(q[18], 3), count=len(values))
 
 
 @dataclass
@@ -115,26 +122,23 @@ class GatewayStats:
     def prometheus(self) -> bytes:
         return generate_latest(self.registry)
 
-    def snapshot(self, engines: dict[str, Any], cache: dict[str, Any]) -> dict[str, Any]:
+    def snapshot(self, engines: dict[str, EngineReport], cache: CacheReport) -> StatsSnapshot:
         sizes = list(self.embed_batch_sizes)
-        return {
-            "uptime_s": round(time.time() - self.started, 1),
-            "engines": engines,
-            "queue_depth": {
-                p: sum(e["queue_depth"][p] for e in engines.values())
-                for p in ("interactive", "normal", "batch")
-            },
-            "tokens_per_s": self.tokens_per_second(),
-            "requests_by_priority": dict(self.by_priority),
-            "cached_prompt_tokens": self.cached_prompt_tokens,
-            "cache": cache,
-            "embedding_batch": {
-                "last": sizes[-1] if sizes else 0,
-                "mean": round(sum(sizes) / len(sizes), 2) if sizes else 0.0,
-            },
-            "latency_by_model": {m: _pct(v) for m, v in self.by_model.items()},
-            "latency_by_agent": {
+        return StatsSnapshot(
+            uptime_s=round(time.time() - self.started, 1),
+            engines=engines,
+            queue_depth=sum((e.queue_depth for e in engines.values()), QueueDepth()),
+            tokens_per_s=self.tokens_per_second(),
+            requests_by_priority=dict(self.by_priority),
+            cached_prompt_tokens=self.cached_prompt_tokens,
+            cache=cache,
+            embedding_batch=EmbeddingBatch(
+                last=sizes[-1] if sizes else 0,
+                mean=round(sum(sizes) / len(sizes), 2) if sizes else 0.0,
+            ),
+            latency_by_model={m: _pct(v) for m, v in self.by_model.items()},
+            latency_by_agent={
                 **{a: _pct(v) for a, v in self.by_agent.items()},
                 **({OTHER_AGENTS: _pct(self.other_agents)} if self.other_agents else {}),
             },
-        }
+        )

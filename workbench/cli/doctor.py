@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import sys
 from dataclasses import asdict, dataclass
@@ -40,13 +41,17 @@ def _workspace(ctx: typer.Context) -> tuple[Check, Workspace | None]:
 
 
 def _gateway(url: str) -> list[Check]:
-    import httpx
+    from sutazai.agents.gateway_client import GatewayClient
+
+    async def served() -> list[str]:
+        async with GatewayClient(url, timeout_s=2.0) as client:
+            return await client.models()
 
     try:
-        models = httpx.get(f"{url}/v1/models", timeout=2.0).json().get("data", [])
-    except (httpx.HTTPError, ValueError) as exc:
-        return [Check("gateway", False, f"{url}: {type(exc).__name__}", "sutazai stack up --detach")]
-    names = ", ".join(m["id"] for m in models) or "none"
+        models = asyncio.run(served())
+    except UserError as exc:
+        return [Check("gateway", False, exc.problems[0].message, "sutazai stack up --detach")]
+    names = ", ".join(models) or "none"
     return [
         Check("gateway", True, url),
         Check(

@@ -1,9 +1,8 @@
-"""What the panes show, loaded off the UI thread: agents (with broken ones), runs, gateway stats."""
+"""What the Agents pane shows, loaded off the UI thread: agents (broken ones too) with their last run."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from sutazai.agents.loader import AgentCatalog
 from sutazai.agents.runstore import RunRecord, RunStore
@@ -50,15 +49,3 @@ def load_rows(workspace: Workspace) -> list[AgentRow]:
         where = f"{first.file.name if first.file else ''}:{first.line}" if first.line else ""
         rows.append(AgentRow(name, "?", "?", "broken", None, 0, f"{where} {first.message}"))
     return sorted(rows, key=lambda r: r.name)
-
-
-def gateway_stats(url: str, token: str | None) -> dict[str, Any] | None:
-    import httpx
-
-    from sutazai.agents.gateway_client import auth_headers
-
-    try:
-        response = httpx.get(f"{url}/admin/stats", timeout=0.8, headers=auth_headers(token))
-        return response.json() if response.status_code == 200 else None
-    except (httpx.HTTPError, ValueError):
-        return None

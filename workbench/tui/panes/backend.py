@@ -4,14 +4,16 @@ tokens/s, p50/p95, cache hit rate), refreshed every second, with sparklines."""
 from __future__ import annotations
 
 from collections import deque
-from typing import Any
 
+from pydantic import ValidationError
 from textual import work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Label, Sparkline, Static
 
-from sutazai.workbench.tui.data import gateway_stats
+from sutazai.agents.gateway_client import GatewayClient
+from sutazai.errors import UserError
+from sutazai.gateway_report import StatsSnapshot
 
 HISTORY = 60
 
@@ -42,55 +44,59 @@ class BackendPane(Vertical):
         yield latency
 
     def on_mount(self) -> None:
+        self.client = GatewayClient(self.url, timeout_s=0.8, token=self.token)
         self.set_interval(1.0, self.poll)
         self.poll()
 
-    @work(thread=True, exclusive=True, group="backend")
-    def poll(self) -> None:
-        stats = gateway_stats(self.url, self.token)
-        self.app.call_from_thread(self.show, stats)
+    async def on_unmount(self) -> None:
+        await self.client.aclose()
 
-    def show(self, stats: dict[str, Any] | None) -> None:
+    @work(exclusive=True, group="backend")
+    async def poll(self) -> None:
+        try:
+            stats: StatsSnapshot | None = await self.client.stats()
+        except (UserError, ValidationError):
+            stats = None
+        self.show(stats)
+
+    def show(self, stats: StatsSnapshot | None) -> None:
         summary = self.query_one("#backend-summary", Static)
+        summary.set_class(stats is None, "-down")
         if stats is None:
             summary.update(
-                f"[red]gateway {self.url} is not answering[/red] — start it: Stack tab, u "
-                "(or `sutazai stack up --detach`)"
+                f"gateway {self.url} is not answering — start it: Stack tab, u (or `sutazai stack up --detach`)"
             )
             if not self._warned and self.region.area:  # only when the Backend tab is in view
                 self.notify("gateway not answering; start the stack (Stack tab, u)", severity="warning")
                 self._warned = True
             return
         self._warned = False
-        depth = stats["queue_depth"]
-        cache = stats["cache"]
+        depth, cache = stats.queue_depth, stats.cache
         summary.update(
-            f"[b]{stats['tokens_per_s']:.1f}[/b] tokens/s · queued interactive {depth['interactive']} "
-            f"normal {depth['normal']} batch {depth['batch']} · cache hit rate {cache['hit_rate']:.0%} "
-            f"({cache['entries']} entries) · embedding batch {stats['embedding_batch']['mean']} · "
-            f"cached prompt tokens {stats['cached_prompt_tokens']}"
+            f"{stats.tokens_per_s:.1f} tokens/s · queued interactive {depth.interactive} "
+            f"normal {depth.normal} batch {depth.batch} · cache hit rate {cache.hit_rate:.0%} "
+            f"({cache.entries} entries) · embedding batch {stats.embedding_batch.mean} · "
+            f"cached prompt tokens {stats.cached_prompt_tokens}"
         )
-        self.tokens.append(float(stats["tokens_per_s"]))
-        self.queued.append(float(sum(depth.values())))
+        self.tokens.append(stats.tokens_per_s)
+        self.queued.append(float(depth.total))
         self.query_one("#spark-tokens", Sparkline).data = list(self.tokens)
         self.query_one("#spark-queue", Sparkline).data = list(self.queued)
         engines = self.query_one("#engines-table", DataTable)
         engines.clear()
-        for name, e in stats["engines"].items():
-            q = e["queue_depth"]
+        for name, e in stats.engines.items():
+            q = e.queue_depth
             engines.add_row(
                 name,
-                e["kind"],
-                "ok" if e["healthy"] else "[red]down[/red]",
-                e["breaker"],
-                str(e["in_flight"]),
-                str(e["slots"]),
-                f"{q['interactive']}/{q['normal']}/{q['batch']}",
+                e.kind,
+                "ok" if e.healthy else "DOWN",
+                e.breaker,
+                str(e.in_flight),
+                str(e.slots),
+                f"{q.interactive}/{q.normal}/{q.batch}",
             )
         latency = self.query_one("#latency-table", DataTable)
         latency.clear()
-        for label, group in (("model", stats["latency_by_model"]), ("agent", stats["latency_by_agent"])):
-            for name, p in sorted(group.items(), key=lambda item: -item[1]["count"])[:12]:
-                latency.add_row(
-                    f"{label} {name}", f"{p['p50_ms']:.1f}", f"{p['p95_ms']:.1f}", str(p["count"])
-                )
+        for label, group in (("model", stats.latency_by_model), ("agent", stats.latency_by_agent)):
+            for name, p in sorted(group.items(), key=lambda item: -item[1].count)[:12]:
+                latency.add_row(f"{label} {name}", f"{p.p50_ms:.1f}", f"{p.p95_ms:.1f}", str(p.count))

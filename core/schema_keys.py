@@ -1,16 +1,17 @@
-"""Keys, their documentation and allowed values, read from the pydantic models (one source of truth)."""
+"""Keys, their documentation and allowed values, read from the pydantic models (one source of truth).
+
+The loader uses them to suggest the key a typo meant; the language server to complete and hover."""
 
 from __future__ import annotations
 
+import difflib
 import types as pytypes
 import typing
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel
-
-from sutazai.agents.smoke.spec import SmokeFile
-from sutazai.agents.spec import AgentSpec
 
 
 @dataclass(frozen=True)
@@ -51,15 +52,19 @@ def keys_of(model: type[BaseModel]) -> dict[str, KeyDoc]:
     return out
 
 
-ROOTS: dict[str, type[BaseModel]] = {"agent": AgentSpec, "smoke": SmokeFile}
-
-
-def model_at(kind: str, path: list[str]) -> type[BaseModel] | None:
-    """The model whose keys are valid at ``path`` (a list of parent keys) in a file of ``kind``."""
-    model: type[BaseModel] | None = ROOTS.get(kind)
+def model_under(model: type[BaseModel] | None, path: Sequence[str | int]) -> type[BaseModel] | None:
+    """The model whose keys are valid at ``path`` below ``model``; list indexes are skipped."""
     for part in path:
         if model is None:
             return None
+        if isinstance(part, int):
+            continue
         doc = keys_of(model).get(part)
         model = doc.child if doc else None
     return model
+
+
+def closest(word: str, options: Sequence[str]) -> str | None:
+    """The option a typo most likely meant, if any is close enough."""
+    found = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    return found[0] if found else None

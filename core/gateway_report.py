@@ -1,0 +1,92 @@
+"""The shape of what the gateway reports at ``/admin/stats``, shared by the gateway that writes it
+and the front ends that read it (TUI, language server, CLI) through ``GatewayClient.stats()``.
+
+It lives in the bottom layer because both sides need it and neither may import the other. Readers
+ignore fields they do not know, so an older TUI keeps working against a newer gateway.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+PRIORITIES = ("interactive", "normal", "batch")
+
+
+class _Report(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class QueueDepth(_Report):
+    interactive: int = 0
+    normal: int = 0
+    batch: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.interactive + self.normal + self.batch
+
+    def __add__(self, other: QueueDepth) -> QueueDepth:
+        return QueueDepth(
+            interactive=self.interactive + other.interactive,
+            normal=self.normal + other.normal,
+            batch=self.batch + other.batch,
+        )
+
+
+class Latency(_Report):
+    p50_ms: float = 0.0
+    p95_ms: float = 0.0
+    count: int = 0
+
+
+class EngineReport(_Report):
+    kind: str
+    url: str
+    healthy: bool
+    breaker: str
+    slots: int
+    in_flight: int
+    queue_depth: QueueDepth = Field(default_factory=QueueDepth)
+    models: list[str] = Field(default_factory=list)
+
+
+class CacheReport(_Report):
+    entries: int = 0
+    hits: int = 0
+    misses: int = 0
+    shared: int = 0
+    hit_rate: float = 0.0
+
+
+class EmbeddingBatch(_Report):
+    last: int = 0
+    mean: float = 0.0
+
+
+class StatsSnapshot(_Report):
+    """One reading of ``/admin/stats``."""
+
+    uptime_s: float = 0.0
+    engines: dict[str, EngineReport] = Field(default_factory=dict)
+    queue_depth: QueueDepth = Field(default_factory=QueueDepth)
+    tokens_per_s: float = 0.0
+    requests_by_priority: dict[str, int] = Field(default_factory=dict)
+    cached_prompt_tokens: int = 0
+    cache: CacheReport = Field(default_factory=CacheReport)
+    embedding_batch: EmbeddingBatch = Field(default_factory=EmbeddingBatch)
+    latency_by_model: dict[str, Latency] = Field(default_factory=dict)
+    latency_by_agent: dict[str, Latency] = Field(default_factory=dict)
+
+    def engine_serving(self, model: str) -> EngineReport | None:
+        """The first engine that lists ``model`` (or any engine, if the model has been answered)."""
+        for engine in self.engines.values():
+            if model in engine.models or model in self.latency_by_model:
+                return engine
+        return None
+
+
+class ServedModel(_Report):
+    """A model as ``/api/tags`` lists it."""
+
+    name: str
+    size: int = 0
