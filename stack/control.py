@@ -6,15 +6,14 @@ the files it keeps under ``<workspace>/.sutazai/stack/``.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import httpx
 
@@ -22,6 +21,7 @@ from sutazai.errors import Problem, UserError
 from sutazai.files import open_private, private_dir
 from sutazai.procs import ProcessRef, pid_exists
 from sutazai.stack.services import local_services, stack_dir
+from sutazai.stack.state import ServiceState, read_states
 from sutazai.workspace import Workspace
 
 
@@ -39,40 +39,27 @@ def supervisor_pid(workspace: Workspace) -> int | None:
     return process.pid if process else None
 
 
-def status(workspace: Workspace) -> list[dict[str, Any]]:
-    """Every service with name, state, health, pid and url, checked live."""
+def status(workspace: Workspace) -> list[ServiceState]:
+    """Every service with state, health, pid and url, checked live."""
     running = supervisor_pid(workspace) is not None
-    try:
-        saved = json.loads((stack_dir(workspace) / "state.json").read_text())["services"]
-    except (OSError, ValueError, KeyError):
-        saved = []
-    by_name = {s["name"]: s for s in saved}
+    saved = read_states(stack_dir(workspace) / "state.json")
     rows = []
     for spec in local_services(workspace):
-        row = by_name.get(spec.name, {"name": spec.name, "state": "stopped", "pid": None, "restarts": 0})
-        pid = row.get("pid") if running and row.get("pid") and pid_exists(row["pid"]) else None
-        health = "unknown"
-        if pid:
+        row = saved.get(spec.name) or ServiceState(name=spec.name, url=spec.url)
+        row.url = spec.url
+        if not running or row.pid is None or not pid_exists(row.pid):
+            row = row.stopped() if not running else replace(row, pid=None, health="unknown")
+        else:
             try:
-                health = (
-                    "healthy" if httpx.get(spec.health_url, timeout=1.0).status_code == 200 else "unhealthy"
-                )
+                ok = httpx.get(spec.health_url, timeout=1.0).status_code == 200
             except httpx.HTTPError:
-                health = "unhealthy"
-        rows.append(
-            {
-                "name": spec.name,
-                "state": row["state"] if running else "stopped",
-                "health": health,
-                "pid": pid,
-                "url": spec.url,
-                "restarts": row.get("restarts", 0),
-            }
-        )
+                ok = False
+            row.health = "healthy" if ok else "unhealthy"
+        rows.append(row)
     return rows
 
 
-def up(workspace: Workspace, detach: bool, timeout_s: float = 120.0) -> list[dict[str, Any]]:
+def up(workspace: Workspace, detach: bool, timeout_s: float = 120.0) -> list[ServiceState]:
     """Start the supervisor (unless running) and wait until every service is healthy."""
     folder = private_dir(stack_dir(workspace))
     local_services(workspace)  # fail here, clearly, if the engine is not installed
@@ -88,13 +75,13 @@ def up(workspace: Workspace, detach: bool, timeout_s: float = 120.0) -> list[dic
             cwd=workspace.root,
         )
     deadline = time.monotonic() + timeout_s
-    rows: list[dict[str, Any]] = []
+    rows: list[ServiceState] = []
     while time.monotonic() < deadline:
         rows = status(workspace)
-        if rows and all(r["health"] == "healthy" for r in rows):
+        if rows and all(r.health == "healthy" for r in rows):
             return rows
         time.sleep(0.2)
-    bad = [r["name"] for r in rows if r["health"] != "healthy"]
+    bad = [r.name for r in rows if r.health != "healthy"]
     raise UserError(
         Problem(
             f"stack not healthy after {timeout_s:g} s: {', '.join(bad)}",

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sutazai.errors import Problem, UserError
+from sutazai.stack.state import ServiceState
 from sutazai.workspace import Workspace
 
 NETWORK = "sutazai"
@@ -113,12 +114,12 @@ def _client() -> Any:
     return client
 
 
-def _row(name: str, state: str) -> dict[str, Any]:
+def _row(name: str, state: str) -> ServiceState:
     host, port = next(iter(CONTAINERS[name]["ports"].values()))
-    return {"name": name, "state": state, "health": "unknown", "pid": None, "url": f"http://{host}:{port}"}
+    return ServiceState(name=name, state=state, url=f"http://{host}:{port}")
 
 
-def docker_up(workspace: Workspace) -> list[dict[str, Any]]:
+def docker_up(workspace: Workspace) -> list[ServiceState]:
     client = _client()
     token = workspace.ensure_gateway_token()
     source = Path(__file__).resolve().parents[1]
@@ -149,7 +150,7 @@ def docker_up(workspace: Workspace) -> list[dict[str, Any]]:
     return rows
 
 
-def docker_down(workspace: Workspace) -> list[dict[str, Any]]:
+def docker_down(workspace: Workspace) -> list[ServiceState]:
     """Stop and remove the stack's containers (volumes, and so models and memories, are kept)."""
     import docker.errors
 

@@ -15,13 +15,11 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -31,6 +29,7 @@ from filelock import FileLock, Timeout
 from sutazai.files import PRIVATE_FILE, atomic_write, open_private, private_dir
 from sutazai.procs import ProcessRef
 from sutazai.stack.services import ServiceSpec, local_services, stack_dir
+from sutazai.stack.state import ServiceState, write_states
 from sutazai.workspace import Workspace
 
 MAX_BACKOFF_S = 30.0
@@ -44,23 +43,12 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
-@dataclass
-class ServiceState:
-    name: str
-    url: str
-    state: str = "stopped"  # starting | running | backoff | stopped | failed
-    health: str = "unknown"  # healthy | unhealthy | unknown
-    pid: int | None = None
-    restarts: int = 0
-    last_exit: int | None = None
-
-
 class Supervisor:
     def __init__(self, workspace: Workspace, services: list[ServiceSpec] | None = None) -> None:
         self.workspace = workspace
         self.dir = private_dir(stack_dir(workspace))
         self.services = services if services is not None else local_services(workspace)
-        self.states = {s.name: ServiceState(s.name, s.url) for s in self.services}
+        self.states = {s.name: ServiceState(name=s.name, url=s.url) for s in self.services}
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.logs: dict[str, IO[bytes]] = {}
         self.next_start: dict[str, float] = {}
@@ -70,8 +58,7 @@ class Supervisor:
     # --- files --------------------------------------------------------------------------------
 
     def _write_state(self) -> None:
-        state = {"supervisor": os.getpid(), "services": [asdict(s) for s in self.states.values()]}
-        atomic_write(self.dir / "state.json", json.dumps(state).encode())
+        write_states(self.dir / "state.json", os.getpid(), list(self.states.values()))
 
     def _log_line(self, text: str) -> None:
         with os.fdopen(open_private(self.dir / "supervisor.log"), "a") as fh:

@@ -29,7 +29,7 @@ def _alive(pid: int) -> bool:
 
 
 def _pids(ws: Workspace) -> dict[str, int]:
-    return {r["name"]: r["pid"] for r in control.status(ws) if r["pid"]}
+    return {r.name: r.pid for r in control.status(ws) if r.pid}
 
 
 def test_crash_restart_and_kill_9_of_the_supervisor_leaves_no_orphan(tmp_path: Path) -> None:
@@ -43,8 +43,8 @@ def test_crash_restart_and_kill_9_of_the_supervisor_leaves_no_orphan(tmp_path: P
         pids = _pids(ws)
         os.kill(pids["engine"], signal.SIGKILL)  # a crash: the supervisor brings it back
         eventually(lambda: _pids(ws).get("engine") not in (None, pids["engine"]), timeout=30)
-        eventually(lambda: all(r["health"] == "healthy" for r in control.status(ws)), timeout=30)
-        assert [r["restarts"] for r in control.status(ws) if r["name"] == "engine"] == [1]
+        eventually(lambda: all(r.health == "healthy" for r in control.status(ws)), timeout=30)
+        assert [r.restarts for r in control.status(ws) if r.name == "engine"] == [1]
 
         before = _pids(ws)["embedder"]
         result = subprocess.run(
@@ -85,7 +85,7 @@ def test_two_stack_ups_at_once_make_one_stack_that_status_and_down_find(tmp_path
     try:
         assert [p.wait(90) for p in ups] == [0, 0], [p.stderr.read() if p.stderr else b"" for p in ups]
         rows = control.status(ws)
-        assert all(r["health"] == "healthy" for r in rows), rows
+        assert all(r.health == "healthy" for r in rows), rows
         supervisors = subprocess.run(
             ["pgrep", "-f", f"sutazai.stack.supervisor --workspace {root}"], capture_output=True, text=True
         ).stdout.split()

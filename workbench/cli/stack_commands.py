@@ -2,30 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from sutazai.workbench.cli.output import console, emit_json
 from sutazai.workbench.cli.session import workspace_from
 
+if TYPE_CHECKING:
+    from sutazai.stack.state import ServiceState
+
 stack_app = typer.Typer(help="Start, check, follow and stop the local backend stack.", no_args_is_help=True)
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
-def _table(rows: list[dict[str, object]]) -> None:
+def _table(rows: list[ServiceState]) -> None:
     from rich.table import Table
 
     table = Table("service", "state", "health", "pid", "url", box=None)
     for r in rows:
-        colour = "green" if r["health"] == "healthy" else "red" if r["state"] != "stopped" else "dim"
-        table.add_row(
-            str(r["name"]),
-            str(r["state"]),
-            f"[{colour}]{r['health']}[/]",
-            str(r["pid"] or "-"),
-            str(r["url"]),
-        )
+        colour = "green" if r.health == "healthy" else "red" if r.state != "stopped" else "dim"
+        table.add_row(r.name, r.state, f"[{colour}]{r.health}[/]", str(r.pid or "-"), r.url)
     console.print(table)
 
 
@@ -51,7 +48,7 @@ def up(
 
         rows = control.up(workspace, detach)
     if as_json:
-        emit_json(rows)
+        emit_json([r.to_json() for r in rows])
     else:
         _table(rows)
     if detach or docker:
@@ -93,7 +90,7 @@ def status(ctx: typer.Context, as_json: JsonFlag = False) -> None:
 
     rows = control.status(workspace_from(ctx))
     if as_json:
-        emit_json(rows)
+        emit_json([r.to_json() for r in rows])
     else:
         _table(rows)
 

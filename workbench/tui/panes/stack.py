@@ -11,6 +11,7 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, RichLog
 
 from sutazai.errors import UserError
+from sutazai.stack.state import ServiceState
 from sutazai.workspace import Workspace
 
 
@@ -49,27 +50,13 @@ class StackPane(Vertical):
             return
         self.app.call_from_thread(self._show, rows)
 
-    def _show(self, rows: list[dict[str, object]]) -> None:
+    def _show(self, rows: list[ServiceState]) -> None:
         table = self.query_one("#services-table", DataTable)
         cursor = table.cursor_row
         table.clear()
         for r in rows:
-            health = str(r["health"])
-            shown = (
-                f"[green]{health}[/green]"
-                if health == "healthy"
-                else f"[red]{health}[/red]"
-                if r["pid"]
-                else health
-            )
-            table.add_row(
-                str(r["name"]),
-                str(r["state"]),
-                shown,
-                str(r["pid"] or "-"),
-                str(r["url"]),
-                str(r["restarts"]),
-            )
+            health = r.health.upper() if r.pid and r.health != "healthy" else r.health
+            table.add_row(r.name, r.state, health, str(r.pid or "-"), r.url, str(r.restarts))
         if table.row_count:
             table.move_cursor(row=min(cursor, table.row_count - 1))
             self._select_log()
