@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from sutazai.agents.spec import AgentSpec
 from sutazai.agents.tools import BUILTINS, RUNTIME_TOOLS, tool_functions_in
 from sutazai.agents.yamlpos import at_key, parse_mapping, schema_problems, to_plain
@@ -35,16 +37,32 @@ class AgentCheck:
         return [p for p in self.problems if p.severity == "error"]
 
 
-def check_agent(folder: Path, text: str) -> AgentCheck:
-    """Check ``agent.yaml`` (given as ``text``, so an unsaved buffer works) and what it points at."""
+def check_agent(folder: Path, text: str, positions: bool = False) -> AgentCheck:
+    """Check ``agent.yaml`` (given as ``text``, so an unsaved buffer works) and what it points at.
+
+    A valid file is read once, fast, without positions; a file with problems is read again with
+    positions to locate them. ``positions=True`` (the language server) always keeps them.
+    """
     spec_file = folder / AGENT_FILE
     try:
-        tree = parse_mapping(text, spec_file)
+        plain = parse_mapping(text, spec_file, positions=positions)
+        if not positions:
+            fast = _check_tree(folder, plain, spec_file, [])
+            if not fast.problems:
+                return fast
+            plain = parse_mapping(text, spec_file)
     except SpecError as exc:
         return AgentCheck(spec=None, tree=None, problems=list(exc.problems))
-    lines = text.split("\n")
-    problems = schema_problems(AgentSpec, tree, spec_file, lines)
-    spec = None if problems else AgentSpec.model_validate(to_plain(tree))
+    return _check_tree(folder, plain, spec_file, text.split("\n"))
+
+
+def _check_tree(folder: Path, tree: Any, spec_file: Path, lines: list[str]) -> AgentCheck:
+    """Every rule, on a tree with positions (ruamel's) or without (plain data)."""
+    try:
+        spec: AgentSpec | None = AgentSpec.model_validate(to_plain(tree))
+        problems: list[Problem] = []
+    except ValidationError:
+        spec, problems = None, schema_problems(AgentSpec, tree, spec_file, lines)
     defined = tool_functions_in(folder / "tools.py")
 
     def at(loc: tuple[int | str, ...], message: str, **kw: Any) -> None:

@@ -7,15 +7,56 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
+import pty
 import resource
+import select
+import signal
 import statistics
+import struct
 import sys
 import tempfile
+import termios
 import time
 from pathlib import Path
 
 from bench.procs import free_port, gateway, process
 from bench.workspaces import make_workspace
+
+
+def terminal_start(root: Path, marker: bytes, timeout_s: float = 20.0) -> tuple[float, float]:
+    """Seconds from process start to the first frame in a real (pseudo) terminal, and to the first
+    agent row, imports included: what a user sees after typing ``sutazai-tui``."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}  # users cache .pyc
+    env.update(TERM="xterm-256color", COLORTERM="truecolor")
+    t0 = time.perf_counter()
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: a 120x40 terminal, then the real entry point
+        fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+        os.execve(sys.executable, [sys.executable, "-m", "sutazai.workbench.tui.app", str(root)], env)
+    seen = b""
+    painted = agents = 0.0
+    try:
+        while time.perf_counter() - t0 < timeout_s and not agents:
+            ready, _, _ = select.select([fd], [], [], 0.05)
+            if not ready:
+                continue
+            try:
+                seen += os.read(fd, 1 << 16)
+            except OSError:
+                break
+            if not painted and b"SutazAI workbench" in seen:
+                painted = time.perf_counter() - t0
+            if painted and marker in seen:
+                agents = time.perf_counter() - t0
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        os.close(fd)
+    if not painted or not agents:
+        raise RuntimeError(f"no frame within {timeout_s:g} s; last output: {seen[-400:]!r}")
+    return painted, agents
 
 
 async def first_paint(root: Path) -> float:
@@ -68,14 +109,38 @@ async def idle_cpu(root: Path, url: str, seconds: float) -> float:
     return 100 * cpu / wall
 
 
+def _python_start() -> float:
+    """The floor no app can beat: the interpreter plus Textual's own import."""
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import textual.app"], env=env, check=True)
+    return time.perf_counter() - t0
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         small = make_workspace(Path(tmp) / "ws150", 150)
         big = make_workspace(Path(tmp) / "ws1000", 1000)
+        tiny = make_workspace(Path(tmp) / "ws4", 4)
+        terminal_start(small, b"agent-000")  # warm: .pyc written, files in the page cache
+        rounds: dict[str, list[tuple[float, float]]] = {"4": [], "150": [], "1000": []}
+        for _ in range(5):  # interleaved, so drift on this noisy machine hits every size alike
+            for label, root in (("4", tiny), ("150", small), ("1000", big)):
+                rounds[label].append(terminal_start(root, b"agent-000"))
+        for label, samples in rounds.items():
+            paints = sorted(p * 1000 for p, _ in samples)
+            rows = sorted(a * 1000 for _, a in samples)
+            print(
+                f"real terminal, {label:>4} agents: first paint median {statistics.median(paints):.0f} ms "
+                f"(range {paints[0]:.0f}-{paints[-1]:.0f}; target < 500), agents listed "
+                f"{statistics.median(rows):.0f} ms (range {rows[0]:.0f}-{rows[-1]:.0f}); n={len(samples)}"
+            )
+        control = sorted(_python_start() * 1000 for _ in range(5))
+        print(f"control: python start + `import textual.app`: median {statistics.median(control):.0f} ms")
         paint = asyncio.run(first_paint(small))
-        print(
-            f"start-up to first paint, 150 agents: {paint * 1000:.0f} ms (target < 1000 ms; Pilot, in process)"
-        )
+        print(f"start-up to agents listed, 150 agents, Pilot in process: {paint * 1000:.0f} ms")
         times = asyncio.run(filter_times(big))
         print(
             f"filter 1,000 agents: p50 {statistics.median(times):.1f} ms, max {max(times):.1f} ms (target < 50 ms)"

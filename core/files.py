@@ -16,8 +16,6 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from filelock import FileLock
-
 PRIVATE_DIR = 0o700
 PRIVATE_FILE = 0o600
 
@@ -57,5 +55,7 @@ def open_private(path: Path, mode: str = "ab") -> int:
 @contextlib.contextmanager
 def locked(path: Path, timeout_s: float = 30.0) -> Iterator[None]:
     """Hold a cross-process lock (``flock`` on ``path``) while the block runs."""
+    from filelock import FileLock  # imported on first use: every front end imports this module
+
     with FileLock(str(path), timeout=timeout_s, mode=PRIVATE_FILE):
         yield

@@ -10,11 +10,13 @@ import tempfile
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sutazai.config import Settings, load_settings
 from sutazai.errors import Problem, UserError, WorkspaceNotFound
 from sutazai.files import private_dir
+
+if TYPE_CHECKING:  # pydantic stays unimported until settings are read: `sutazai-tui` paints first
+    from sutazai.config import Settings
 
 MARKER = "sutazai.toml"
 TOKEN_FILE = "gateway.token"
@@ -69,6 +71,8 @@ class Workspace:
 
     @cached_property
     def settings(self) -> Settings:
+        from sutazai.config import load_settings
+
         return load_settings(self.root / MARKER, flags=self.flags)
 
     @property

@@ -34,7 +34,7 @@ def check_yaml(text: str, path: Path | None) -> None:
     from ruamel.yaml.events import AliasEvent
 
     try:
-        for event in YAML(typ="safe", pure=True).parse(text):
+        for event in YAML(typ="safe").parse(text):  # libyaml when ruamel.yaml.clib is installed
             if isinstance(event, AliasEvent):
                 mark = event.start_mark
                 raise SpecError(

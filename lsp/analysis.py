@@ -129,7 +129,7 @@ def analyse(path: Path, text: str, index: WorkspaceIndex, models: GatewayModels)
         return _workspace_problems(path, text, models)
     if kind == "smoke":
         return check_smoke(path, text, agent_tools_of(path.parent))[1]
-    checked = check_agent(path.parent, text)
+    checked = check_agent(path.parent, text, positions=True)
     if checked.tree is None:
         return checked.problems
     lines = text.split("\n")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import threading
@@ -74,6 +75,58 @@ class ServerThread:
         asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
+
+
+@contextlib.contextmanager
+def scripted_gateway(root: Path, engine: ScriptedEngine) -> Iterator[str]:
+    """The real gateway in front of a scripted engine, written into ``root``'s ``sutazai.toml``
+    with the workspace token, as ``stack up`` leaves them: front ends find both where they look."""
+    from sutazai.stack.gateway.app import build_app
+    from sutazai.stack.gateway.config import GatewayConfig
+    from sutazai.stack.gateway.engines import EngineConfig
+    from sutazai.stack.gateway.service import Gateway
+
+    token = Workspace(root).ensure_gateway_token()
+    with ServerThread(engine.app()) as scripted:
+        config = GatewayConfig(
+            engines=[EngineConfig("e", "openai", scripted.url, 4, ["smollm2"], ["e5-small"])],
+            tiers={"fast": ["smollm2"], "quality": ["smollm2"], "local": ["smollm2"], "embed": ["e5-small"]},
+            token=token,
+        )
+        with ServerThread(build_app(Gateway(config))) as gw:
+            toml = root / "sutazai.toml"
+            toml.write_text(toml.read_text().replace("http://127.0.0.1:11435", gw.url))
+            yield gw.url
+
+
+async def settled(pilot: Any, timeout: float = 30.0) -> None:
+    """Wait for the TUI's work, never for a fixed time: the first frame, then every worker it has
+    started (the file watcher excepted: it runs for the app's life), then the messages they posted."""
+    from textual.worker import WorkerState
+
+    app = pilot.app
+    deadline = time.monotonic() + timeout
+    while not getattr(app, "painted", True) and time.monotonic() < deadline:
+        await pilot.pause()
+    while time.monotonic() < deadline:
+        await pilot.pause()
+        busy = [
+            w
+            for w in app.workers
+            if w.group != "watch" and w.state in (WorkerState.PENDING, WorkerState.RUNNING)
+        ]
+        if not busy:
+            await pilot.pause()
+            return
+        await asyncio.wait(
+            [asyncio.ensure_future(_finished(w)) for w in busy], timeout=deadline - time.monotonic()
+        )
+    raise AssertionError(f"workers still running after {timeout:g} s: {[w.name for w in app.workers]}")
+
+
+async def _finished(worker: Any) -> None:
+    with contextlib.suppress(Exception):
+        await worker.wait()
 
 
 @pytest.fixture

@@ -3,20 +3,17 @@ a scripted engine, so answers are known)."""
 
 from __future__ import annotations
 
-import asyncio
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from sutazai.scaffolds.generate import init_workspace
-from sutazai.stack.gateway.app import build_app
-from sutazai.stack.gateway.config import GatewayConfig
-from sutazai.stack.gateway.engines import EngineConfig
-from sutazai.stack.gateway.service import Gateway
 from sutazai.workbench.tui.app import WorkbenchApp
 from sutazai.workspace import Workspace
-from tests.conftest import ServerThread, admin_stats
+from tests.conftest import admin_stats, scripted_gateway, settled
 from tests.scripted_engine import ScriptedEngine
 
 
@@ -24,21 +21,8 @@ from tests.scripted_engine import ScriptedEngine
 def live(tmp_path: Path) -> Iterator[tuple[Workspace, ScriptedEngine]]:
     engine = ScriptedEngine(default="Hello from the scripted engine.")
     root = init_workspace(tmp_path / "ws", demo=True)
-    token = Workspace(root).ensure_gateway_token()  # as `stack up` does: the TUI finds it there
-    with ServerThread(engine.app()) as scripted:
-        config = GatewayConfig(
-            engines=[EngineConfig("e", "openai", scripted.url, 4, ["smollm2"], ["e5-small"])],
-            tiers={"fast": ["smollm2"], "quality": ["smollm2"], "local": ["smollm2"], "embed": ["e5-small"]},
-            token=token,
-        )
-        with ServerThread(build_app(Gateway(config))) as gw:
-            toml = root / "sutazai.toml"
-            toml.write_text(toml.read_text().replace("http://127.0.0.1:11435", gw.url))
-            yield Workspace(root), engine
-
-
-async def _settle(pilot: object, seconds: float = 0.3) -> None:
-    await pilot.pause(seconds)  # type: ignore[attr-defined]
+    with scripted_gateway(root, engine):
+        yield Workspace(root), engine
 
 
 async def test_agents_table_filter_sort_and_broken_agents(live: tuple[Workspace, ScriptedEngine]) -> None:
@@ -47,14 +31,14 @@ async def test_agents_table_filter_sort_and_broken_agents(live: tuple[Workspace,
     spec.write_text(spec.read_text().replace("kind: code", "kind: poem"))
     app = WorkbenchApp(workspace, watch=False)
     async with app.run_test(size=(80, 24)) as pilot:
-        await _settle(pilot)
+        await settled(pilot)
         rows = {r.name: r for r in app.agents_pane.rows}
         assert set(rows) == {"chat-buddy", "code-helper", "fact-finder", "summarizer"}
         assert rows["code-helper"].status == "broken" and "agent.yaml:4" in rows["code-helper"].errors
         await pilot.press("slash", "f", "c", "t")
         assert [r.name for r in app.agents_pane.visible_rows()] == ["fact-finder"]
         await pilot.press("enter", "enter")
-        await _settle(pilot)
+        await settled(pilot)
         assert type(app.screen).__name__ == "AgentDetailScreen"
         assert "vectors" in str(app.screen.query_one("#agent-memory").render())
 
@@ -65,32 +49,32 @@ async def test_chat_streams_and_records_a_trace_then_replay_and_compare(
     workspace, engine = live
     app = WorkbenchApp(workspace, watch=False)
     async with app.run_test(size=(100, 30)) as pilot:
-        await _settle(pilot)
+        await settled(pilot)
         app.chat_with("summarizer")
-        await _settle(pilot, 0.1)
+        await settled(pilot)
         await pilot.press(*"hello there", "enter")
-        await _settle(pilot, 1.0)
+        await settled(pilot)
         log = "\n".join(str(line.text) for line in app.query_one("#chat-log").lines)
         assert "Hello from the scripted engine." in log
         stats = admin_stats(workspace.settings.gateway.url, workspace.gateway_token() or "")
         assert stats["requests_by_priority"]["interactive"] == 1
         await pilot.press("ctrl+r")
-        await _settle(pilot, 1.0)
+        await settled(pilot)
         app.action_show_tab("traces")  # the chat input has the keys; digits would be typed into it
-        await _settle(pilot, 0.8)
+        await settled(pilot)
         runs = app.query_one("#runs-table")
         assert runs.row_count == 2  # type: ignore[attr-defined]
         await pilot.press("e")
-        await _settle(pilot)
+        await settled(pilot)
         assert type(app.screen).__name__ == "ReplayScreen"
         area = app.screen.query_one("#replay-messages")
         area.text = area.text.replace("hello there", "edited prompt")  # type: ignore[attr-defined]
         await pilot.press("ctrl+s")
-        await _settle(pilot, 1.0)
+        await settled(pilot)
         assert engine.requests[-1]["messages"][-1]["content"] == "edited prompt"
         await pilot.press("escape")
         await pilot.press("m", "down", "m")
-        await _settle(pilot)
+        await settled(pilot)
         assert type(app.screen).__name__ == "CompareScreen"
 
 
@@ -98,12 +82,13 @@ async def test_backend_and_stack_panels(live: tuple[Workspace, ScriptedEngine]) 
     workspace, _ = live
     app = WorkbenchApp(workspace, watch=False)
     async with app.run_test(size=(100, 30)) as pilot:
+        await settled(pilot)
         await pilot.press("4")
-        await _settle(pilot, 1.5)
+        await settled(pilot)
         assert "tokens/s" in str(app.query_one("#backend-summary").render())
         assert app.query_one("#engines-table").row_count == 1  # type: ignore[attr-defined]
         await pilot.press("5")
-        await _settle(pilot, 1.0)
+        await settled(pilot)
         names = [
             app.query_one("#services-table").get_row_at(i)[0]  # type: ignore[attr-defined]
             for i in range(app.query_one("#services-table").row_count)
@@ -117,17 +102,18 @@ async def test_new_agent_wizard_and_hot_reload(live: tuple[Workspace, ScriptedEn
     workspace, _ = live
     app = WorkbenchApp(workspace, watch=True)
     async with app.run_test(size=(80, 24)) as pilot:
-        await _settle(pilot)
+        await settled(pilot)
         await pilot.press("n")
-        await _settle(pilot, 0.2)
+        await settled(pilot)
         await pilot.press(*"helper-bot", "enter")
-        await _settle(pilot, 0.5)
+        await settled(pilot)
         assert (workspace.agents_dir / "helper-bot" / "agent.yaml").exists()
         broken = workspace.agents_dir / "later" / "agent.yaml"
         broken.parent.mkdir()
         broken.write_text("name: later\nkind: nope\nprompt: hi\n")
-        for _ in range(40):
-            await _settle(pilot, 0.1)
+        for _ in range(100):  # an outside event: the watcher reports after its 150 ms debounce
+            await pilot.pause(0.05)
+            await settled(pilot)
             if any(r.name == "later" for r in app.agents_pane.rows):
                 break
         rows = {r.name: r for r in app.agents_pane.rows}
@@ -138,30 +124,87 @@ async def test_help_theme_and_command_palette(live: tuple[Workspace, ScriptedEng
     workspace, _ = live
     app = WorkbenchApp(workspace, watch=False)
     async with app.run_test(size=(80, 24)) as pilot:
-        await _settle(pilot)
+        await settled(pilot)
         await pilot.press("question_mark")
         assert type(app.screen).__name__ == "HelpScreen"
         await pilot.press("escape", "t")
         assert app.theme == "textual-light"
         await pilot.press("ctrl+p")
-        await _settle(pilot, 0.2)
+        await settled(pilot)
         await pilot.press(*"chat with summ")
-        await _settle(pilot, 0.5)
+        await settled(pilot)
         await pilot.press("enter")
-        await _settle(pilot, 0.3)
+        await settled(pilot)
         assert app.query_one("#tabs").active == "chat"  # type: ignore[attr-defined]
 
 
-def test_snapshot_agents(snap_compare: object, tmp_path: Path) -> None:
-    root = init_workspace(tmp_path / "ws", demo=True)
-    app = WorkbenchApp(Workspace(root, flags={"gateway": {"url": "http://127.0.0.1:9"}}), watch=False)
-    assert snap_compare(app, terminal_size=(80, 24), run_before=lambda pilot: asyncio.sleep(0.5))  # type: ignore[operator]
+# --- snapshots: one per pane and per screen, on a workspace with fixed runs and no gateway ----
+
+T0 = 1_780_000_000.0  # a fixed time, shown in UTC
 
 
-def test_snapshot_help(snap_compare: object, tmp_path: Path) -> None:
+def _fixed_runs(workspace: Workspace) -> None:
+    """Two finished runs with fixed ids and times, so the Traces, Replay and Compare views are
+    the same on every machine."""
+    import sqlite3
+
+    from sutazai.agents.runstore import RunStore
+
+    store = RunStore(workspace.runs_db)
+    for text, answer in (
+        ("Summarise: tea is good.", "Tea is good."),
+        ("Summarise: so is coffee.", "Coffee too."),
+    ):
+        run_id = store.start_run("summarizer", text, "smollm2")
+        messages = [{"role": "system", "content": "You summarise."}, {"role": "user", "content": text}]
+        store.add_step(run_id, 1, "llm", T0, 12.5, {"messages": messages, "response": answer}, 20, 5)
+        store.finish_run(run_id, "ok", answer, None, 20, 5)
+    store.close()
+    with sqlite3.connect(workspace.runs_db) as db:
+        ids = [row[0] for row in db.execute("SELECT id FROM runs ORDER BY rowid")]
+        for i, run_id in enumerate(ids):
+            fixed = f"run-000{i + 1}"
+            db.execute(
+                "UPDATE runs SET id=?, started_at=?, ended_at=? WHERE id=?",
+                (fixed, T0 + 60 * i, T0 + 60 * i + 1, run_id),
+            )
+            db.execute("UPDATE steps SET run_id=?, started_at=? WHERE run_id=?", (fixed, T0 + 60 * i, run_id))
+
+
+@pytest.fixture
+def offline_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> WorkbenchApp:
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
     root = init_workspace(tmp_path / "ws", demo=True)
-    app = WorkbenchApp(Workspace(root, flags={"gateway": {"url": "http://127.0.0.1:9"}}), watch=False)
-    assert snap_compare(app, press=["question_mark"], terminal_size=(80, 24))  # type: ignore[operator]
+    _fixed_runs(Workspace(root))
+    return WorkbenchApp(Workspace(root, flags={"gateway": {"url": "http://127.0.0.1:9"}}), watch=False)
+
+
+SNAPSHOTS: dict[str, list[str]] = {
+    "agents": [],
+    "chat": ["c"],
+    "traces": ["3"],
+    "backend": ["4"],
+    "stack": ["5"],
+    "agent_detail": ["enter"],
+    "help": ["question_mark"],
+    "new_agent": ["n"],
+    "replay": ["3", "e"],
+    "compare": ["3", "m", "down", "m"],
+}
+
+
+@pytest.mark.parametrize("view", sorted(SNAPSHOTS))
+def test_snapshot(view: str, snap_compare: Any, offline_app: WorkbenchApp) -> None:
+    """Every pane and screen at 100x30, as it first shows once its workers are done."""
+
+    async def keys(pilot: Any) -> None:
+        await settled(pilot)
+        for key in SNAPSHOTS[view]:
+            await pilot.press(key)
+            await settled(pilot)
+
+    assert snap_compare(offline_app, terminal_size=(100, 30), run_before=keys)
 
 
 async def test_wizard_hands_a_description_to_gpt_engineer(
@@ -180,13 +223,13 @@ async def test_wizard_hands_a_description_to_gpt_engineer(
     workspace, _ = live
     app = WorkbenchApp(workspace, watch=False)
     async with app.run_test(size=(80, 24)) as pilot:
-        await _settle(pilot)
+        await settled(pilot)
         await pilot.press("n")
-        await _settle(pilot, 0.2)
+        await settled(pilot)
         await pilot.press(*"timer")
         app.screen.query_one("#new-description").focus()
         await pilot.press(*"tells the time", "enter")
-        await _settle(pilot, 0.5)
+        await settled(pilot)
         assert asked == [("timer", "tells the time")]
         assert type(app.screen).__name__ == "NewAgentScreen"  # nothing created: the wizard stays open
         assert not (workspace.agents_dir / "timer").exists()

@@ -9,21 +9,24 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.widget import Widget
 from textual.widgets import Footer, Header, TabbedContent, TabPane
 
 from sutazai.errors import UserError
 from sutazai.workbench.tui.commands import WorkbenchCommands
-from sutazai.workbench.tui.messages import AgentChosen, ChatWith, RunFinishedMsg
+from sutazai.workbench.tui.errors import show_error
 from sutazai.workbench.tui.panes.agents import AgentsPane
-from sutazai.workbench.tui.panes.backend import BackendPane
-from sutazai.workbench.tui.panes.chat import ChatPane
-from sutazai.workbench.tui.panes.stack import StackPane
-from sutazai.workbench.tui.panes.traces import TracesPane
+from sutazai.workbench.tui.widgets.deferred import Deferred
 from sutazai.workspace import Workspace
+
+if TYPE_CHECKING:
+    from sutazai.workbench.tui.panes.chat import ChatPane
+    from sutazai.workbench.tui.screens.agent_detail import AgentDetailScreen
 
 TABS = ("agents", "chat", "traces", "backend", "stack")
 FOCUS = {
@@ -58,31 +61,68 @@ class WorkbenchApp(App[None]):
         self.watch_files = watch
         self.sub_title = workspace.root.name
         self.agents_pane = AgentsPane(workspace, id="agents-pane")
+        self.painted = False  # set once the first frame is out and loading has started
 
     def compose(self) -> ComposeResult:
         yield Header()
         with TabbedContent(initial="agents", id="tabs"):
             with TabPane("Agents", id="agents"):
                 yield self.agents_pane
+            # Hidden tabs are imported and mounted after the first frame: styling their ~100
+            # widgets and importing their modules would double it.
             with TabPane("Chat", id="chat"):
-                yield ChatPane(self.workspace, id="chat-pane")
+                yield Deferred(self._chat_pane)
             with TabPane("Traces", id="traces"):
-                yield TracesPane(self.workspace, id="traces-pane")
+                yield Deferred(self._traces_pane)
             with TabPane("Backend", id="backend"):
-                yield BackendPane(
-                    self.workspace.settings.gateway.url, self.workspace.gateway_token(), id="backend-pane"
-                )
+                yield Deferred(self._backend_pane)
             with TabPane("Stack", id="stack"):
-                yield StackPane(self.workspace, id="stack-pane")
+                yield Deferred(self._stack_pane)
         yield Footer()
+
+    def _chat_pane(self) -> Widget:
+        from sutazai.workbench.tui.panes.chat import ChatPane
+
+        return ChatPane(self.workspace, id="chat-pane")
+
+    def _traces_pane(self) -> Widget:
+        from sutazai.workbench.tui.panes.traces import TracesPane
+
+        return TracesPane(self.workspace, id="traces-pane")
+
+    def _backend_pane(self) -> Widget:
+        from sutazai.workbench.tui.panes.backend import BackendPane
+
+        return BackendPane(self.workspace, id="backend-pane")
+
+    def _stack_pane(self) -> Widget:
+        from sutazai.workbench.tui.panes.stack import StackPane
+
+        return StackPane(self.workspace, id="stack-pane")
 
     def on_mount(self) -> None:
         self.call_after_refresh(self._focus_tab, "agents")
+
+    def on_ready(self) -> None:
+        """The first frame is on screen: now load (agents, settings) and watch, in workers."""
+        self.agents_pane.reload()
+        self._check_settings()
         if self.watch_files:
             self.watch_agents()
+        self.painted = True
+
+    @work(thread=True, group="settings")
+    def _check_settings(self) -> None:
+        """``sutazai.toml`` is validated after the first frame (pydantic costs ~40 ms to import);
+        a broken one ends the app with the same located message the CLI prints."""
+        try:
+            _ = self.workspace.settings
+        except UserError as exc:
+            self.call_from_thread(self.exit, None, exc.exit_code, str(exc))
 
     def _focus_tab(self, tab: str) -> None:
-        self.query_one(FOCUS[tab]).focus()
+        for widget in self.query(FOCUS[tab]):  # none yet when a deferred pane is still mounting
+            widget.focus()
 
     @on(TabbedContent.TabActivated)
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
@@ -113,22 +153,28 @@ class WorkbenchApp(App[None]):
         self.query_one("#tabs", TabbedContent).active = tab
         self.call_after_refresh(self._focus_tab, tab)
 
-    @on(AgentChosen)
-    def _open_agent(self, message: AgentChosen) -> None:
+    # Handlers by name, so that routing a pane's message does not import the pane's module.
+
+    def on_agents_pane_chosen(self, message: AgentsPane.Chosen) -> None:
         from sutazai.workbench.tui.screens.agent_detail import AgentDetailScreen
 
         self.push_screen(AgentDetailScreen(self.workspace, message.name))
 
-    @on(ChatWith)
-    def _chat(self, message: ChatWith) -> None:
+    def on_agents_pane_chat_with(self, message: AgentsPane.ChatWith) -> None:
+        self.chat_with(message.name)
+
+    def on_agent_detail_screen_chat_with(self, message: AgentDetailScreen.ChatWith) -> None:
         self.chat_with(message.name)
 
     def chat_with(self, name: str) -> None:
         self.action_show_tab("chat")
+        from sutazai.workbench.tui.panes.chat import ChatPane
+
         self.query_one("#chat-pane", ChatPane).set_agent(name)
 
-    @on(RunFinishedMsg)
-    def _run_finished(self) -> None:
+    def on_chat_pane_run_finished(self, message: ChatPane.RunFinished) -> None:
+        from sutazai.workbench.tui.panes.traces import TracesPane
+
         self.query_one("#traces-pane", TracesPane).action_reload()
         self.agents_pane.reload()
 
@@ -159,11 +205,11 @@ class WorkbenchApp(App[None]):
             from sutazai.scaffolds.aider import aider_command
 
             command = aider_command(self.workspace, name, [])
-        except (UserError, ImportError) as exc:
-            message = (
-                exc.problems[0].render() if isinstance(exc, UserError) else "Aider support is not installed"
-            )
-            self.notify(message, severity="error", title="Aider")
+        except UserError as exc:
+            show_error(self, exc, "Aider")
+            return
+        except ImportError:
+            show_error(self, UserError("Aider support is not installed"), "Aider")
             return
         with self.suspend():
             subprocess.run(command, cwd=self.workspace.agent_dir(name), check=False)
@@ -179,10 +225,14 @@ class WorkbenchApp(App[None]):
 
     @work(thread=True, group="stack-control")
     def action_stack_up(self) -> None:
+        from sutazai.workbench.tui.panes.stack import StackPane
+
         self.query_one("#stack-pane", StackPane).action_up()
 
     @work(thread=True, group="stack-control")
     def action_stack_down(self) -> None:
+        from sutazai.workbench.tui.panes.stack import StackPane
+
         self.query_one("#stack-pane", StackPane).action_down()
 
 
@@ -195,11 +245,12 @@ def main() -> None:
     args = parser.parse_args()
     try:
         workspace = Workspace.discover(args.workspace)
-        _ = workspace.settings
     except UserError as exc:
         print(str(exc), file=sys.stderr)
         sys.exit(exc.exit_code)
-    WorkbenchApp(workspace).run()
+    app = WorkbenchApp(workspace)
+    app.run()
+    sys.exit(app.return_code or 0)
 
 
 if __name__ == "__main__":

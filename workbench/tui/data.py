@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from sutazai.agents.loader import AgentCatalog
-from sutazai.agents.runstore import RunRecord, RunStore
-from sutazai.workspace import Workspace
+if TYPE_CHECKING:  # the loader pulls in pydantic and ruamel: imported in the worker, after first paint
+    from sutazai.agents.runstore import RunRecord
+    from sutazai.workspace import Workspace
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,9 @@ class AgentRow:
 
 
 def load_rows(workspace: Workspace) -> list[AgentRow]:
+    from sutazai.agents.loader import AgentCatalog
+    from sutazai.agents.runstore import RunStore
+
     catalog = AgentCatalog.scan(workspace)
     last: dict[str, RunRecord] = {}
     if workspace.runs_db.exists():

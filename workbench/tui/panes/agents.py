@@ -9,15 +9,15 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.widgets import DataTable, Input
+from textual.message import Message
+from textual.widgets import Input
 
 from sutazai.workbench.tui.data import AgentRow, load_rows
 from sutazai.workbench.tui.fuzzy import score
-from sutazai.workbench.tui.messages import AgentChosen, ChatWith
-from sutazai.workbench.tui.widgets.fixed_table import FixedColumnsTable
+from sutazai.workbench.tui.widgets.row_table import RowTable
 from sutazai.workspace import Workspace
 
-# Fixed widths: DataTable then skips measuring every cell, which keeps a 1,000-row filter fast.
+# Fixed widths: each row renders once, whatever the filter (see widgets/row_table.py).
 COLUMNS = (
     ("name", 22),
     ("kind", 12),
@@ -31,6 +31,22 @@ SORT_KEYS = ("name", "kind", "status", "last_run", "tokens")
 
 
 class AgentsPane(Vertical):
+    """Lists agents; posts :class:`AgentsPane.Chosen` (open) and :class:`AgentsPane.ChatWith`."""
+
+    class Chosen(Message):
+        """Open this agent's detail screen."""
+
+        def __init__(self, name: str) -> None:
+            super().__init__()
+            self.name = name
+
+    class ChatWith(Message):
+        """Chat with this agent."""
+
+        def __init__(self, name: str) -> None:
+            super().__init__()
+            self.name = name
+
     BINDINGS = [
         Binding("s", "cycle_sort", "Sort"),
         Binding("c", "chat", "Chat"),
@@ -41,17 +57,10 @@ class AgentsPane(Vertical):
         self.workspace = workspace
         self.rows: list[AgentRow] = []
         self.sort_key = "name"
-        self._cells: dict[str, tuple[Text, ...]] = {}
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="/ filter agents (fuzzy)", id="agent-filter")
-        table = FixedColumnsTable(id="agents-table", cursor_type="row", zebra_stripes=True)
-        for label, width in COLUMNS:
-            table.add_column(label, width=width)
-        yield table
-
-    def on_mount(self) -> None:
-        self.reload()
+        yield RowTable(COLUMNS, id="agents-table")
 
     @work(thread=True, exclusive=True, group="agents-load")
     def reload(self) -> None:
@@ -59,18 +68,20 @@ class AgentsPane(Vertical):
 
     def _loaded(self, rows: list[AgentRow]) -> None:
         self.rows = rows
-        self._cells = {r.name: self._cells_of(r) for r in rows}  # built once, reused by every filter
+        flagged = frozenset(r.name for r in rows if r.status in ("broken", "error"))
+        self.query_one("#agents-table", RowTable).set_cells(
+            {r.name: self._cells_of(r) for r in rows}, flagged
+        )
         self.refresh_table()
 
     @staticmethod
     def _cells_of(r: AgentRow) -> tuple[Text, ...]:
         when = dt.datetime.fromtimestamp(r.last_run).strftime("%m-%d %H:%M") if r.last_run else "-"
-        status = Text(r.status, style="red" if r.status in ("broken", "error") else "")
         return (
             Text(r.name),
             Text(r.kind),
             Text(r.model),
-            status,
+            Text(r.status),
             Text(when),
             Text(str(r.tokens or "")),
             Text(r.errors),
@@ -95,9 +106,7 @@ class AgentsPane(Vertical):
         return rows
 
     def refresh_table(self) -> None:
-        table = self.query_one("#agents-table", DataTable)
-        table.clear()
-        table.add_rows(self._cells[r.name] for r in self.visible_rows())
+        self.query_one("#agents-table", RowTable).set_rows([r.name for r in self.visible_rows()])
         self.border_title = f"{len(self.rows)} agents"
 
     @on(Input.Changed, "#agent-filter")
@@ -106,19 +115,14 @@ class AgentsPane(Vertical):
 
     @on(Input.Submitted, "#agent-filter")
     def _to_table(self) -> None:
-        self.query_one("#agents-table", DataTable).focus()
+        self.query_one("#agents-table", RowTable).focus()
 
     def selected(self) -> str | None:
-        table = self.query_one("#agents-table", DataTable)
-        if table.row_count == 0:
-            return None
-        return str(table.get_row_at(table.cursor_row)[0])
+        return self.query_one("#agents-table", RowTable).cursor_key
 
-    @on(DataTable.RowSelected, "#agents-table")
-    def _chosen(self) -> None:
-        name = self.selected()
-        if name:
-            self.post_message(AgentChosen(name))
+    @on(RowTable.Selected, "#agents-table")
+    def _chosen(self, event: RowTable.Selected) -> None:
+        self.post_message(self.Chosen(event.key))
 
     def action_focus_filter(self) -> None:
         self.query_one("#agent-filter", Input).focus()
@@ -131,4 +135,4 @@ class AgentsPane(Vertical):
     def action_chat(self) -> None:
         name = self.selected()
         if name:
-            self.post_message(ChatWith(name))
+            self.post_message(self.ChatWith(name))

@@ -4,31 +4,36 @@ tokens/s, p50/p95, cache hit rate), refreshed every second, with sparklines."""
 from __future__ import annotations
 
 from collections import deque
+from typing import TYPE_CHECKING
 
-from pydantic import ValidationError
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Label, Sparkline, Static
 
-from sutazai.agents.gateway_client import GatewayClient
-from sutazai.errors import UserError
-from sutazai.gateway_report import StatsSnapshot
+if TYPE_CHECKING:  # httpx and pydantic load on the first poll, not before the first paint
+    from sutazai.agents.gateway_client import GatewayClient
+    from sutazai.gateway_report import StatsSnapshot
+    from sutazai.workspace import Workspace
 
 HISTORY = 60
 
 
 class BackendPane(Vertical):
-    def __init__(self, url: str, token: str | None = None, id: str | None = None) -> None:
+    """Polls ``/admin/stats`` once a second while it is on screen; hidden, it costs nothing."""
+
+    def __init__(self, workspace: Workspace, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.url = url
-        self.token = token
+        self.workspace = workspace
+        self.url = "the gateway"
         self.tokens: deque[float] = deque([0.0] * HISTORY, maxlen=HISTORY)
         self.queued: deque[float] = deque([0.0] * HISTORY, maxlen=HISTORY)
         self._warned = False
+        self._client: GatewayClient | None = None
+        self._last: StatsSnapshot | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static(f"gateway {self.url}: waiting for stats…", id="backend-summary")
+        yield Static("waiting for the gateway's figures…", id="backend-summary")
         with Horizontal(id="sparks"):
             with Vertical():
                 yield Label("tokens/s")
@@ -44,17 +49,32 @@ class BackendPane(Vertical):
         yield latency
 
     def on_mount(self) -> None:
-        self.client = GatewayClient(self.url, timeout_s=0.8, token=self.token)
-        self.set_interval(1.0, self.poll)
+        self._poll_timer = self.set_interval(1.0, self.poll, pause=True)
+
+    def on_show(self, event: events.Show) -> None:
+        self._poll_timer.resume()
         self.poll()
 
+    def on_hide(self, event: events.Hide) -> None:
+        self._poll_timer.pause()
+
     async def on_unmount(self) -> None:
-        await self.client.aclose()
+        if self._client is not None:
+            await self._client.aclose()
 
     @work(exclusive=True, group="backend")
     async def poll(self) -> None:
+        from pydantic import ValidationError
+
+        from sutazai.agents.gateway_client import GatewayClient
+        from sutazai.errors import UserError
+
+        if self._client is None:
+            settings = self.workspace.settings
+            self.url = settings.gateway.url
+            self._client = GatewayClient(self.url, timeout_s=0.8, token=self.workspace.gateway_token())
         try:
-            stats: StatsSnapshot | None = await self.client.stats()
+            stats: StatsSnapshot | None = await self._client.stats()
         except (UserError, ValidationError):
             stats = None
         self.show(stats)
@@ -71,6 +91,12 @@ class BackendPane(Vertical):
                 self._warned = True
             return
         self._warned = False
+        self.tokens.append(stats.tokens_per_s)
+        self.queued.append(float(stats.queue_depth.total))
+        settled = len(set(self.tokens)) == 1 and len(set(self.queued)) == 1
+        if settled and stats.model_copy(update={"uptime_s": 0}) == self._last:
+            return  # an idle gateway: nothing on screen would change, so nothing is redrawn
+        self._last = stats.model_copy(update={"uptime_s": 0})
         depth, cache = stats.queue_depth, stats.cache
         summary.update(
             f"{stats.tokens_per_s:.1f} tokens/s · queued interactive {depth.interactive} "
@@ -78,8 +104,6 @@ class BackendPane(Vertical):
             f"({cache.entries} entries) · embedding batch {stats.embedding_batch.mean} · "
             f"cached prompt tokens {stats.cached_prompt_tokens}"
         )
-        self.tokens.append(stats.tokens_per_s)
-        self.queued.append(float(depth.total))
         self.query_one("#spark-tokens", Sparkline).data = list(self.tokens)
         self.query_one("#spark-queue", Sparkline).data = list(self.queued)
         engines = self.query_one("#engines-table", DataTable)

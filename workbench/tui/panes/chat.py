@@ -11,16 +11,24 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.widgets import Input, RichLog, Select, Static
 from textual.worker import Worker
 
-from sutazai.workbench.tui.messages import RunFinishedMsg
+from sutazai.workbench.tui.errors import show_error
 from sutazai.workspace import Workspace
 
 PRIORITIES = [("interactive", "interactive"), ("normal", "normal"), ("batch", "batch")]
 
 
 class ChatPane(Vertical):
+    class RunFinished(Message):
+        """A run ended here; the Traces and Agents panes refresh."""
+
+        def __init__(self, run_id: str) -> None:
+            super().__init__()
+            self.run_id = run_id
+
     BINDINGS = [
         Binding("escape", "cancel", "Cancel run"),
         Binding("ctrl+r", "rerun", "Re-run"),
@@ -89,11 +97,12 @@ class ChatPane(Vertical):
         try:
             agent = AgentCatalog.scan(self.workspace).get(self.agent)
         except UserError as exc:
-            self.notify(str(exc), severity="error", title="agent has errors")
+            show_error(self, exc, "agent has errors")
             return
         async with open_runtime(self.workspace) as runtime:
             async for event in runtime.run(agent, text, history=self.history, priority=priority):
                 if isinstance(event, RunStarted):
+                    answer.set_class(False, "-error", "-cancelled")
                     log.write(f"[dim]run {event.run_id} · {event.model} · {priority}[/dim]")
                 elif isinstance(event, Token):
                     self._answer += event.text
@@ -113,18 +122,20 @@ class ChatPane(Vertical):
                             {"role": "assistant", "content": event.output},
                         ]
                     else:
-                        log.write(f"[red]{event.status}: {escape(event.error or '')}[/red]")
+                        answer.update(f"{event.status}: {escape(event.error or '')}")
+                        answer.set_class(True, "-error")
                         hint = (
                             "start the stack: Stack tab, u" if event.status == "unavailable" else "see Traces"
                         )
                         self.notify(f"{event.status}: {hint}", severity="error")
-                    self.post_message(RunFinishedMsg(event.run_id))
+                    self.post_message(self.RunFinished(event.run_id))
 
     def action_cancel(self) -> None:
         if self._worker and self._worker.is_running:
             self._worker.cancel()
-            self.query_one("#chat-log", RichLog).write("[yellow]cancelled[/yellow]")
-            self.query_one("#chat-answer", Static).update("")
+            answer = self.query_one("#chat-answer", Static)
+            answer.update("cancelled")
+            answer.set_class(True, "-cancelled")
 
     def action_rerun(self) -> None:
         if self.last_input and self.agent:

@@ -12,6 +12,7 @@ from textual.widgets import DataTable, RichLog
 
 from sutazai.errors import UserError
 from sutazai.stack.state import ServiceState
+from sutazai.workbench.tui.errors import show_error
 from sutazai.workspace import Workspace
 
 
@@ -35,9 +36,20 @@ class StackPane(Vertical):
         yield RichLog(id="service-log", wrap=False, highlight=False, markup=False, max_lines=2000)
 
     def on_mount(self) -> None:
-        self.set_interval(2.0, self.refresh_status)
-        self.set_interval(0.5, self.tail)
+        self._polls = [
+            self.set_interval(2.0, self.refresh_status, pause=True),
+            self.set_interval(0.5, self.tail, pause=True),
+        ]
+
+    def on_show(self) -> None:
+        """Health checks and log tails run while the pane is on screen, never behind another tab."""
+        for timer in self._polls:
+            timer.resume()
         self.refresh_status()
+
+    def on_hide(self) -> None:
+        for timer in self._polls:
+            timer.pause()
 
     @work(thread=True, exclusive=True, group="stack-status")
     def refresh_status(self) -> None:
@@ -46,7 +58,7 @@ class StackPane(Vertical):
         try:
             rows = control.status(self.workspace)
         except UserError as exc:
-            self.app.call_from_thread(self.notify, str(exc), severity="error")
+            show_error(self, exc, "stack status")
             return
         self.app.call_from_thread(self._show, rows)
 
@@ -99,7 +111,7 @@ class StackPane(Vertical):
             control.up(self.workspace, detach=True)
             self.app.call_from_thread(self.notify, "stack is up")
         except UserError as exc:
-            self.app.call_from_thread(self.notify, str(exc), severity="error", title="stack up failed")
+            show_error(self, exc, "stack up failed")
         self.refresh_status()
 
     @work(thread=True, exclusive=True, group="stack-control")
@@ -120,4 +132,4 @@ class StackPane(Vertical):
             control.restart(self.workspace, name)
             self.notify(f"restarting {name}")
         except UserError as exc:
-            self.notify(str(exc), severity="error")
+            show_error(self, exc, "restart")

@@ -35,7 +35,7 @@ def render_step(step: StepRecord) -> str:
     if step.kind == "llm":
         for message in data.get("messages", []):
             lines.append(f"[dim]{message.get('role')}:[/dim] {escape(str(message.get('content')))}")
-        lines.append(f"[green]response:[/green] {escape(str(data.get('response', '')))}")
+        lines.append(f"[b]response:[/b] {escape(str(data.get('response', '')))}")
     elif step.kind == "tool":
         lines.append(
             escape(f"{data.get('tool')}({json.dumps(data.get('arguments'))}) → {data.get('result')}")
@@ -45,7 +45,7 @@ def render_step(step: StepRecord) -> str:
     else:
         lines.append(escape(json.dumps(data)))
     if step.error:
-        lines.append(f"[red]error: {escape(step.error)}[/red]")
+        lines.append(f"[b]error:[/b] {escape(step.error)}")
     return "\n".join(lines)
 
 
@@ -86,7 +86,8 @@ class TracesPane(Horizontal):
             with VerticalScroll(id="step-scroll"):
                 yield Static("select a run, then a step", id="step-detail")
 
-    def on_mount(self) -> None:
+    def on_show(self) -> None:
+        """Runs load when the pane is first shown (and on every return to it), not at start-up."""
         self.action_reload()
 
     def on_unmount(self) -> None:
@@ -150,12 +151,17 @@ class TracesPane(Horizontal):
                 summary,
             )
         if record:
-            self.query_one("#step-detail", Static).update(render_run(record, self.steps))
+            detail = self.query_one("#step-detail", Static)
+            detail.update(render_run(record, self.steps))
+            detail.set_class(record.status != "ok", "-error")
 
     @on(DataTable.RowHighlighted, "#steps-table")
     def _step_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if 0 <= event.cursor_row < len(self.steps):
-            self.query_one("#step-detail", Static).update(render_step(self.steps[event.cursor_row]))
+            step = self.steps[event.cursor_row]
+            detail = self.query_one("#step-detail", Static)
+            detail.update(render_step(step))
+            detail.set_class(step.error is not None, "-error")
 
     def action_edit_replay(self) -> None:
         from sutazai.workbench.tui.screens.replay import ReplayScreen

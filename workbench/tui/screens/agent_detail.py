@@ -9,16 +9,24 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
 
 from sutazai.agents.loader import load_agent
 from sutazai.errors import Problem, SpecError
-from sutazai.workbench.tui.messages import ChatWith
+from sutazai.workbench.tui.errors import show_error
 from sutazai.workspace import AGENT_FILE, Workspace
 
 
 class AgentDetailScreen(Screen[None]):
+    class ChatWith(Message):
+        """Chat with the agent on screen (the screen closes first)."""
+
+        def __init__(self, name: str) -> None:
+            super().__init__()
+            self.name = name
+
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
         Binding("c", "chat", "Chat"),
@@ -71,7 +79,7 @@ class AgentDetailScreen(Screen[None]):
         )
         self.query_one("#spec-text", Static).update(syntax)
         listing = "\n".join(
-            f"[red]line {p.line}:[/red] {escape(p.message)}"
+            f"[b]line {p.line}:[/b] {escape(p.message)}"
             + (f"\n  [dim]{escape(p.hint)}[/dim]" if p.hint else "")
             for p in problems
         )
@@ -101,7 +109,7 @@ class AgentDetailScreen(Screen[None]):
                 try:
                     hits = await memory.recall(query, agent.spec.memory.top_k or 4)
                 except UserError as exc:
-                    self.notify(str(exc), severity="error")
+                    show_error(self, exc, "memory search")
                     return
                 results = "\n".join(f"{h.score:.2f} {escape(h.text)}" for h in hits) or "nothing retrieved"
                 self.query_one("#memory-results", Static).update(results)
@@ -112,4 +120,4 @@ class AgentDetailScreen(Screen[None]):
 
     def action_chat(self) -> None:
         self.app.pop_screen()
-        self.app.post_message(ChatWith(self.agent_name))
+        self.app.post_message(self.ChatWith(self.agent_name))

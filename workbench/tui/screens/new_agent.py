@@ -11,6 +11,7 @@ from textual.widgets import Button, Input, Label, Select
 
 from sutazai.errors import UserError
 from sutazai.scaffolds.kinds import KIND_DEFAULTS
+from sutazai.workbench.tui.errors import show_error
 from sutazai.workspace import Workspace
 
 
@@ -46,11 +47,7 @@ class NewAgentScreen(ModalScreen[str | None]):
         try:
             new_agent(self.workspace.agents_dir, name, kind)
         except UserError as exc:
-            self.notify(
-                exc.problems[0].message + (f"\n{exc.problems[0].hint}" if exc.problems[0].hint else ""),
-                severity="error",
-                title="cannot create agent",
-            )
+            show_error(self, exc, "cannot create agent")
             return
         self.dismiss(name)
 
@@ -63,9 +60,7 @@ class NewAgentScreen(ModalScreen[str | None]):
         try:
             report = generate_from_prompt(self.workspace, name, description)
         except UserError as exc:
-            self.app.call_from_thread(
-                self.notify, exc.problems[0].render(), severity="error", title="GPT-Engineer"
-            )
+            show_error(self, exc, "GPT-Engineer")
             return
         if report.created is None:
             message = "nothing written: " + "; ".join(report.problems)[:300]
