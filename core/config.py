@@ -108,6 +108,11 @@ class StackSettings(_Section):
         default=128, ge=1, description="Texts merged into one embedding call; 1: off."
     )
     litellm_config: str | None = None
+    tool_calls: dict[str, Literal["native", "grammar"]] = Field(
+        default_factory=dict,
+        description="Per model: native (the engine calls tools) or grammar (the gateway constrains "
+        "decoding to the tools' schemas). Unset: the engine decides (llama-server: grammar).",
+    )
     ollama_url: str | None = Field(default=None, description="A real Ollama to front, models discovered.")
     engines: list[EngineSettings] = Field(default_factory=list)
 

@@ -73,6 +73,9 @@ class StatsSnapshot(_Report):
     requests_by_priority: dict[str, int] = Field(default_factory=dict)
     cached_prompt_tokens: int = 0
     cache: CacheReport = Field(default_factory=CacheReport)
+    tool_calls: dict[str, str] = Field(
+        default_factory=dict, description="Per chat model: native, or grammar (constrained by the gateway)."
+    )
     embedding_batch: EmbeddingBatch = Field(default_factory=EmbeddingBatch)
     latency_by_model: dict[str, Latency] = Field(default_factory=dict)
     latency_by_agent: dict[str, Latency] = Field(default_factory=dict)

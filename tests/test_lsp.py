@@ -13,12 +13,7 @@ from lsprotocol import types as lsp
 from pytest_lsp import ClientServerConfig, LanguageClient
 
 from sutazai.scaffolds.generate import init_workspace
-from sutazai.stack.gateway.app import build_app
-from sutazai.stack.gateway.config import GatewayConfig
-from sutazai.stack.gateway.engines import EngineConfig
-from sutazai.stack.gateway.service import Gateway
-from sutazai.workspace import Workspace
-from tests.conftest import ServerThread
+from tests.conftest import scripted_gateway
 from tests.scripted_engine import ScriptedEngine
 
 ROOT: Path
@@ -28,19 +23,9 @@ ROOT: Path
 def lsp_workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A demo workspace whose gateway is the real gateway in front of a scripted engine."""
     global ROOT
-    engine = ScriptedEngine(default="The capital is Paris.")
     ROOT = init_workspace(tmp_path_factory.mktemp("lsp") / "ws", demo=True)
-    token = Workspace(ROOT).ensure_gateway_token()  # as `stack up` does: the server finds it there
-    with ServerThread(engine.app()) as scripted:
-        config = GatewayConfig(
-            engines=[EngineConfig("e", "openai", scripted.url, 4, ["smollm2", "e5-small"])],
-            tiers={"fast": ["smollm2"], "quality": ["smollm2"], "local": ["smollm2"], "embed": ["e5-small"]},
-            token=token,
-        )
-        with ServerThread(build_app(Gateway(config))) as gw:
-            toml = ROOT / "sutazai.toml"
-            toml.write_text(toml.read_text().replace("http://127.0.0.1:11435", gw.url))
-            yield ROOT
+    with scripted_gateway(ROOT, ScriptedEngine(default="The capital is Paris.")):
+        yield ROOT
 
 
 @pytest_lsp.fixture(config=ClientServerConfig(server_command=[sys.executable, "-m", "sutazai.lsp.server"]))

@@ -36,9 +36,7 @@ def test_crash_restart_and_kill_9_of_the_supervisor_leaves_no_orphan(tmp_path: P
     root = init_workspace(tmp_path / "ws")
     write_stack_config(root, parallel=2)
     ws = Workspace(root)
-    started = time.monotonic()
-    control.up(ws, detach=True, timeout_s=60)
-    cold = time.monotonic() - started
+    control.up(ws, detach=True, timeout_s=60)  # how fast: bench, not here (docs/benchmarks.md)
     try:
         pids = _pids(ws)
         os.kill(pids["engine"], signal.SIGKILL)  # a crash: the supervisor brings it back
@@ -60,7 +58,6 @@ def test_crash_restart_and_kill_9_of_the_supervisor_leaves_no_orphan(tmp_path: P
         eventually(lambda: not any(_alive(pid) for pid in children), timeout=15)
     finally:
         control.down(ws)
-    assert cold < 15
 
 
 def test_stack_up_without_the_engine_installed_or_docker_is_one_clear_line(tmp_path: Path) -> None:

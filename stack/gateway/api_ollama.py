@@ -17,6 +17,7 @@ from aiohttp import web
 from sutazai.stack.gateway.engines import ModelInfo
 from sutazai.stack.gateway.http_common import identity, input_texts, json_body, require
 from sutazai.stack.gateway.service import Gateway
+from sutazai.stack.gateway.tool_calls import json_schema_format
 from sutazai.stack.gateway.types import ChatRequest, Delta, GatewayHTTPError, Usage
 from sutazai.stack.gateway.validate import check_messages, check_options, check_tools
 
@@ -55,8 +56,15 @@ def _options(body: dict[str, Any]) -> dict[str, Any]:
         raise GatewayHTTPError(400, "`options` must be an object", kind="invalid_request_error")
     out = {OPTION_MAP[k]: v for k, v in raw.items() if k in OPTION_MAP}
     check_options(out, "options.num_predict")
-    if body.get("format") == "json":
+    fmt = body.get("format")
+    if fmt == "json":
         out["response_format"] = {"type": "json_object"}
+    elif isinstance(fmt, dict):  # a JSON Schema: enforced by the engine's grammar
+        out["response_format"] = json_schema_format(fmt, "format")
+    elif fmt not in (None, ""):
+        raise GatewayHTTPError(
+            400, '`format` must be "json" or a JSON Schema object', kind="invalid_request_error"
+        )
     return out
 
 
@@ -316,7 +324,10 @@ class OllamaRoutes:
             return error_response(exc)
         info = engine.models[resolved]
         pool = self.gateway.pools[engine.name]
-        capabilities = ["embedding"] if info.embedding else ["completion"]
+        card = self.gateway.model_card(name)
+        capabilities = card.capabilities if card else ["completion"]
+        architecture = info.family or "llama"
+        context = card.context if card else info.context_length
         return web.Response(
             body=orjson.dumps(
                 {
@@ -325,9 +336,9 @@ class OllamaRoutes:
                     "template": "{{ .Prompt }}",
                     "details": _details(info),
                     "model_info": {
-                        "general.architecture": info.family or "llama",
+                        "general.architecture": architecture,
                         "general.parameter_count": info.size,
-                        "llama.context_length": info.context_length,
+                        f"{architecture}.context_length": context,
                     },
                     "capabilities": capabilities,
                     "sutazai": {
@@ -336,6 +347,8 @@ class OllamaRoutes:
                         "queue_depth": pool.depth(),
                         "in_flight": pool.in_flight,
                         "slots": pool.slots,
+                        "tool_calls": card.tool_path if card else None,
+                        "max_output_tokens": card.max_output if card else 0,
                     },
                 }
             ),
@@ -369,6 +382,8 @@ def _openai_messages(messages: list[Any]) -> list[dict[str, Any]]:
     out = []
     for m in messages:
         message = {"role": m["role"], "content": m.get("content", "")}
+        if m["role"] == "tool" and (m.get("tool_name") or m.get("name")):
+            message["name"] = m.get("tool_name") or m.get("name")  # Ollama names the tool that answered
         if m.get("tool_calls"):
             message["tool_calls"] = [
                 {

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from sutazai.stack.gateway.http_common import identity, input_texts, json_body, require
 from sutazai.stack.gateway.service import Gateway
+from sutazai.stack.gateway.tool_calls import parse_tool_choice
 from sutazai.stack.gateway.types import ChatRequest, Completion, Delta, GatewayHTTPError, Usage
 from sutazai.stack.gateway.validate import check_messages, check_options, check_tools
 
@@ -61,12 +62,21 @@ def _parse(body: dict[str, Any], chat: bool, request: web.Request) -> ChatReques
         token_key = "max_completion_tokens"
     check_options(options, token_key)
     if chat:
+        tools = check_tools(body.get("tools"))
+        parse_tool_choice(body.get("tool_choice"), tools)  # a bad choice is a 400 before any work
+        parallel = body.get("parallel_tool_calls")
+        if parallel is not None and not isinstance(parallel, bool):
+            raise GatewayHTTPError(
+                400, "`parallel_tool_calls` must be true or false", kind="invalid_request_error"
+            )
         return ChatRequest(
             model,
             messages=check_messages(body.get("messages"), "openai"),
             stream=bool(body.get("stream")),
             options=options,
-            tools=check_tools(body.get("tools")),
+            tools=tools,
+            tool_choice=body.get("tool_choice"),
+            parallel_tool_calls=parallel,
             agent=agent,
             priority=priority,
             cache_bypass=bypass,
@@ -216,6 +226,16 @@ class OpenAIRoutes:
         created = int(self.gateway.stats.started)
         names = [*self.gateway.models(), *(t for t in self.gateway.tiers() if t not in self.gateway.models())]
         data = [{"id": n, "object": "model", "created": created, "owned_by": "sutazai"} for n in names]
+        for entry in data:  # where clients and tools look for limits and capabilities
+            card = self.gateway.model_card(str(entry["id"]))
+            if card is not None:
+                entry.update(
+                    context_length=card.context,
+                    max_model_len=card.context,  # vLLM's name for it
+                    max_output_tokens=card.max_output,
+                    capabilities=card.capabilities,
+                    tool_calls=card.tool_path,
+                )
         return web.Response(
             body=orjson.dumps({"object": "list", "data": data}), content_type="application/json"
         )

@@ -51,6 +51,7 @@ class GatewayConfig:
     token: str | None = field(default=None, repr=False)
     allowed_hosts: list[str] = field(default_factory=list)
     origins: list[str] = field(default_factory=list)
+    tool_calls: dict[str, str] = field(default_factory=dict)  # model -> "native" | "grammar"
 
 
 def _tier_list(value: Any) -> list[str]:
@@ -118,4 +119,5 @@ def gateway_config(settings: Settings, root: Path | None = None) -> GatewayConfi
         embed_max_texts=stack.embed_max_texts,
         allowed_hosts=list(gateway.allowed_hosts),
         origins=list(gateway.origins),
+        tool_calls=dict(stack.tool_calls),
     )

@@ -39,6 +39,7 @@ class ModelInfo:
     context_length: int = 0
     family: str = ""
     embedding: bool = False
+    tools: bool | None = None  # calls tools natively; None: the engine did not say
 
 
 class Engine:
@@ -88,6 +89,15 @@ class Engine:
         if self.config.context and (requested is None or requested > self.config.context):
             return self.config.context
         return requested
+
+    def context_for(self, model: str) -> int:
+        """Tokens one request may use with ``model`` here (prompt and answer): a llama-server
+        slot's share of the context when configured, else what the engine reported; 0: unknown."""
+        info = self.models.get(model)
+        trained = info.context_length if info else 0
+        if self.config.context and trained:
+            return min(self.config.context, trained)
+        return self.config.context or trained
 
     async def close(self) -> None:
         for session in (self._session, self._fresh):
@@ -201,6 +211,10 @@ class OpenAICompatEngine(Engine):
             body["prompt"] = request.prompt or ""
         if request.tools:
             body["tools"] = request.tools
+            if request.tool_choice is not None:
+                body["tool_choice"] = request.tool_choice
+            if request.parallel_tool_calls is not None:
+                body["parallel_tool_calls"] = request.parallel_tool_calls
         body["stream_options"] = {"include_usage": True}
         if self.config.kind == "llamacpp":
             body["cache_prompt"] = True
@@ -304,12 +318,36 @@ class OllamaEngine(Engine):
             details = item.get("details") or {}
             info = ModelInfo(item["name"], int(item.get("size", 0)), 0, details.get("family", ""))
             self.models.setdefault(item["name"], info)
+        for name, info in self.models.items():
+            await self._show(name, info)
+
+    async def _show(self, name: str, info: ModelInfo) -> None:
+        """What Ollama says of a model: whether it calls tools (``capabilities``), its context."""
+        try:
+            async with self.session.post(
+                f"{self.config.url}/api/show", json={"model": name}, timeout=aiohttp.ClientTimeout(total=3)
+            ) as r:
+                shown = await r.json(loads=orjson.loads) if r.status == 200 else {}
+        except (aiohttp.ClientError, TimeoutError, ValueError):
+            return
+        capabilities = shown.get("capabilities")
+        if isinstance(capabilities, list):
+            info.tools = "tools" in capabilities
+            info.embedding = info.embedding or capabilities == ["embedding"]
+        for key, value in (shown.get("model_info") or {}).items():
+            if key.endswith(".context_length") and isinstance(value, int):
+                info.context_length = value
 
     async def stream(
         self, request: ChatRequest, model: str, slot: int | None, attempt: int = 0
     ) -> AsyncGenerator[Delta, None]:
         options = dict(request.options)
         body: dict[str, Any] = {"model": model, "stream": True}
+        response_format = options.pop("response_format", None)
+        if isinstance(response_format, dict) and response_format.get("type") == "json_schema":
+            body["format"] = (response_format.get("json_schema") or {}).get("schema") or "json"
+        elif isinstance(response_format, dict) and response_format.get("type") == "json_object":
+            body["format"] = response_format.get("schema") or "json"
         if (limit := self.token_limit(options.pop("max_tokens", None))) is not None:
             options["num_predict"] = limit
         body["options"] = options

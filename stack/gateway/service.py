@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
+from dataclasses import dataclass
 from typing import Any
 
 from sutazai.gateway_report import CacheReport, EngineReport, QueueDepth, StatsSnapshot
@@ -19,7 +20,24 @@ from sutazai.stack.gateway.embed_batcher import EmbeddingBatcher
 from sutazai.stack.gateway.engines import Engine, ModelInfo, build_engine
 from sutazai.stack.gateway.scheduler import SlotPool
 from sutazai.stack.gateway.stats import GatewayStats
+from sutazai.stack.gateway.tool_calls import engine_stream, tool_path
 from sutazai.stack.gateway.types import ChatRequest, Completion, Delta, EngineFailure, GatewayHTTPError
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelCard:
+    name: str
+    resolved: str
+    engine: str
+    info: ModelInfo
+    context: int  # tokens for prompt and answer together; 0: unknown
+    max_output: int
+    tool_path: str | None  # native | grammar; None for embedding models
+
+    @property
+    def capabilities(self) -> list[str]:
+        """Ollama's words: every chat model here calls tools, natively or through the grammar path."""
+        return ["embedding"] if self.info.embedding else ["completion", "tools"]
 
 
 class Gateway:
@@ -100,6 +118,24 @@ class Gateway:
                 404, f"model {name!r} not found; available: {', '.join(known)}", kind="not_found"
             )
         return out
+
+    def model_card(self, name: str) -> ModelCard | None:
+        """What clients need to know of a model or tier before they call it (None: not served)."""
+        try:
+            engine, resolved = self.candidates(name, embedding=name == "embed")[0]
+        except GatewayHTTPError:
+            return None
+        info = engine.models[resolved]
+        context = engine.context_for(resolved)
+        return ModelCard(
+            name=name,
+            resolved=resolved,
+            engine=engine.name,
+            info=info,
+            context=context,
+            max_output=context,  # llama-server and Ollama let an answer run to the end of the context
+            tool_path=None if info.embedding else tool_path(engine, resolved, self.config.tool_calls),
+        )
 
     def _load(self, engine: Engine) -> tuple[int, float]:
         pool = self.pools[engine.name]
@@ -187,7 +223,10 @@ class Gateway:
                     sent = False
                     pinned = slot if engine.config.kind == "llamacpp" else None
                     try:
-                        async with aclosing(engine.stream(request, model, pinned, attempt)) as deltas:
+                        answer = engine_stream(
+                            engine, request, model, pinned, attempt, self.config.tool_calls
+                        )
+                        async with aclosing(answer) as deltas:
                             async for delta in deltas:
                                 sent = True
                                 tokens = delta.usage.completion_tokens if delta.usage else tokens + 1
@@ -285,7 +324,16 @@ class Gateway:
             shared=self.cache.shared,
             hit_rate=round(self.cache.hit_rate, 4),
         )
-        return self.stats.snapshot(engines, cache)
+        return self.stats.snapshot(engines, cache, self.tool_paths())
+
+    def tool_paths(self) -> dict[str, str]:
+        """How each chat model calls tools: ``native`` or ``grammar`` (see ``tool_calls.py``)."""
+        return {
+            name: tool_path(engine, name, self.config.tool_calls)
+            for engine in self.engines.values()
+            for name, info in engine.models.items()
+            if not info.embedding
+        }
 
 
 def _replay(completion: Completion) -> list[Delta]:

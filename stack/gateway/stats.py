@@ -122,7 +122,9 @@ class GatewayStats:
     def prometheus(self) -> bytes:
         return generate_latest(self.registry)
 
-    def snapshot(self, engines: dict[str, EngineReport], cache: CacheReport) -> StatsSnapshot:
+    def snapshot(
+        self, engines: dict[str, EngineReport], cache: CacheReport, tool_calls: dict[str, str]
+    ) -> StatsSnapshot:
         sizes = list(self.embed_batch_sizes)
         return StatsSnapshot(
             uptime_s=round(time.time() - self.started, 1),
@@ -132,6 +134,7 @@ class GatewayStats:
             requests_by_priority=dict(self.by_priority),
             cached_prompt_tokens=self.cached_prompt_tokens,
             cache=cache,
+            tool_calls=tool_calls,
             embedding_batch=EmbeddingBatch(
                 last=sizes[-1] if sizes else 0,
                 mean=round(sum(sizes) / len(sizes), 2) if sizes else 0.0,

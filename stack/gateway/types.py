@@ -49,6 +49,8 @@ class ChatRequest:
     stream: bool = False
     options: dict[str, Any] = field(default_factory=dict)  # temperature, max_tokens, seed, stop, ...
     tools: list[dict[str, Any]] | None = None
+    tool_choice: Any = None  # "auto" | "none" | "required" | {"type": "function", ...}
+    parallel_tool_calls: bool | None = None
     agent: str = "anonymous"
     priority: Priority = "normal"
     cache_bypass: bool = False
@@ -64,6 +66,8 @@ class ChatRequest:
             "p": self.prompt,
             "o": self.options,
             "t": self.tools,
+            "tc": self.tool_choice,
+            "ptc": self.parallel_tool_calls,
         }
         return hashlib.blake2b(orjson.dumps(body, option=orjson.OPT_SORT_KEYS), digest_size=16).hexdigest()
 

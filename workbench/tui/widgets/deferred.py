@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from textual.widget import Widget
+from textual.widget import MountError, Widget
 
 
 class Deferred(Widget):
@@ -25,6 +25,10 @@ class Deferred(Widget):
 
     async def _replace(self) -> None:
         parent = self.parent
-        if isinstance(parent, Widget):
+        if not isinstance(parent, Widget) or not parent.is_attached:
+            return  # the app is already closing (it may quit on its first frame)
+        try:
             await parent.mount(self._factory(), after=self)
-            await self.remove()
+        except MountError:
+            return
+        await self.remove()

@@ -76,6 +76,21 @@ class RowTable(ScrollView, can_focus=True):
         self.flagged: frozenset[str] = frozenset()  # rows shown in the error colour (broken agents)
         self._strips: dict[str, Strip] = {}
         self._base: Style | None = None
+        self._styles: dict[str, Style] = {}  # per render: computing a DOM style walks ancestors
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles.clear()
+
+    def _style(self, name: str) -> Style:
+        style = self._styles.get(name)
+        if style is None:
+            if name == "base":
+                style = self.rich_style
+            else:
+                style = self.get_component_rich_style(f"row-table--{name}", partial=name != "header")
+            self._styles[name] = style
+        return style
 
     # --- data -------------------------------------------------------------------------------
 
@@ -128,9 +143,9 @@ class RowTable(ScrollView, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
-        base = self.rich_style
+        base = self._style("base")
         if y == 0:  # the header stays put while rows scroll
-            header = self.get_component_rich_style("row-table--header")
+            header = self._style("header")
             strip = self._line([label for label, _ in self.columns], base + header)
             return strip.crop_extend(0, width, base + header)
         index = y - 1 + self.scroll_offset.y
@@ -139,11 +154,11 @@ class RowTable(ScrollView, can_focus=True):
         key = self.keys[index]
         strip = self._row_strip(key, base)
         if key in self.flagged:
-            strip = _over(strip, self.get_component_rich_style("row-table--flagged", partial=True))
+            strip = _over(strip, self._style("flagged"))
         if index == self.cursor:
-            strip = _over(strip, self.get_component_rich_style("row-table--cursor", partial=True))
+            strip = _over(strip, self._style("cursor"))
         elif index % 2:
-            strip = _over(strip, self.get_component_rich_style("row-table--even", partial=True))
+            strip = _over(strip, self._style("even"))
         return strip.crop_extend(0, width, base)
 
     # --- cursor -------------------------------------------------------------------------------
@@ -175,9 +190,11 @@ class RowTable(ScrollView, can_focus=True):
         self.cursor = index
 
     def on_focus(self) -> None:
+        self._styles.clear()  # the cursor's colours depend on focus
         self.refresh()
 
     def on_blur(self) -> None:
+        self._styles.clear()
         self.refresh()
 
 

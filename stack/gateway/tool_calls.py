@@ -1,0 +1,276 @@
+"""Tool calls and JSON answers for models that have no tool calling of their own.
+
+SmolLM2-135M behind llama-server returns no ``tool_calls`` for an OpenAI ``tools`` request (0/5
+measured). For such models (the ``grammar`` path) the gateway:
+
+1. renders the tools into the system prompt and rewrites the tool history (assistant ``tool_calls``,
+   ``tool`` results) as plain turns the chat template understands;
+2. builds one JSON Schema from the tools' parameter schemas and the ``tool_choice``, and has the
+   engine constrain decoding with it (llama.cpp turns ``json_schema`` into a grammar; Ollama takes it
+   as ``format``), so the model can only write ``{"tool_calls": [{"name": ..., "arguments": ...}]}``
+   with arguments valid for the named tool, or, under ``auto``, ``{"content": "..."}``;
+3. parses that JSON back into standard ``tool_calls`` (or content) for either dialect.
+
+Models that call tools natively (the ``native`` path) get the request as it came. Which path a model
+takes is :func:`tool_path`: ``[gateway] tool_calls`` in ``sutazai.toml`` first, then what the engine
+says (Ollama's ``capabilities``), then the engine kind (llama-server: grammar).
+
+The answer is buffered until the JSON is complete, then streamed as one call or one content piece:
+clients see standard deltas, a moment later than unconstrained tokens would arrive.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+import orjson
+
+from sutazai.stack.gateway.engines import Engine
+from sutazai.stack.gateway.types import ChatRequest, Delta, GatewayHTTPError, Usage
+
+ToolPath = Literal["native", "grammar"]
+MAX_PARALLEL_CALLS = 4
+ANY_OBJECT: dict[str, Any] = {"type": "object"}
+
+
+def tool_path(engine: Engine, model: str, configured: dict[str, str]) -> ToolPath:
+    """How ``model`` on ``engine`` calls tools: configured, else as the engine says, else by kind
+    (llama-server applies no tool template unless started with one: grammar)."""
+    if configured.get(model) in ("native", "grammar"):
+        return "native" if configured[model] == "native" else "grammar"
+    info = engine.models.get(model)
+    if info is not None and info.tools is not None:
+        return "native" if info.tools else "grammar"
+    return "grammar" if engine.config.kind == "llamacpp" else "native"
+
+
+def engine_stream(
+    engine: Engine,
+    request: ChatRequest,
+    model: str,
+    slot: int | None,
+    attempt: int,
+    configured: dict[str, str],
+) -> AsyncGenerator[Delta, None]:
+    """The engine's answer to ``request``, through the grammar path when the model needs it."""
+    if tool_path(engine, model, configured) == "grammar" and needs_rewrite(request):
+        constrained, envelope = constrain(request)
+        deltas = engine.stream(constrained, model, slot, attempt)
+        return answer_from_envelope(deltas) if envelope else deltas
+    return engine.stream(request, model, slot, attempt)
+
+
+@dataclass(frozen=True)
+class ToolChoice:
+    mode: Literal["auto", "none", "required", "function"]
+    name: str | None = None
+
+
+def parse_tool_choice(value: Any, tools: list[dict[str, Any]] | None) -> ToolChoice:
+    """OpenAI's ``tool_choice``: "auto" (the default with tools), "none", "required", or
+    ``{"type": "function", "function": {"name": ...}}`` naming one of the tools."""
+    if value is None:
+        return ToolChoice("auto" if tools else "none")
+    if value in ("auto", "none", "required"):
+        return ToolChoice(value)
+    name = value.get("function", {}).get("name") if isinstance(value, dict) else None
+    if not isinstance(name, str):
+        raise _bad(
+            '`tool_choice` must be "auto", "none", "required" or {"type": "function", "function": {"name": ...}}'
+        )
+    if name not in tool_names(tools):
+        raise _bad(
+            f"`tool_choice` names {name!r}, which is not among `tools` ({', '.join(tool_names(tools))})"
+        )
+    return ToolChoice("function", name)
+
+
+def _bad(message: str) -> GatewayHTTPError:
+    return GatewayHTTPError(400, message, kind="invalid_request_error")
+
+
+def tool_names(tools: list[dict[str, Any]] | None) -> list[str]:
+    return [t["function"]["name"] for t in tools or []]
+
+
+# --- the schema ---------------------------------------------------------------------------------
+
+
+def _one_call(tool: dict[str, Any]) -> dict[str, Any]:
+    function = tool["function"]
+    parameters = function.get("parameters") or ANY_OBJECT
+    return {
+        "type": "object",
+        "properties": {"name": {"const": function["name"]}, "arguments": parameters},
+        "required": ["name", "arguments"],
+        "additionalProperties": False,
+    }
+
+
+def call_schema(tools: list[dict[str, Any]], choice: ToolChoice, parallel: bool) -> dict[str, Any]:
+    """The JSON Schema every answer must satisfy under this ``tool_choice``."""
+    offered = [t for t in tools if choice.mode != "function" or t["function"]["name"] == choice.name]
+    calls = [_one_call(t) for t in offered]
+    item = calls[0] if len(calls) == 1 else {"anyOf": calls}
+    array = {"type": "array", "items": item, "minItems": 1, "maxItems": MAX_PARALLEL_CALLS if parallel else 1}
+    with_calls = {
+        "type": "object",
+        "properties": {"tool_calls": array},
+        "required": ["tool_calls"],
+        "additionalProperties": False,
+    }
+    if choice.mode != "auto":
+        return with_calls
+    answer = {
+        "type": "object",
+        "properties": {"content": {"type": "string"}},
+        "required": ["content"],
+        "additionalProperties": False,
+    }
+    return {"anyOf": [with_calls, answer]}
+
+
+# --- the prompt ---------------------------------------------------------------------------------
+
+
+def _signature(tool: dict[str, Any]) -> str:
+    function = tool["function"]
+    properties = (function.get("parameters") or {}).get("properties") or {}
+    args = ", ".join(f"{name}: {_type_of(schema)}" for name, schema in properties.items())
+    description = function.get("description") or ""
+    return f"- {function['name']}({args})" + (f": {description}" if description else "")
+
+
+def _type_of(schema: Any) -> str:
+    if not isinstance(schema, dict):
+        return "any"
+    if "enum" in schema:
+        return " | ".join(orjson.dumps(v).decode() for v in schema["enum"])
+    kind = schema.get("type", "any")
+    if kind == "array":
+        return f"list of {_type_of(schema.get('items'))}"
+    if kind == "object" and schema.get("properties"):
+        inner = ", ".join(f"{k}: {_type_of(v)}" for k, v in schema["properties"].items())
+        return "{" + inner + "}"
+    return str(kind)
+
+
+def instructions(tools: list[dict[str, Any]], choice: ToolChoice) -> str:
+    offered = [t for t in tools if choice.mode != "function" or t["function"]["name"] == choice.name]
+    lines = ["You can call these tools:", *(_signature(t) for t in offered)]
+    call = '{"tool_calls": [{"name": "<tool>", "arguments": {...}}]}'
+    if choice.mode == "auto":
+        lines.append(
+            f"To call a tool, answer {call}. To answer without a tool, answer "
+            '{"content": "<your answer>"}. Call a tool when it can help.'
+        )
+    else:
+        lines.append(f"Answer with a tool call: {call}. Take the arguments from the user's request.")
+    return "\n".join(lines)
+
+
+def _history(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Tool turns as plain turns: templates without tool support drop or refuse them otherwise."""
+    names: dict[str, str] = {}
+    out: list[dict[str, Any]] = []
+    for message in messages:
+        role = message.get("role")
+        if role == "assistant" and message.get("tool_calls"):
+            calls = []
+            for call in message["tool_calls"]:
+                function = call.get("function") or {}
+                names[str(call.get("id"))] = str(function.get("name"))
+                arguments = function.get("arguments")
+                parsed = _loads(arguments) if isinstance(arguments, str) else arguments
+                calls.append(
+                    {"name": function.get("name"), "arguments": parsed if parsed is not None else {}}
+                )
+            text = orjson.dumps({"tool_calls": calls}).decode()
+            out.append({"role": "assistant", "content": text})
+        elif role == "tool":
+            name = message.get("name") or names.get(str(message.get("tool_call_id")), "the tool")
+            out.append({"role": "user", "content": f"Result of {name}: {message.get('content', '')}"})
+        else:
+            out.append(message)
+    return out
+
+
+def _with_system(messages: list[dict[str, Any]], text: str) -> list[dict[str, Any]]:
+    if messages and messages[0].get("role") == "system":
+        first = {**messages[0], "content": f"{messages[0].get('content') or ''}\n\n{text}".strip()}
+        return [first, *messages[1:]]
+    return [{"role": "system", "content": text}, *messages]
+
+
+# --- requests and answers -----------------------------------------------------------------------
+
+
+def needs_rewrite(request: ChatRequest) -> bool:
+    """Whether the grammar path changes this request at all."""
+    has_tool_turns = any(m.get("role") == "tool" or m.get("tool_calls") for m in request.messages or [])
+    return bool(request.tools) or has_tool_turns
+
+
+def constrain(request: ChatRequest) -> tuple[ChatRequest, bool]:
+    """The request the engine gets on the grammar path, and whether its answer is a call envelope
+    (False: tools were not offered, ``tool_choice: none``, and the answer is plain text)."""
+    choice = parse_tool_choice(request.tool_choice, request.tools)
+    messages = _history(request.messages or [])
+    if not request.tools or choice.mode == "none":
+        return replace(request, messages=messages, tools=None, tool_choice=None), False
+    schema = call_schema(request.tools, choice, bool(request.parallel_tool_calls))
+    options = {**request.options, "response_format": json_schema_format(schema, "tool_calls")}
+    messages = _with_system(messages, instructions(request.tools, choice))
+    return replace(request, messages=messages, tools=None, tool_choice=None, options=options), True
+
+
+def json_schema_format(schema: dict[str, Any], name: str) -> dict[str, Any]:
+    return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": True}}
+
+
+def _loads(text: str) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+
+
+async def answer_from_envelope(deltas: AsyncGenerator[Delta, None]) -> AsyncGenerator[Delta, None]:
+    """Collect the constrained answer, then yield it as standard deltas: one content piece or the
+    tool calls, and the last delta with ``finish_reason`` and usage. An answer cut short (the token
+    limit) cannot be parsed: it comes back as text with ``finish_reason: length``."""
+    text: list[str] = []
+    last = Delta()
+    async with aclosing(deltas):
+        async for delta in deltas:
+            text.append(delta.content)
+            if delta.finish_reason is not None:
+                last = delta
+    raw = "".join(text)
+    envelope = _loads(raw)
+    usage = last.usage or Usage()
+    if isinstance(envelope, dict) and isinstance(envelope.get("tool_calls"), list):
+        calls = [
+            {
+                "id": f"call_{uuid.uuid4().hex[:12]}",
+                "type": "function",
+                "function": {
+                    "name": str(call.get("name", "")),
+                    "arguments": orjson.dumps(call.get("arguments", {})).decode(),
+                },
+            }
+            for call in envelope["tool_calls"]
+            if isinstance(call, dict)
+        ]
+        yield Delta(tool_calls=calls, finish_reason="tool_calls", usage=usage)
+        return
+    if isinstance(envelope, dict) and isinstance(envelope.get("content"), str):
+        yield Delta(content=envelope["content"])
+        yield Delta(finish_reason=last.finish_reason or "stop", usage=usage)
+        return
+    yield Delta(content=raw)
+    yield Delta(finish_reason="length", usage=usage)
