@@ -7,6 +7,7 @@ records the call as a step, so framework agents are traced like any other.
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib.util
 import inspect
 import sys
@@ -24,9 +25,13 @@ if TYPE_CHECKING:
     from sutazai.agents.runtime import AgentRuntime
 
 
+ToolHook = Callable[[str, dict[str, Any], str, "str | None", float], None]
+
+
 @dataclass(frozen=True)
 class AgentContext:
-    """What a framework needs to use the gateway as an OpenAI-compatible model."""
+    """What a framework needs to use the gateway as an OpenAI-compatible model, and ``traced`` to
+    make its tools' calls steps of the run (shown in traces, checked by smoke ``tool_called``)."""
 
     agent: str
     run_id: str
@@ -35,6 +40,32 @@ class AgentContext:
     api_key: str
     system_prompt: str
     headers: dict[str, str]
+    on_tool: ToolHook | None = None
+
+    def traced(self, function: Callable[..., Any]) -> Callable[..., Any]:
+        """``function``, recording each call; signature and docstring are kept, so a framework's
+        tool decorator (``@tool``, ``kernel_function``, ...) reads it as before."""
+        hook = self.on_tool
+
+        @functools.wraps(function)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            arguments = {**dict(zip(inspect.signature(function).parameters, args, strict=False)), **kwargs}
+            t0 = time.perf_counter()
+            try:
+                result = function(*args, **kwargs)
+            except Exception as exc:
+                if hook is not None:
+                    hook(function.__name__, arguments, "", f"{type(exc).__name__}: {exc}", _ms(t0))
+                raise
+            if hook is not None:
+                hook(function.__name__, arguments, str(result), None, _ms(t0))
+            return result
+
+        return call
+
+
+def _ms(t0: float) -> float:
+    return (time.perf_counter() - t0) * 1000
 
 
 def resolve(agent: AgentDefinition) -> Callable[..., Any]:
@@ -93,6 +124,7 @@ async def run_entrypoint(
     user_input: str,
     run_id: str,
     record: Callable[[str, float, float, dict[str, Any]], None],
+    on_tool: ToolHook | None = None,
 ) -> str:
     function = resolve(agent)
     context = AgentContext(
@@ -103,6 +135,7 @@ async def run_entrypoint(
         api_key=runtime.client.token or "sutazai-local",
         system_prompt=agent.system_prompt,
         headers={"X-Sutazai-Agent": agent.name, "X-Sutazai-Priority": agent.spec.priority},
+        on_tool=on_tool,
     )
     started, t0 = time.time(), time.perf_counter()
     if inspect.iscoroutinefunction(function):

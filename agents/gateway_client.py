@@ -88,6 +88,7 @@ class GatewayClient:
             headers=auth_headers(token),
         )
         self.agent = agent
+        self._capabilities: dict[str, frozenset[str]] | None = None
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -234,6 +235,18 @@ class GatewayClient:
 
     async def models(self) -> list[str]:
         return [m["id"] for m in (await self._get_json("/v1/models")).get("data", [])]
+
+    async def capabilities(self, model: str) -> frozenset[str]:
+        """What the gateway says ``model`` can do (``tools``, ...), asked once per client. A server
+        that says nothing (another OpenAI-compatible server) gets an empty set."""
+        if self._capabilities is None:
+            entries = (await self._get_json("/v1/models")).get("data", [])
+            self._capabilities = {
+                str(m.get("id")): frozenset(m.get("capabilities") or ())
+                for m in entries
+                if isinstance(m, dict)
+            }
+        return self._capabilities.get(model, frozenset())
 
     async def served_models(self) -> list[ServedModel]:
         """Models with their sizes, as Ollama's ``/api/tags`` lists them."""

@@ -192,7 +192,9 @@ class AgentRuntime:
         if spec.entrypoint and replayed is None:
             from sutazai.agents.entrypoint import run_entrypoint
 
-            return await run_entrypoint(self, agent, user_input, state.run_id, self._record_for(state))
+            return await run_entrypoint(
+                self, agent, user_input, state.run_id, self._record_for(state), self._tool_hook(state, queue)
+            )
         tools = self._bound_tools(agent)
         system = agent.system_prompt
         if replayed is None and spec.memory.enabled and spec.memory.top_k > 0:
@@ -200,10 +202,12 @@ class AgentRuntime:
             if hits:
                 await queue.put(MemoriesRetrieved(hits))
                 system += "\n\nRelevant memories:\n" + "\n".join(f"- {h.text}" for h in hits)
-        use_text = tools and spec.tool_protocol in ("auto", "text")
-        if use_text:
+        use_native = bool(tools) and await self._native_tools(spec.tool_protocol, spec.model_ref)
+        if tools and not use_native:
             system += "\n\n" + protocol.instructions(list(tools.values()))
-        native = [t.openai_schema() for t in tools.values()] if spec.tool_protocol == "native" else None
+        # A `TOOL:` line is still understood when native calls are on: the fallback costs nothing.
+        use_text = bool(tools) and spec.tool_protocol in ("auto", "text")
+        native = [t.openai_schema() for t in tools.values()] if use_native else None
         messages: list[dict[str, Any]] = [{"role": "system", "content": system}, *history]
         messages.append({"role": "user", "content": user_input})
         if replayed is not None:
@@ -226,6 +230,16 @@ class AgentRuntime:
                 messages.append({"role": "user", "content": f"RESULT: {result}"})
         return content
 
+    async def _native_tools(self, tool_protocol: str, model: str) -> bool:
+        """Standard tool calls when the spec asks for them, or (``auto``) when the gateway says it
+        makes them work for this model; else the ``TOOL:`` text protocol."""
+        if tool_protocol != "auto":
+            return tool_protocol == "native"
+        try:
+            return "tools" in await self.client.capabilities(model)
+        except UserError:
+            return False  # the chat call that follows reports an unreachable gateway properly
+
     def _backoff_recorder(self, state: _RunState) -> Any:
         """A busy gateway's wait, as a step of the run: the trace says why the run was slow."""
 
@@ -234,6 +248,28 @@ class AgentRuntime:
             self._record(state, "backoff", time.time(), seconds * 1000, data)
 
         return on_backoff
+
+    def _tool_hook(self, state: _RunState, queue: asyncio.Queue[RunEvent | None]) -> Any:
+        """A framework tool's call as a step and two events, from whichever thread the framework
+        calls it on: everything is handed to the run's event loop."""
+        loop = asyncio.get_running_loop()
+
+        def on_tool(name: str, arguments: dict[str, Any], result: str, error: str | None, ms: float) -> None:
+            def on_loop() -> None:
+                started = time.time() - ms / 1000
+                data = {"tool": name, "arguments": arguments, "call": "framework", "result": result}
+                self._record(state, "tool", started, ms, data, error=error)
+                queue.put_nowait(ToolCalled(name, arguments))
+                queue.put_nowait(
+                    ToolReturned(name, result if error is None else f"error: {error}", error is not None)
+                )
+
+            if _on_loop(loop):
+                on_loop()
+            else:
+                loop.call_soon_threadsafe(on_loop)
+
+        return on_tool
 
     def _record_for(self, state: _RunState) -> Any:
         def record(kind: str, started: float, duration_ms: float, data: dict[str, Any]) -> None:
@@ -340,11 +376,15 @@ class AgentRuntime:
         started = time.time()
         t0 = time.perf_counter()
         error: str | None = None
+        problems: list[str] = []
         with tracing.span("tool", tool=call.name):
             try:
                 tool = tools.get(call.name)
                 if tool is None:
                     raise LookupError(f"unknown tool {call.name!r}; available: {', '.join(tools)}")
+                problems = tool.argument_problems(call.arguments)
+                if problems:
+                    raise ValueError("arguments do not match the tool's schema: " + "; ".join(problems))
                 result = await tool.call(call.arguments, agent_limits.tool_timeout_s)
             except Exception as exc:  # a failing tool is reported to the model, not fatal to the run
                 error = f"{type(exc).__name__}: {exc}"
@@ -354,11 +394,25 @@ class AgentRuntime:
             "tool",
             started,
             (time.perf_counter() - t0) * 1000,
-            {"tool": call.name, "arguments": call.arguments, "result": result},
+            {
+                "tool": call.name,
+                "arguments": call.arguments,
+                "call": "native" if call.id else "text",
+                "valid": error is None or (not problems and call.name in tools),
+                "problems": problems,
+                "result": result,
+            },
             error=error,
         )
         await queue.put(ToolReturned(call.name, result, error is not None))
         return result
+
+
+def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
 
 
 def _json_object(raw: str) -> dict[str, Any]:

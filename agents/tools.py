@@ -63,6 +63,17 @@ class Tool:
             "function": {"name": self.name, "description": self.description, "parameters": self.parameters},
         }
 
+    def argument_problems(self, arguments: dict[str, Any]) -> list[str]:
+        """Where ``arguments`` break this tool's JSON Schema (empty: they fit); recorded in the
+        trace, and a call that does not fit never reaches the function."""
+        from jsonschema import Draft202012Validator
+
+        validator = Draft202012Validator(self.parameters)
+        return [
+            f"{'.'.join(map(str, error.absolute_path)) or 'arguments'}: {error.message}"
+            for error in sorted(validator.iter_errors(arguments), key=lambda e: list(e.absolute_path))
+        ]
+
     def signature_line(self) -> str:
         args = ", ".join(f"{k}: {v['type']}" for k, v in self.parameters["properties"].items())
         return f"- {self.name}({args}): {self.description}"

@@ -18,7 +18,7 @@ from sutazai.agents.loader import AgentDefinition
 from sutazai.files import atomic_write
 from sutazai.redact import Redactor
 
-VERSION = 1
+VERSION = 2  # 2: the gateway's answer on tool calling is recorded (it decides the requests)
 
 
 class StaleCassette(Exception):
@@ -97,6 +97,11 @@ class RecordingClient(GatewayClient):
         self.exchanges.append({"kind": "embed", "key": _digest(texts), "vectors": vectors})
         return vectors
 
+    async def capabilities(self, model: str) -> frozenset[str]:
+        found = await super().capabilities(model)
+        self.exchanges.append({"kind": "capabilities", "key": model, "capabilities": sorted(found)})
+        return found
+
 
 class ReplayClient(GatewayClient):
     """Answers from a cassette, in order, with no engine and no network."""
@@ -133,3 +138,6 @@ class ReplayClient(GatewayClient):
 
     async def models(self) -> list[str]:
         return []
+
+    async def capabilities(self, model: str) -> frozenset[str]:
+        return frozenset(self._next("capabilities", model)["capabilities"])

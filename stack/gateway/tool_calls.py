@@ -35,6 +35,13 @@ from sutazai.stack.gateway.types import ChatRequest, Delta, GatewayHTTPError, Us
 ToolPath = Literal["native", "grammar"]
 MAX_PARALLEL_CALLS = 4
 ANY_OBJECT: dict[str, Any] = {"type": "object"}
+# A call cut off by the token limit is no call at all: constrained answers may use at least this
+# many tokens, and strings and lists in arguments are bounded so that a small model that starts
+# repeating itself inside a string still closes the JSON in time.
+MIN_CALL_TOKENS = 384
+MAX_STRING = 200
+MAX_LIST = 16
+CHARS_PER_TOKEN = 3  # a plain answer under `auto` keeps to about the client's token limit
 
 
 def tool_path(engine: Engine, model: str, configured: dict[str, str]) -> ToolPath:
@@ -100,9 +107,25 @@ def tool_names(tools: list[dict[str, Any]] | None) -> list[str]:
 # --- the schema ---------------------------------------------------------------------------------
 
 
+def bounded(schema: Any) -> Any:
+    """``schema`` with a length limit on every string and list that has none."""
+    if isinstance(schema, list):
+        return [bounded(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: bounded(v) for k, v in schema.items()}
+    kinds = out.get("type")
+    kinds = kinds if isinstance(kinds, list) else [kinds]
+    if "string" in kinds and "enum" not in out and "const" not in out:
+        out.setdefault("maxLength", MAX_STRING)
+    if "array" in kinds:
+        out.setdefault("maxItems", MAX_LIST)
+    return out
+
+
 def _one_call(tool: dict[str, Any]) -> dict[str, Any]:
     function = tool["function"]
-    parameters = function.get("parameters") or ANY_OBJECT
+    parameters = bounded(function.get("parameters") or ANY_OBJECT)
     return {
         "type": "object",
         "properties": {"name": {"const": function["name"]}, "arguments": parameters},
@@ -111,8 +134,11 @@ def _one_call(tool: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def call_schema(tools: list[dict[str, Any]], choice: ToolChoice, parallel: bool) -> dict[str, Any]:
-    """The JSON Schema every answer must satisfy under this ``tool_choice``."""
+def call_schema(
+    tools: list[dict[str, Any]], choice: ToolChoice, parallel: bool, content_chars: int | None = None
+) -> dict[str, Any]:
+    """The JSON Schema every answer must satisfy under this ``tool_choice``; under ``auto`` a plain
+    answer is kept to ``content_chars`` (about what the client's token limit allows)."""
     offered = [t for t in tools if choice.mode != "function" or t["function"]["name"] == choice.name]
     calls = [_one_call(t) for t in offered]
     item = calls[0] if len(calls) == 1 else {"anyOf": calls}
@@ -125,9 +151,12 @@ def call_schema(tools: list[dict[str, Any]], choice: ToolChoice, parallel: bool)
     }
     if choice.mode != "auto":
         return with_calls
+    content: dict[str, Any] = {"type": "string"}
+    if content_chars:
+        content["maxLength"] = content_chars
     answer = {
         "type": "object",
-        "properties": {"content": {"type": "string"}},
+        "properties": {"content": content},
         "required": ["content"],
         "additionalProperties": False,
     }
@@ -137,39 +166,29 @@ def call_schema(tools: list[dict[str, Any]], choice: ToolChoice, parallel: bool)
 # --- the prompt ---------------------------------------------------------------------------------
 
 
-def _signature(tool: dict[str, Any]) -> str:
+def _line(tool: dict[str, Any]) -> str:
+    """``- name: description (argument names)``: for SmolLM2-135M this picked the right tool 27
+    times in 40 where full typed signatures did 17 times (``bench.bench_tool_calls``)."""
     function = tool["function"]
     properties = (function.get("parameters") or {}).get("properties") or {}
-    args = ", ".join(f"{name}: {_type_of(schema)}" for name, schema in properties.items())
-    description = function.get("description") or ""
-    return f"- {function['name']}({args})" + (f": {description}" if description else "")
-
-
-def _type_of(schema: Any) -> str:
-    if not isinstance(schema, dict):
-        return "any"
-    if "enum" in schema:
-        return " | ".join(orjson.dumps(v).decode() for v in schema["enum"])
-    kind = schema.get("type", "any")
-    if kind == "array":
-        return f"list of {_type_of(schema.get('items'))}"
-    if kind == "object" and schema.get("properties"):
-        inner = ", ".join(f"{k}: {_type_of(v)}" for k, v in schema["properties"].items())
-        return "{" + inner + "}"
-    return str(kind)
+    description = function.get("description") or function["name"].replace("_", " ")
+    return f"- {function['name']}: {description} ({', '.join(properties)})"
 
 
 def instructions(tools: list[dict[str, Any]], choice: ToolChoice) -> str:
     offered = [t for t in tools if choice.mode != "function" or t["function"]["name"] == choice.name]
-    lines = ["You can call these tools:", *(_signature(t) for t in offered)]
+    lines = ["Tools:", *(_line(t) for t in offered)]
     call = '{"tool_calls": [{"name": "<tool>", "arguments": {...}}]}'
     if choice.mode == "auto":
         lines.append(
-            f"To call a tool, answer {call}. To answer without a tool, answer "
-            '{"content": "<your answer>"}. Call a tool when it can help.'
+            "If one of the tools does what the user asks, choose it and fill in its arguments from the "
+            f'request: answer {call}. Otherwise answer {{"content": "<your answer>"}}.'
         )
     else:
-        lines.append(f"Answer with a tool call: {call}. Take the arguments from the user's request.")
+        lines.append(
+            "Choose the one tool that does what the user asks, and fill in its arguments from the "
+            f"request. Answer {call}."
+        )
     return "\n".join(lines)
 
 
@@ -222,8 +241,12 @@ def constrain(request: ChatRequest) -> tuple[ChatRequest, bool]:
     messages = _history(request.messages or [])
     if not request.tools or choice.mode == "none":
         return replace(request, messages=messages, tools=None, tool_choice=None), False
-    schema = call_schema(request.tools, choice, bool(request.parallel_tool_calls))
+    limit = request.options.get("max_tokens")
+    content_chars = CHARS_PER_TOKEN * limit if isinstance(limit, int) and limit > 0 else None
+    schema = call_schema(request.tools, choice, bool(request.parallel_tool_calls), content_chars)
     options = {**request.options, "response_format": json_schema_format(schema, "tool_calls")}
+    if isinstance(limit, int) and limit < MIN_CALL_TOKENS:
+        options["max_tokens"] = MIN_CALL_TOKENS
     messages = _with_system(messages, instructions(request.tools, choice))
     return replace(request, messages=messages, tools=None, tool_choice=None, options=options), True
 
