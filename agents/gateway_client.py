@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 
 from sutazai.errors import GatewayUnavailable, Problem, UserError
-from sutazai.gateway_report import ServedModel, StatsSnapshot
+from sutazai.gateway_report import ModelEntry, ServedModel, StatsSnapshot
 
 
 class GatewayError(UserError):
@@ -234,18 +234,18 @@ class GatewayClient:
             raise GatewayError(Problem(f"gateway answered {path} with something other than JSON")) from None
 
     async def models(self) -> list[str]:
-        return [m["id"] for m in (await self._get_json("/v1/models")).get("data", [])]
+        return [m.id for m in await self.model_entries()]
+
+    async def model_entries(self) -> list[ModelEntry]:
+        """``/v1/models``, with the limits and tool path our gateway adds (absent elsewhere)."""
+        entries = (await self._get_json("/v1/models")).get("data", [])
+        return [ModelEntry.model_validate(m) for m in entries if isinstance(m, dict) and "id" in m]
 
     async def capabilities(self, model: str) -> frozenset[str]:
         """What the gateway says ``model`` can do (``tools``, ...), asked once per client. A server
         that says nothing (another OpenAI-compatible server) gets an empty set."""
         if self._capabilities is None:
-            entries = (await self._get_json("/v1/models")).get("data", [])
-            self._capabilities = {
-                str(m.get("id")): frozenset(m.get("capabilities") or ())
-                for m in entries
-                if isinstance(m, dict)
-            }
+            self._capabilities = {m.id: frozenset(m.capabilities) for m in await self.model_entries()}
         return self._capabilities.get(model, frozenset())
 
     async def served_models(self) -> list[ServedModel]:

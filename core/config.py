@@ -113,6 +113,13 @@ class StackSettings(_Section):
         description="Per model: native (the engine calls tools) or grammar (the gateway constrains "
         "decoding to the tools' schemas). Unset: the engine decides (llama-server: grammar).",
     )
+    tool_rounds: int = Field(
+        default=1,
+        ge=1,
+        le=32,
+        description="Grammar path: rounds of tool calls per user message before `auto` answers "
+        "(small models call tool after tool otherwise; raise it for larger ones).",
+    )
     ollama_url: str | None = Field(default=None, description="A real Ollama to front, models discovered.")
     engines: list[EngineSettings] = Field(default_factory=list)
 

@@ -88,6 +88,17 @@ class StatsSnapshot(_Report):
         return None
 
 
+class ModelEntry(_Report):
+    """A model or tier as ``/v1/models`` lists it, with what the gateway adds: its limits and how
+    it calls tools (``native``, or ``grammar``: the gateway constrains decoding)."""
+
+    id: str
+    context_length: int = 0
+    max_output_tokens: int = 0
+    capabilities: list[str] = Field(default_factory=list)
+    tool_calls: str | None = None
+
+
 class ServedModel(_Report):
     """A model as ``/api/tags`` lists it."""
 

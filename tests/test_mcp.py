@@ -31,13 +31,14 @@ async def test_mcp_lists_runs_smokes_and_traces(tmp_path: Path) -> None:
             await session.initialize()
             tools = {t.name for t in (await session.list_tools()).tools}
             assert tools == {"list_agents", "run_agent", "run_smoke", "read_trace"}
-            listed = _text(await session.call_tool("list_agents", {}))
-            assert {a["name"] for a in listed["agents"]} == {
-                "summarizer",
-                "code-helper",
+            listed = (await session.call_tool("list_agents", {})).content[0].text  # type: ignore[union-attr]
+            assert listed.splitlines()[0] == "4 agents:"
+            assert [line.split(" ")[1] for line in listed.splitlines()[1:]] == [
                 "chat-buddy",
+                "code-helper",
                 "fact-finder",
-            }
+                "summarizer",
+            ]
             ran = _text(await session.call_tool("run_agent", {"name": "summarizer", "input": "hello"}))
             assert ran["status"] == "ok" and ran["output"] == "MCP says hi."
             trace = _text(await session.call_tool("read_trace", {"run_id": ran["run_id"]}))

@@ -52,6 +52,7 @@ class GatewayConfig:
     allowed_hosts: list[str] = field(default_factory=list)
     origins: list[str] = field(default_factory=list)
     tool_calls: dict[str, str] = field(default_factory=dict)  # model -> "native" | "grammar"
+    tool_rounds: int = 1  # grammar path: rounds of calls per user message before `auto` answers
 
 
 def _tier_list(value: Any) -> list[str]:
@@ -120,4 +121,5 @@ def gateway_config(settings: Settings, root: Path | None = None) -> GatewayConfi
         allowed_hosts=list(gateway.allowed_hosts),
         origins=list(gateway.origins),
         tool_calls=dict(stack.tool_calls),
+        tool_rounds=stack.tool_rounds,
     )

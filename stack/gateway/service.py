@@ -224,7 +224,13 @@ class Gateway:
                     pinned = slot if engine.config.kind == "llamacpp" else None
                     try:
                         answer = engine_stream(
-                            engine, request, model, pinned, attempt, self.config.tool_calls
+                            engine,
+                            request,
+                            model,
+                            pinned,
+                            attempt,
+                            self.config.tool_calls,
+                            self.config.tool_rounds,
                         )
                         async with aclosing(answer) as deltas:
                             async for delta in deltas:

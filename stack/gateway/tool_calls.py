@@ -21,6 +21,7 @@ clients see standard deltas, a moment later than unconstrained tokens would arri
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
@@ -62,10 +63,11 @@ def engine_stream(
     slot: int | None,
     attempt: int,
     configured: dict[str, str],
+    rounds: int = 1,
 ) -> AsyncGenerator[Delta, None]:
     """The engine's answer to ``request``, through the grammar path when the model needs it."""
     if tool_path(engine, model, configured) == "grammar" and needs_rewrite(request):
-        constrained, envelope = constrain(request)
+        constrained, envelope = constrain(request, rounds)
         deltas = engine.stream(constrained, model, slot, attempt)
         return answer_from_envelope(deltas) if envelope else deltas
     return engine.stream(request, model, slot, attempt)
@@ -192,8 +194,10 @@ def instructions(tools: list[dict[str, Any]], choice: ToolChoice) -> str:
     return "\n".join(lines)
 
 
-def _history(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Tool turns as plain turns: templates without tool support drop or refuse them otherwise."""
+def _history(messages: list[dict[str, Any]], as_json: bool) -> list[dict[str, Any]]:
+    """Tool turns as plain turns: templates without tool support drop or refuse them otherwise.
+    Earlier calls read as the JSON the model is constrained to when it may call again, and as a
+    sentence when it must answer (a small model otherwise answers with a call written out)."""
     names: dict[str, str] = {}
     out: list[dict[str, Any]] = []
     for message in messages:
@@ -208,14 +212,86 @@ def _history(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 calls.append(
                     {"name": function.get("name"), "arguments": parsed if parsed is not None else {}}
                 )
-            text = orjson.dumps({"tool_calls": calls}).decode()
+            if as_json:
+                text = orjson.dumps({"tool_calls": calls}).decode()
+            else:
+                text = " ".join(
+                    f"I called {c['name']} with {orjson.dumps(c['arguments']).decode()}." for c in calls
+                )
             out.append({"role": "assistant", "content": text})
         elif role == "tool":
             name = message.get("name") or names.get(str(message.get("tool_call_id")), "the tool")
-            out.append({"role": "user", "content": f"Result of {name}: {message.get('content', '')}"})
+            out.append({"role": "user", "content": f"Result of {name}: {_text(message.get('content'))}"})
         else:
             out.append(message)
     return out
+
+
+def _text(content: Any) -> str:
+    """A message's text, whether a string or a list of parts (as MCP tool results come)."""
+    if isinstance(content, str) and content.startswith('[{"type"'):
+        content = _loads(content) or content  # parts sent as a JSON string (Continue's CLI does)
+    if isinstance(content, list):
+        return "\n".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    return "" if content is None else str(content)
+
+
+def for_this_turn(
+    messages: list[dict[str, Any]], tools: list[dict[str, Any]], choice: ToolChoice, rounds: int = 1
+) -> tuple[list[dict[str, Any]], ToolChoice]:
+    """What a small model is offered for its next answer (the grammar path only).
+
+    Measured with Continue's CLI and SmolLM2-135M: told "use the list_agents tool", the model called
+    another tool, then the same call again and again until the context overflowed; kept from
+    repeating, it walked through every other tool instead of answering. So, since the last user
+    message: a tool the user names is the one offered for the first answer; after ``rounds`` rounds
+    of calls (``[stack] tool_rounds``, 1 by default) ``auto`` answers; and a tool already called is
+    not offered again. Native models get the request as it came.
+    """
+    last_user = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
+    since = messages[last_user + 1 :]
+    called = {
+        str((c.get("function") or {}).get("name"))
+        for m in since
+        if m.get("role") == "assistant"
+        for c in m.get("tool_calls") or []
+    }
+    if choice.mode == "function":
+        return tools, choice
+    if not since and last_user >= 0:
+        said = _text(messages[last_user].get("content"))
+        named = [n for n in tool_names(tools) if re.search(rf"(?<![\w-]){re.escape(n)}(?![\w-])", said)]
+        if len(named) == 1:
+            return tools, ToolChoice("function", named[0])
+    done = sum(1 for m in since if m.get("role") == "assistant" and m.get("tool_calls"))
+    fresh = [t for t in tools if t["function"]["name"] not in called]
+    if choice.mode == "required":
+        return fresh or tools, choice
+    if not fresh or done >= rounds:
+        return [], ToolChoice("none")
+    return fresh, choice
+
+
+def _answer_from_results(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The history for an answer; when tool results came after the user's last message, the
+    request is asked again after them, so that a small model answers it from the results."""
+    last_user = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
+    since = messages[last_user + 1 :]
+    if last_user < 0 or not any(m.get("role") == "tool" for m in since):
+        return _history(messages, as_json=False)
+    names = {
+        str(c.get("id")): str((c.get("function") or {}).get("name"))
+        for m in since
+        for c in m.get("tool_calls") or []
+    }
+    results = "\n\n".join(
+        f"{m.get('name') or names.get(str(m.get('tool_call_id')), 'A tool')} returned:\n{_text(m.get('content'))}"
+        for m in since
+        if m.get("role") == "tool"
+    )
+    asked = _text(messages[last_user].get("content"))
+    turn = {"role": "user", "content": f"{asked}\n\n{results}\n\nAnswer from these results."}
+    return [*_history(messages[:last_user], as_json=False), turn]
 
 
 def _with_system(messages: list[dict[str, Any]], text: str) -> list[dict[str, Any]]:
@@ -234,20 +310,22 @@ def needs_rewrite(request: ChatRequest) -> bool:
     return bool(request.tools) or has_tool_turns
 
 
-def constrain(request: ChatRequest) -> tuple[ChatRequest, bool]:
+def constrain(request: ChatRequest, rounds: int = 1) -> tuple[ChatRequest, bool]:
     """The request the engine gets on the grammar path, and whether its answer is a call envelope
     (False: tools were not offered, ``tool_choice: none``, and the answer is plain text)."""
     choice = parse_tool_choice(request.tool_choice, request.tools)
-    messages = _history(request.messages or [])
-    if not request.tools or choice.mode == "none":
+    tools, choice = for_this_turn(request.messages or [], request.tools or [], choice, rounds)
+    if not tools or choice.mode == "none":
+        messages = _answer_from_results(request.messages or [])
         return replace(request, messages=messages, tools=None, tool_choice=None), False
+    messages = _history(request.messages or [], as_json=True)
     limit = request.options.get("max_tokens")
     content_chars = CHARS_PER_TOKEN * limit if isinstance(limit, int) and limit > 0 else None
-    schema = call_schema(request.tools, choice, bool(request.parallel_tool_calls), content_chars)
+    schema = call_schema(tools, choice, bool(request.parallel_tool_calls), content_chars)
     options = {**request.options, "response_format": json_schema_format(schema, "tool_calls")}
     if isinstance(limit, int) and limit < MIN_CALL_TOKENS:
         options["max_tokens"] = MIN_CALL_TOKENS
-    messages = _with_system(messages, instructions(request.tools, choice))
+    messages = _with_system(messages, instructions(tools, choice))
     return replace(request, messages=messages, tools=None, tool_choice=None, options=options), True
 
 

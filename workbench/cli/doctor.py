@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from sutazai.errors import UserError
+from sutazai.gateway_report import ModelEntry
 from sutazai.workbench.cli.output import console, emit_json
 from sutazai.workspace import Workspace
 
@@ -43,21 +44,25 @@ def _workspace(ctx: typer.Context) -> tuple[Check, Workspace | None]:
 def _gateway(url: str) -> list[Check]:
     from sutazai.agents.gateway_client import GatewayClient
 
-    async def served() -> list[str]:
+    async def served() -> list[ModelEntry]:
         async with GatewayClient(url, timeout_s=2.0) as client:
-            return await client.models()
+            return await client.model_entries()
 
     try:
-        models = asyncio.run(served())
+        entries = asyncio.run(served())
     except UserError as exc:
         return [Check("gateway", False, exc.problems[0].message, "sutazai stack up --detach")]
-    names = ", ".join(models) or "none"
-    return [
+    names = ", ".join(m.id for m in entries) or "none"
+    checks = [
         Check("gateway", True, url),
         Check(
-            "models", bool(models), names, None if models else "configure an engine in sutazai.toml [stack]"
+            "models", bool(entries), names, None if entries else "configure an engine in sutazai.toml [stack]"
         ),
     ]
+    paths = [f"{m.id}: {m.tool_calls}" for m in entries if m.tool_calls]
+    if paths:  # native: the engine calls tools; grammar: the gateway constrains decoding to them
+        checks.append(Check("tool calls", True, ", ".join(paths), required=False))
+    return checks
 
 
 def _embedded(ws: Workspace | None) -> list[Check]:

@@ -103,6 +103,11 @@ class BackendPane(Vertical):
             f"normal {depth.normal} batch {depth.batch} · cache hit rate {cache.hit_rate:.0%} "
             f"({cache.entries} entries) · embedding batch {stats.embedding_batch.mean} · "
             f"cached prompt tokens {stats.cached_prompt_tokens}"
+            + (
+                " · tool calls: " + ", ".join(f"{m} {path}" for m, path in sorted(stats.tool_calls.items()))
+                if stats.tool_calls
+                else ""
+            )
         )
         self.query_one("#spark-tokens", Sparkline).data = list(self.tokens)
         self.query_one("#spark-queue", Sparkline).data = list(self.queued)
