@@ -51,6 +51,16 @@ ADD = {
     },
 }
 TOOLS = [WEATHER, ADD]
+ADDED_2_AND_3: list[dict[str, Any]] = [  # a call and its result, as a client sends them back
+    {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {"id": "c1", "type": "function", "function": {"name": "add", "arguments": '{"a": 2, "b": 3}'}}
+        ],
+    },
+    {"role": "tool", "tool_call_id": "c1", "content": "5"},
+]
 
 
 # --- the schema, the prompt, the parsing ---------------------------------------------------------
@@ -97,14 +107,7 @@ def test_constrain_rewrites_tools_history_and_limits() -> None:
     history = [
         {"role": "system", "content": "You help."},
         {"role": "user", "content": "Add 2 and 3"},
-        {
-            "role": "assistant",
-            "content": None,
-            "tool_calls": [
-                {"id": "c1", "type": "function", "function": {"name": "add", "arguments": '{"a": 2, "b": 3}'}}
-            ],
-        },
-        {"role": "tool", "tool_call_id": "c1", "content": "5"},
+        *ADDED_2_AND_3,
     ]
     request = ChatRequest(
         "m", messages=history, tools=TOOLS, tool_choice="required", options={"max_tokens": 20}
@@ -259,14 +262,7 @@ def test_streaming_calls_history_and_json_schema_answers(url: str) -> None:
 
     history: list[Any] = [
         {"role": "user", "content": "What is 2 plus 3?"},
-        {
-            "role": "assistant",
-            "content": None,
-            "tool_calls": [
-                {"id": "c1", "type": "function", "function": {"name": "add", "arguments": '{"a": 2, "b": 3}'}}
-            ],
-        },
-        {"role": "tool", "tool_call_id": "c1", "content": "5"},
+        *ADDED_2_AND_3,
     ]
     final = client.chat.completions.create(
         model="fast", messages=history, tools=TOOLS, tool_choice="none", max_tokens=24

@@ -105,7 +105,26 @@ def test_framework_template_in_its_own_environment(
             [SUTAZAI, "show", run["run_id"], "--json"], cwd=root, capture_output=True, text=True, timeout=60
         ).stdout
     )
-    assert shown["steps"][0]["kind"] == "entrypoint"  # traced like any other agent
+    assert shown["steps"][-1]["kind"] == "entrypoint"  # traced like any other agent
+    smoke = subprocess.run(
+        [
+            str(venv / "bin" / "python"),
+            "-c",
+            "from sutazai.workbench.cli.main import run; run()",
+            "smoke",
+            name,
+            "--tag",
+            "tools",
+            "--json",
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    report = json.loads(smoke.stdout)
+    [case] = [c for c in report["cases"] if c["case"] == "calls-its-tool"]
+    assert case["status"] == "passed", case  # the framework's tool call, seen by the smoke runner
 
 
 def test_aider_edits_through_the_gateway(ws: tuple[Path, str]) -> None:
