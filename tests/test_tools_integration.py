@@ -141,9 +141,17 @@ def test_aider_edits_through_the_gateway(ws: tuple[Path, str]) -> None:
         text=True,
         timeout=900,
     )
-    assert "agents/aider-bot" in result.stdout, result.stdout + result.stderr
+    output = result.stdout + result.stderr
     assert _requests(root, url, "quality") > before  # Aider's model calls went through our gateway
     assert sorted(p.name for p in root.iterdir()) == outside  # nothing written outside the agent folder
+    metadata = json.loads((root / ".sutazai" / "aider" / "model.metadata.json").read_text())
+    assert metadata["openai/quality"]["max_input_tokens"] > 0  # the gateway's context, told to Aider
+    assert " of 0" not in output, output  # Aider knew the model's limits ("~3,471 of 0" before)
+    # A 135M model may not follow Aider's edit format: then the hook must say so, not claim success.
+    if "Aider changed nothing in agents/aider-bot" in output:
+        assert result.returncode != 0 and "is valid after the edit" not in output
+    else:
+        assert "Aider changed in agents/aider-bot: " in output, output
 
 
 def test_gpt_engineer_generation_through_the_gateway(ws: tuple[Path, str]) -> None:

@@ -114,12 +114,22 @@ def aider(
 
     from sutazai.agents.loader import load_agent
     from sutazai.errors import SpecError
-    from sutazai.scaffolds.aider import aider_command
+    from sutazai.scaffolds.aider import aider_command, changed_files, fingerprint
     from sutazai.workbench.cli.output import report_error
 
     workspace = workspace_from(ctx)
     command = aider_command(workspace, agent, list(args or []), message, tier)
-    code = subprocess.run(command, cwd=workspace.agent_dir(agent), check=False).returncode
+    folder = workspace.agent_dir(agent)
+    before = fingerprint(folder)
+    code = subprocess.run(command, cwd=folder, check=False).returncode
+    changed = changed_files(before, fingerprint(folder))
+    if not changed:
+        console.print(
+            f"Aider changed nothing in agents/{agent} (exit code {code}); a small model often cannot "
+            "follow Aider's edit format: try `--tier` with a larger model"
+        )
+        raise typer.Exit(code or 1)
+    console.print(f"Aider changed in agents/{agent}: {', '.join(changed)}")
     try:
         load_agent(workspace.agent_dir(agent))
         console.print(f"agents/{agent} is valid after the edit")
