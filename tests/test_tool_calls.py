@@ -354,3 +354,45 @@ def test_langchain_bind_tools_gets_calls_it_can_run(url: str) -> None:
     messages += [reply, ToolMessage(str(result), tool_call_id=call["id"])]
     final = llm.bind_tools([add]).invoke(messages)
     assert final.content or final.tool_calls  # the history with a tool turn is accepted
+
+
+@pytest.mark.parametrize("path", ["native", "grammar"])
+def test_the_configured_path_decides_what_the_engine_gets(path: str) -> None:
+    """`native`: tools and tool_choice reach the engine untouched; `grammar`: the engine gets a
+    schema and no tools, and its JSON comes back to the client as a standard call."""
+    import openai
+
+    from sutazai.stack.gateway.app import build_app
+    from sutazai.stack.gateway.config import GatewayConfig
+    from sutazai.stack.gateway.engines import EngineConfig
+    from sutazai.stack.gateway.service import Gateway
+    from tests.conftest import ServerThread
+    from tests.scripted_engine import Reply, ScriptedEngine
+
+    native_call = [{"name": "add", "arguments": {"a": 1, "b": 2}}]
+    reply = (
+        Reply(tool_calls=native_call)
+        if path == "native"
+        else Reply('{"tool_calls": [{"name": "add", "arguments": {"a": 1, "b": 2}}]}')
+    )
+    engine = ScriptedEngine(replies=[reply])
+    with ServerThread(engine.app()) as scripted:
+        config = GatewayConfig(
+            engines=[EngineConfig("e", "openai", scripted.url, 2, ["m"])], tiers={}, tool_calls={"m": path}
+        )
+        with ServerThread(build_app(Gateway(config))) as gw:
+            client = openai.OpenAI(base_url=f"{gw.url}/v1", api_key="unused")
+            answer = client.chat.completions.create(
+                model="m",
+                messages=[{"role": "user", "content": "1+2?"}],
+                tools=TOOLS,
+                tool_choice="required",  # type: ignore[arg-type]
+            )
+    [sent] = engine.requests
+    [call] = answer.choices[0].message.tool_calls or []
+    assert call.function.name == "add" and json.loads(call.function.arguments) == {"a": 1, "b": 2}
+    if path == "native":
+        assert sent["tools"] == TOOLS and sent["tool_choice"] == "required" and "response_format" not in sent
+    else:
+        assert "tools" not in sent and sent["response_format"]["type"] == "json_schema"
+        assert "- add: Add two numbers. (a, b)" in sent["messages"][0]["content"]
