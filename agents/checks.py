@@ -111,7 +111,8 @@ def agent_tools_of(folder: Path) -> set[str] | None:
     """The tools ``agent.yaml`` on disk lists; None when it cannot be read or when a framework
     entrypoint brings tools of its own (so any tool name may appear in its smoke cases)."""
     try:
-        tree = parse_mapping((folder / AGENT_FILE).read_text(encoding="utf-8"), folder / AGENT_FILE)
+        text = (folder / AGENT_FILE).read_text(encoding="utf-8")
+        tree = parse_mapping(text, folder / AGENT_FILE, positions=False)
     except (OSError, UnicodeDecodeError, SpecError):
         return None
     if tree.get("entrypoint"):
@@ -120,15 +121,31 @@ def agent_tools_of(folder: Path) -> set[str] | None:
     return {str(t) for t in tools} if isinstance(tools, list) else set()
 
 
-def check_smoke(path: Path, text: str, agent_tools: set[str] | None) -> tuple[Any, list[Problem]]:
-    """Check a smoke file: its schema, and that each expected tool is one the agent has."""
-    from sutazai.agents.smoke.spec import SmokeFile
-
+def check_smoke(
+    path: Path, text: str, agent_tools: set[str] | None, positions: bool = False
+) -> tuple[Any, list[Problem]]:
+    """Check a smoke file: its schema, and that each expected tool is one the agent has. As for
+    agents, a file without problems is read once without positions (replaying 150 agents' cases
+    took 5.3 s instead of 1.5 s when every file went through the round-trip loader)."""
+    if not positions:
+        try:
+            fast = _smoke_problems(path, parse_mapping(text, path, positions=False), [], agent_tools)
+        except SpecError as exc:
+            return None, list(exc.problems)
+        if not fast[1]:
+            return fast
     try:
         tree = parse_mapping(text, path)
     except SpecError as exc:
         return None, list(exc.problems)
-    lines = text.split("\n")
+    return _smoke_problems(path, tree, text.split("\n"), agent_tools)
+
+
+def _smoke_problems(
+    path: Path, tree: Any, lines: list[str], agent_tools: set[str] | None
+) -> tuple[Any, list[Problem]]:
+    from sutazai.agents.smoke.spec import SmokeFile
+
     problems = schema_problems(SmokeFile, tree, path, lines)
     cases = tree.get("cases")
     for i, case in enumerate(cases if isinstance(cases, list) and agent_tools is not None else []):

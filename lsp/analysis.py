@@ -128,7 +128,7 @@ def analyse(path: Path, text: str, index: WorkspaceIndex, models: GatewayModels)
     if kind == "workspace":
         return _workspace_problems(path, text, models)
     if kind == "smoke":
-        return check_smoke(path, text, agent_tools_of(path.parent))[1]
+        return check_smoke(path, text, agent_tools_of(path.parent), positions=True)[1]
     checked = check_agent(path.parent, text, positions=True)
     if checked.tree is None:
         return checked.problems

@@ -7,14 +7,16 @@ import shutil
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from sutazai.errors import UserError
-from sutazai.gateway_report import ModelEntry
 from sutazai.workbench.cli.output import console, emit_json
 from sutazai.workspace import Workspace
+
+if TYPE_CHECKING:  # pydantic models: imported when the command runs, not by `sutazai --help`
+    from sutazai.gateway_report import ModelEntry
 
 
 @dataclass
