@@ -222,6 +222,15 @@ class GatewayClient:
         data = sorted(response.json()["data"], key=lambda d: d["index"])
         return [d["embedding"] for d in data]
 
+    # Cassette hooks: a recording client keeps tool results, a replaying one answers with them, so
+    # that a replayed run sees what the recorded one saw even from tools that read the clock.
+
+    async def replayed_tool(self, name: str, arguments: dict[str, Any]) -> str | None:
+        return None
+
+    def recorded_tool(self, name: str, arguments: dict[str, Any], result: str) -> None:
+        return None
+
     async def _get_json(self, path: str) -> Any:
         try:
             response = await self._client.get(path)

@@ -385,7 +385,12 @@ class AgentRuntime:
                 problems = tool.argument_problems(call.arguments)
                 if problems:
                     raise ValueError("arguments do not match the tool's schema: " + "; ".join(problems))
-                result = await tool.call(call.arguments, agent_limits.tool_timeout_s)
+                replayed = await self.client.replayed_tool(call.name, call.arguments)
+                if replayed is not None:  # a cassette's answer: a clock or a search replays alike
+                    result = replayed
+                else:
+                    result = await tool.call(call.arguments, agent_limits.tool_timeout_s)
+                    self.client.recorded_tool(call.name, call.arguments, result)
             except Exception as exc:  # a failing tool is reported to the model, not fatal to the run
                 error = f"{type(exc).__name__}: {exc}"
                 result = f"error: {error}"

@@ -204,3 +204,35 @@ def test_fixtures_run_an_agent(ws: Path) -> None:
             timeout=120,
         )
     assert "1 passed" in result.stdout, result.stdout
+
+
+def test_a_tool_that_reads_the_clock_replays_what_was_recorded(tmp_path: Path) -> None:
+    """Tool results are part of the cassette: a replay sees the recorded time, so the model's next
+    request matches the recorded one instead of going stale."""
+    from sutazai.scaffolds.generate import new_agent
+
+    root = init_workspace(tmp_path / "ws")
+    folder = new_agent(root / "agents", "timer", "code")
+    spec = folder / "agent.yaml"
+    spec.write_text(spec.read_text().replace("tools: [", "tools: [now, "))
+    (folder / "tools.py").write_text(
+        (folder / "tools.py").read_text() + '\n\ndef now() -> str:\n    """The time."""\n'
+        "    import time\n\n    return str(time.time_ns())\n"
+    )
+    (folder / "smoke.yaml").write_text(
+        "cases:\n  - name: tells-time\n    input: What time is it?\n    expect:\n      tool_called: now\n"
+    )
+    _engine, server = _serve([Reply("TOOL: now {}"), Reply("It is now.")])
+    with server:
+        live = cli("--gateway", server.url, "smoke", "--json", "--record", cwd=root)
+    assert json.loads(live.stdout)["summary"]["passed"] == 1, live.stdout + live.stderr
+    recorded = json.loads((folder / "smoke.cassette.json").read_text())["cases"]["tells-time"]
+    assert [e["kind"] for e in recorded["exchanges"]] == ["capabilities", "chat", "tool", "chat"]
+    replay = cli("--gateway", "http://127.0.0.1:9", "smoke", "--replay", "--json", cwd=root)
+    assert json.loads(replay.stdout)["summary"] == {
+        "passed": 1,
+        "failed": 0,
+        "stale": 0,
+        "error": 0,
+        "unavailable": 0,
+    }, replay.stdout

@@ -18,7 +18,7 @@ from sutazai.agents.loader import AgentDefinition
 from sutazai.files import atomic_write
 from sutazai.redact import Redactor
 
-VERSION = 2  # 2: the gateway's answer on tool calling is recorded (it decides the requests)
+VERSION = 2  # 2: the gateway's answer on tool calling and tool results are recorded
 
 
 class StaleCassette(Exception):
@@ -97,6 +97,9 @@ class RecordingClient(GatewayClient):
         self.exchanges.append({"kind": "embed", "key": _digest(texts), "vectors": vectors})
         return vectors
 
+    def recorded_tool(self, name: str, arguments: dict[str, Any], result: str) -> None:
+        self.exchanges.append({"kind": "tool", "key": _digest([name, arguments]), "result": result})
+
     async def capabilities(self, model: str) -> frozenset[str]:
         found = await super().capabilities(model)
         self.exchanges.append({"kind": "capabilities", "key": model, "capabilities": sorted(found)})
@@ -141,3 +144,11 @@ class ReplayClient(GatewayClient):
 
     async def capabilities(self, model: str) -> frozenset[str]:
         return frozenset(self._next("capabilities", model)["capabilities"])
+
+    async def replayed_tool(self, name: str, arguments: dict[str, Any]) -> str | None:
+        """The recorded result of this call; None (run the tool) when the recording has none,
+        as for a tool that failed while recording."""
+        key = _digest([name, arguments])
+        if self._exchanges and self._exchanges[0]["kind"] == "tool" and self._exchanges[0]["key"] == key:
+            return str(self._exchanges.pop(0)["result"])
+        return None
