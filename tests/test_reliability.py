@@ -66,8 +66,11 @@ def test_a_run_killed_with_sigkill_is_marked_interrupted(
     def running() -> bool:
         if not db.exists():
             return False
-        with sqlite3.connect(db) as conn:
-            return bool(conn.execute("SELECT 1 FROM runs WHERE status = 'running'").fetchall())
+        try:
+            with sqlite3.connect(db) as conn:
+                return bool(conn.execute("SELECT 1 FROM runs WHERE status = 'running'").fetchall())
+        except sqlite3.OperationalError:  # the file exists, its tables do not yet
+            return False
 
     eventually(running, timeout=30)
     proc.send_signal(signal.SIGKILL)
