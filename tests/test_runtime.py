@@ -180,4 +180,5 @@ async def test_a_busy_gateway_past_the_run_deadline_ends_the_run(workspace: Work
     started = asyncio.get_running_loop().time()
     events = await _collect(runtime, "summarizer", "x")
     assert events[-1].status == "error" and "429" in (events[-1].error or "")
-    assert asyncio.get_running_loop().time() - started < 1.0  # no wait it could not finish
+    # It did not wait the 5 s asked (at least 3.75 s with jitter): that wait could not finish in time.
+    assert asyncio.get_running_loop().time() - started < 3.0
