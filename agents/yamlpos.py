@@ -180,12 +180,3 @@ def parse_mapping(text: str, path: Path | None, positions: bool = True) -> Any:
             )
         )
     return tree
-
-
-def validate_model(model: type[M], text: str, path: Path) -> tuple[M, Any]:
-    """Parse and validate; every error names file, line and column. Returns (model, raw tree)."""
-    tree = parse_mapping(text, path)
-    problems = schema_problems(model, tree, path, text.split("\n"))
-    if problems:
-        raise SpecError(problems)
-    return model.model_validate(to_plain(tree)), tree

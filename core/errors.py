@@ -86,25 +86,3 @@ class GatewayUnavailable(UserError):
     """The gateway did not answer; distinct exit code so scripts can tell it from a failed run."""
 
     exit_code = 3
-
-
-@dataclass
-class ProblemList:
-    """Collects problems while validating so that all of them are reported at once."""
-
-    items: list[Problem] = field(default_factory=list)
-
-    def add(self, problem: Problem) -> None:
-        self.items.append(problem)
-
-    def extend(self, problems: list[Problem]) -> None:
-        self.items.extend(problems)
-
-    @property
-    def errors(self) -> list[Problem]:
-        return [p for p in self.items if p.severity == "error"]
-
-    def raise_if_any(self, error: type[UserError] = SpecError) -> None:
-        """Raise the errors (warnings alone never stop a load)."""
-        if self.errors:
-            raise error(self.errors)
