@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -17,7 +17,6 @@ from sutazai.errors import Problem, SpecError
 from sutazai.schema_keys import closest, keys_of, model_under
 from sutazai.yamlsafe import check_yaml
 
-M = TypeVar("M", bound=BaseModel)
 Location = tuple[int | str, ...]
 _TOKEN = re.compile(r"[^\s:,\]\}#]+")
 
