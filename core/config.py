@@ -81,13 +81,26 @@ class EngineSettings(_Section):
     """One ``[[stack.engines]]`` entry: a real Ollama, vLLM, or any OpenAI-compatible server."""
 
     name: str
-    kind: Literal["ollama", "openai", "vllm", "llamacpp", "litellm"] = "openai"
+    kind: Literal["ollama", "openai", "vllm", "llamacpp", "router", "litellm"] = "openai"
     url: str = ""
+    urls: list[str] = Field(
+        default_factory=list,
+        description="Replicas of this engine (other machines too): one engine each, named NAME-1, "
+        "NAME-2, ...; the gateway routes between them by prompt prefix.",
+    )
     slots: int = Field(default=4, ge=1)
     models: list[str] = Field(default_factory=list)
     embedding_models: list[str] = Field(default_factory=list)
     api_key: str | None = Field(default=None, repr=False)
-    context: int = Field(default=0, ge=0, description="Tokens a request may use; 0: unknown.")
+    context: int = Field(
+        default=0, ge=0, description="Tokens a request may use; 0: unknown. Ollama: the pinned num_ctx."
+    )
+    session_header: str = Field(
+        default="x-session-id",
+        description="router: the header that carries each request's routing key (agent prefix).",
+    )
+    keep_alive: str = Field(default="30m", description="ollama: how long a model stays loaded when idle.")
+    max_loaded: int = Field(default=3, ge=1, description="ollama: OLLAMA_MAX_LOADED_MODELS of that server.")
 
 
 class StackSettings(_Section):
@@ -121,6 +134,20 @@ class StackSettings(_Section):
         "(small models call tool after tool otherwise; raise it for larger ones).",
     )
     ollama_url: str | None = Field(default=None, description="A real Ollama to front, models discovered.")
+    replicas: int = Field(
+        default=1, ge=1, le=16, description="Embedded engine processes (the cores are split between them)."
+    )
+    routing: Literal["prefix", "least-loaded", "round-robin"] = Field(
+        default="prefix",
+        description="Across the replicas of a model: prefix (an agent's prompt stays where it is "
+        "cached, load bounded), least-loaded, or round-robin.",
+    )
+    load_bound: float = Field(
+        default=1.25, ge=1.0, description="prefix routing: a replica's load before its keys spill."
+    )
+    model_switch_after_s: float = Field(
+        default=15.0, gt=0, description="Ollama: how long batch work waits for another model's turn."
+    )
     engines: list[EngineSettings] = Field(default_factory=list)
 
 

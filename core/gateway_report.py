@@ -88,6 +88,49 @@ class StatsSnapshot(_Report):
         return None
 
 
+class QueuedRequest(_Report):
+    """One request waiting for a slot, in the order the scheduler would serve it now."""
+
+    agent: str
+    priority: str
+    model: str = ""
+    position: int = 0
+    waited_s: float = 0.0
+
+
+class EngineQueue(_Report):
+    slots: int
+    in_flight: int
+    mean_hold_s: float | None = Field(default=None, description="Mean time a request holds a slot.")
+    resident_models: list[str] | None = Field(
+        default=None, description="Ollama: the models it holds now (preferred by the scheduler)."
+    )
+    waiting: list[QueuedRequest] = Field(default_factory=list)
+
+
+class AgentQueue(_Report):
+    waiting: int = 0
+    in_flight: int = 0
+    by_priority: dict[str, int] = Field(default_factory=dict)
+    oldest_wait_s: float = 0.0
+
+
+class QueueSnapshot(_Report):
+    """``/admin/queue``: who waits where, per engine and per agent."""
+
+    routing: str = "prefix"
+    engines: dict[str, EngineQueue] = Field(default_factory=dict)
+    agents: dict[str, AgentQueue] = Field(default_factory=dict)
+
+    @property
+    def by_priority(self) -> dict[str, int]:
+        counts = dict.fromkeys(PRIORITIES, 0)
+        for engine in self.engines.values():
+            for waiting in engine.waiting:
+                counts[waiting.priority] = counts.get(waiting.priority, 0) + 1
+        return counts
+
+
 class ModelEntry(_Report):
     """A model or tier as ``/v1/models`` lists it, with what the gateway adds: its limits and how
     it calls tools (``native``, or ``grammar``: the gateway constrains decoding)."""

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sutazai.errors import Problem, UserError
 from sutazai.stack.embedded import INSTALL_HINT, engine_command, find_engine, find_model
-from sutazai.stack.gateway.config import default_parallel
+from sutazai.stack.gateway.config import default_parallel, replica_name, replica_port
 from sutazai.workspace import Workspace
 
 
@@ -31,7 +31,7 @@ def stack_dir(workspace: Workspace) -> Path:
     return workspace.data_dir / "stack"
 
 
-def _engine(workspace: Workspace) -> ServiceSpec:
+def _engines(workspace: Workspace) -> list[ServiceSpec]:
     stack = workspace.settings.stack
     build = stack.engine
     model = find_model()
@@ -47,12 +47,17 @@ def _engine(workspace: Workspace) -> ServiceSpec:
                 hint="or set [stack] embedded = false and add [[stack.engines]] in sutazai.toml",
             )
         )
-    port = stack.engine_port
     parallel = stack.parallel or default_parallel()
-    threads = stack.threads or os.cpu_count() or 2
-    command = engine_command(model, port, parallel, threads, build=build, metrics=True)
-    url = f"http://127.0.0.1:{port}"
-    return ServiceSpec("engine", command.argv, f"{url}/health", url, command.env)
+    # replicas share the cores: each gets its share of threads (at least one)
+    threads = stack.threads or max(1, (os.cpu_count() or 2) // stack.replicas)
+    specs = []
+    for index in range(stack.replicas):
+        port = replica_port(stack.engine_port, index)
+        command = engine_command(model, port, parallel, threads, build=build, metrics=True)
+        url = f"http://127.0.0.1:{port}"
+        name = replica_name("engine", index, stack.replicas)
+        specs.append(ServiceSpec(name, command.argv, f"{url}/health", url, command.env))
+    return specs
 
 
 def _embedder(workspace: Workspace) -> ServiceSpec:
@@ -106,7 +111,7 @@ def local_services(workspace: Workspace) -> list[ServiceSpec]:
     """Engine and embedder (when embedded), Chroma (when used), then the gateway in front."""
     services: list[ServiceSpec] = []
     if workspace.settings.stack.embedded:
-        services += [_engine(workspace), _embedder(workspace)]
+        services += [*_engines(workspace), _embedder(workspace)]
     chroma = _chroma(workspace)
     if chroma:
         services.append(chroma)

@@ -72,6 +72,8 @@ class ServerThread:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if not self._thread.is_alive():
+            return  # stopped already (a test took the server down on purpose)
         asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)

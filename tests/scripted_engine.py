@@ -60,7 +60,9 @@ class ScriptedEngine:
             return web.Response()
         if reply.status != 200:
             return web.json_response(
-                {"error": {"message": reply.content, "code": reply.status}}, status=reply.status
+                {"error": {"message": reply.content, "code": reply.status}},
+                status=reply.status,
+                headers={"Retry-After": reply.retry_after} if reply.retry_after else None,
             )
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)

@@ -229,9 +229,15 @@ class OllamaRoutes:
                 usage,
             )
             self._record(req, usage, 200, started)
-            return web.Response(body=orjson.dumps(final(merged, usage)), content_type="application/json")
+            return web.Response(
+                body=orjson.dumps(final(merged, usage)),
+                content_type="application/json",
+                headers=req.placement.headers(),
+            )
 
-        response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
+        response = web.StreamResponse(
+            headers={"Content-Type": "application/x-ndjson", **req.placement.headers()}
+        )
         await response.prepare(request)
         usage = Usage()
         status = 200

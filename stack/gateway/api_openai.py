@@ -121,7 +121,11 @@ class OpenAIRoutes:
             self.gateway.stats.record("openai", str(request.get("model", "?")), "-", exc.status, 0)
             return error_response(exc)
         self._record(req, completion.usage, 200, started)
-        return web.Response(body=orjson.dumps(_whole(req, completion, chat)), content_type="application/json")
+        return web.Response(
+            body=orjson.dumps(_whole(req, completion, chat)),
+            content_type="application/json",
+            headers=req.placement.headers(),
+        )
 
     def _record(self, req: ChatRequest, usage: Usage, status: int, started: float) -> None:
         self.gateway.stats.record(
@@ -153,7 +157,11 @@ class OpenAIRoutes:
         except GatewayHTTPError as exc:
             return error_response(exc)
         response = web.StreamResponse(
-            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+            headers={
+                "Content-Type": "text/event-stream",
+                "Cache-Control": "no-cache",
+                **req.placement.headers(),  # the wait is over once the first token is here
+            }
         )
         await response.prepare(request)
         usage = Usage()

@@ -72,12 +72,16 @@ def build_app(gateway: Gateway) -> web.Application:
     async def stats(request: web.Request) -> web.Response:
         return web.Response(body=gateway.snapshot().model_dump_json(), content_type="application/json")
 
+    async def queue(request: web.Request) -> web.Response:
+        return web.Response(body=gateway.queue().model_dump_json(), content_type="application/json")
+
     async def root(request: web.Request) -> web.Response:
         return web.Response(text="Ollama is running")  # what Ollama clients probe for
 
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/admin/stats", stats)
+    app.router.add_get("/admin/queue", queue)
     app.router.add_get("/", root)
 
     async def lifecycle(app: web.Application):  # type: ignore[no-untyped-def]

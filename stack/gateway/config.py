@@ -15,6 +15,7 @@ from typing import Any
 from sutazai.config import Settings
 from sutazai.stack.embedded import CTX_PER_SLOT, MODEL_ALIAS
 from sutazai.stack.gateway.engines import EngineConfig
+from sutazai.stack.gateway.routing import RoutingPolicy
 
 EMBEDDED_MODEL = MODEL_ALIAS
 EMBEDDING_MODEL = "e5-small"
@@ -53,6 +54,18 @@ class GatewayConfig:
     origins: list[str] = field(default_factory=list)
     tool_calls: dict[str, str] = field(default_factory=dict)  # model -> "native" | "grammar"
     tool_rounds: int = 1  # grammar path: rounds of calls per user message before `auto` answers
+    routing: RoutingPolicy = "prefix"  # across the replicas of a model (see routing.py)
+    load_bound: float = 1.25  # prefix routing: a replica's share of the mean load before spilling
+    model_switch_after_s: float = 15.0  # Ollama: batch work waits this long for its model to load
+
+
+def replica_port(first: int, index: int) -> int:
+    """Embedded replicas after the first listen above the embedder's port: 11436, 11440, 11441..."""
+    return first if index == 0 else first + 3 + index
+
+
+def replica_name(name: str, index: int, count: int) -> str:
+    return name if count == 1 else f"{name}-{index + 1}"
 
 
 def _tier_list(value: Any) -> list[str]:
@@ -89,16 +102,30 @@ def gateway_config(settings: Settings, root: Path | None = None) -> GatewayConfi
     engines: list[EngineConfig] = []
     if stack.embedded:
         parallel = stack.parallel or default_parallel()
-        url = f"http://127.0.0.1:{stack.engine_port}"
-        engines.append(
-            EngineConfig("embedded", "llamacpp", url, parallel, [EMBEDDED_MODEL], context=CTX_PER_SLOT)
-        )
+        for index in range(stack.replicas):
+            url = f"http://127.0.0.1:{replica_port(stack.engine_port, index)}"
+            engines.append(
+                EngineConfig(
+                    replica_name("embedded", index, stack.replicas),
+                    "llamacpp",
+                    url,
+                    parallel,
+                    [EMBEDDED_MODEL],
+                    context=CTX_PER_SLOT,
+                )
+            )
         engines.append(
             EngineConfig(
                 "embedder", "openai", f"http://127.0.0.1:{stack.embedder_port}", 4, [], [EMBEDDING_MODEL]
             )
         )
-    engines += [EngineConfig(**raw.model_dump()) for raw in stack.engines]  # the same fields, typed
+    for raw in stack.engines:  # the same fields, typed; `urls` makes one engine per replica
+        fields = raw.model_dump(exclude={"urls"})
+        urls = raw.urls or [raw.url]
+        for index, url in enumerate(urls):
+            engines.append(
+                EngineConfig(**{**fields, "name": replica_name(raw.name, index, len(urls)), "url": url})
+            )
     if stack.ollama_url:
         engines.append(EngineConfig("ollama", "ollama", stack.ollama_url, 4))
     if stack.litellm_config:
@@ -122,4 +149,7 @@ def gateway_config(settings: Settings, root: Path | None = None) -> GatewayConfi
         origins=list(gateway.origins),
         tool_calls=dict(stack.tool_calls),
         tool_rounds=stack.tool_rounds,
+        routing=stack.routing,
+        load_bound=stack.load_bound,
+        model_switch_after_s=stack.model_switch_after_s,
     )

@@ -1,7 +1,13 @@
 """Engine adapters: how the gateway talks to llama-server, vLLM and any OpenAI-compatible
-server, to a real Ollama, and (lazily) to anything LiteLLM can translate.
+server, to a router in front of a distributed fleet, to a real Ollama, and (lazily) to anything
+LiteLLM can translate.
 
 Each adapter streams :class:`Delta` pieces and owns its health state and slot count.
+
+Ollama reloads a model whenever a request names another model than the ones it holds or another
+``num_ctx`` than it was loaded with (seconds on CPU; users of Aider and of fleets report reload
+storms from it). :class:`OllamaEngine` therefore pins ``num_ctx`` per model, sets ``keep_alive``
+so fleet models stay resident, and tracks what Ollama has loaded (``/api/ps``) for the scheduler.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from sutazai.stack.gateway.types import ChatRequest, Delta, EngineFailure, Gatew
 @dataclass
 class EngineConfig:
     name: str
-    kind: str  # llamacpp | openai | ollama | litellm
+    kind: str  # llamacpp | openai | vllm | router | ollama | litellm
     url: str
     slots: int = 4
     models: list[str] = field(default_factory=list)  # served names; discovered when empty
@@ -30,6 +36,12 @@ class EngineConfig:
     api_key: str | None = None
     litellm_params: dict[str, Any] = field(default_factory=dict)
     context: int = 0  # tokens a request may use (a llama-server slot's context); 0: unknown
+    session_header: str = "x-session-id"  # router: carries the routing key (see routing.prefix_key)
+    keep_alive: str = "30m"  # ollama: how long a model stays loaded after its last request
+    max_loaded: int = 3  # ollama: models it holds at once (OLLAMA_MAX_LOADED_MODELS; 3 on CPU)
+
+
+OLLAMA_DEFAULT_CTX = 4096  # what num_ctx is pinned to when the engine has no `context`
 
 
 @dataclass
@@ -53,6 +65,7 @@ class Engine:
         for m in config.embedding_models:
             self.models[m] = ModelInfo(m, embedding=True)
         self.healthy = False
+        self.busy_until = 0.0  # monotonic time before which it asked not to be sent work
         self._session: aiohttp.ClientSession | None = None
         self._fresh: aiohttp.ClientSession | None = None
 
@@ -89,6 +102,9 @@ class Engine:
         if self.config.context and (requested is None or requested > self.config.context):
             return self.config.context
         return requested
+
+    def extra_headers(self, request: ChatRequest) -> dict[str, str]:
+        return {}
 
     def context_for(self, model: str) -> int:
         """Tokens one request may use with ``model`` here (prompt and answer): a llama-server
@@ -157,7 +173,9 @@ async def _fail_on_status(engine: str, response: aiohttp.ClientResponse) -> None
         return
     text = await response.text()
     if response.status in BUSY:
-        raise EngineFailure(f"{engine} answered {response.status}: {text[:300]}")
+        retry_after = response.headers.get("Retry-After", "")
+        busy_for = float(retry_after) if retry_after.replace(".", "", 1).isdigit() else None
+        raise EngineFailure(f"{engine} answered {response.status}: {text[:300]}", busy_for=busy_for)
     try:
         detail = orjson.loads(text).get("error", text)
         detail = detail.get("message", detail) if isinstance(detail, dict) else detail
@@ -232,7 +250,9 @@ class OpenAICompatEngine(Engine):
         usage = Usage()
         session = self.session_for(attempt)
         try:
-            async with session.post(self.base + path, json=self._body(request, model, slot)) as response:
+            async with session.post(
+                self.base + path, json=self._body(request, model, slot), headers=self.extra_headers(request)
+            ) as response:
                 await _fail_on_status(self.name, response)
                 async for raw in response.content:
                     payload = _sse_payloads(raw)
@@ -300,8 +320,67 @@ class OpenAICompatEngine(Engine):
         return vectors, int((data.get("usage") or {}).get("prompt_tokens", 0))
 
 
+class RouterEngine(OpenAICompatEngine):
+    """An OpenAI-compatible router in front of a distributed fleet (llm-d's endpoint picker, vLLM
+    production-stack's router, NVIDIA Dynamo's frontend, KubeAI): it picks the replica, so the
+    gateway only sends the routing key in ``session_header`` (the agent's prefix stays on one
+    replica where the router routes by session) and backs off for as long as a 429/503 with
+    ``Retry-After`` asks (see ``Gateway._generate``)."""
+
+    def _body(self, request: ChatRequest, model: str, slot: int | None) -> dict[str, Any]:
+        body = super()._body(request, model, slot)
+        body.pop("cache_prompt", None)
+        body.pop("id_slot", None)
+        return body
+
+    def extra_headers(self, request: ChatRequest) -> dict[str, str]:
+        return {self.config.session_header: request.placement.key} if request.placement.key else {}
+
+
 class OllamaEngine(Engine):
     """A real Ollama (the production backend), spoken to in its own API."""
+
+    def __init__(self, config: EngineConfig) -> None:
+        super().__init__(config)
+        self.loaded: dict[str, float] = {}  # model -> when it was last asked for (LRU order)
+
+    def resident(self) -> set[str]:
+        return set(self.loaded)
+
+    def using(self, model: str) -> None:
+        """A request for ``model`` is about to go: Ollama will hold it, evicting its oldest."""
+        self.loaded.pop(model, None)
+        self.loaded[model] = time.monotonic()
+        while len(self.loaded) > max(self.config.max_loaded, 1):
+            self.loaded.pop(next(iter(self.loaded)))
+
+    def num_ctx(self, model: str) -> int:
+        """Pinned: ``context`` when configured, else Ollama's own default; clients' values never
+        reach Ollama (the dialects do not pass ``num_ctx`` on)."""
+        return self.config.context or OLLAMA_DEFAULT_CTX
+
+    def context_for(self, model: str) -> int:
+        return self.num_ctx(model)
+
+    async def check(self) -> bool:
+        ok = await super().check()
+        if ok:
+            await self._refresh_loaded()
+        return ok
+
+    async def _refresh_loaded(self) -> None:
+        """What Ollama itself says it holds (``/api/ps``) corrects what the gateway assumed."""
+        try:
+            async with self.session.get(
+                f"{self.config.url}/api/ps", timeout=aiohttp.ClientTimeout(total=2)
+            ) as r:
+                data = await r.json(loads=orjson.loads) if r.status == 200 else None
+        except (aiohttp.ClientError, TimeoutError, ValueError):
+            return
+        if data is None:
+            return
+        names = [m.get("name") or m.get("model") for m in data.get("models") or []]
+        self.loaded = {n: self.loaded.get(n, 0.0) for n in names if n}
 
     async def health(self) -> bool:
         async with self.session.get(
@@ -350,7 +429,9 @@ class OllamaEngine(Engine):
             body["format"] = response_format.get("schema") or "json"
         if (limit := self.token_limit(options.pop("max_tokens", None))) is not None:
             options["num_predict"] = limit
+        options["num_ctx"] = self.num_ctx(model)  # one value per model: another reloads it
         body["options"] = options
+        body["keep_alive"] = self.config.keep_alive
         if request.messages is not None:
             path = "/api/chat"
             body["messages"] = request.messages
@@ -466,6 +547,7 @@ ADAPTERS: dict[str, type[Engine]] = {
     "llamacpp": OpenAICompatEngine,
     "openai": OpenAICompatEngine,
     "vllm": OpenAICompatEngine,
+    "router": RouterEngine,
     "ollama": OllamaEngine,
     "litellm": LiteLLMEngine,
 }

@@ -11,16 +11,29 @@ credit; each class keeps its own level, so batch agents' history is not wiped by
 One slot is held back for interactive work, so a developer is served at once even while
 background agents fill the engine. Waiting is bounded in count, in time, and per agent: no agent
 may hold more than ``max_agent_share`` of the queue, so one client cannot fill it for everyone.
+
+In front of a real Ollama, switching models costs a load (seconds on CPU), so the pool is told
+which models the engine has resident (``resident``): waiting work for a resident model goes first,
+and batch work for another model waits while the engine is busy with a resident one, until it has
+waited ``switch_after_s`` (aging: nothing starves). Interactive work never waits for this.
+
+Every waiter knows its place: ``acquire`` fills a :class:`Placement` (requests ahead at arrival,
+the wait expected from the mean time a slot is held, the wait it made) and :meth:`SlotPool.waiters`
+lists the queue for ``/admin/queue``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import OrderedDict, deque
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from sutazai.stack.gateway.bounded import LRUDict
-from sutazai.stack.gateway.types import PRIORITIES, Overloaded, Priority
+from sutazai.stack.gateway.types import PRIORITIES, Overloaded, Placement, Priority
+
+SERVICE_SMOOTHING = 0.2  # weight of the newest slot hold in the running mean behind estimates
 
 
 @dataclass(eq=False)
@@ -28,6 +41,19 @@ class _Waiter:
     agent: str
     priority: Priority
     future: asyncio.Future[int]
+    model: str = ""
+    since: float = field(default_factory=time.monotonic)
+
+
+@dataclass(frozen=True, kw_only=True)
+class WaitingRequest:
+    """One request in line, as ``/admin/queue`` shows it."""
+
+    agent: str
+    priority: Priority
+    model: str
+    position: int
+    waited_s: float
 
 
 class SlotPool:
@@ -60,6 +86,12 @@ class SlotPool:
         self._level: dict[Priority, float] = dict.fromkeys(PRIORITIES, 0.0)  # per class
         self.in_flight = 0
         self._background: set[int] = set()  # slots held by normal and batch work
+        self._held_since: dict[int, float] = {}
+        self.mean_hold_s: float | None = None  # how long a request holds a slot, smoothed
+        self.resident: Callable[[], set[str]] | None = None  # models the engine has loaded
+        self.switch_after_s = 15.0
+        self._wake: asyncio.TimerHandle | None = None
+        self.in_flight_by_agent: dict[str, int] = {}
 
     def depth(self) -> dict[str, int]:
         return {p: sum(len(d) for d in q.values()) for p, q in self._queues.items()}
@@ -83,14 +115,43 @@ class SlotPool:
             self._background.add(slot)
         self.affinity[agent] = slot
         self.in_flight += 1
+        self.in_flight_by_agent[agent] = self.in_flight_by_agent.get(agent, 0) + 1
+        self._held_since[slot] = time.monotonic()
         self._level[priority] = max(self._level[priority], self.served.get(agent, 0.0))
         return slot
 
-    async def acquire(self, agent: str, priority: Priority) -> int:
+    def ahead_of(self, agent: str, priority: Priority) -> int:
+        """Requests that go before a new one from ``agent``: every waiter of a higher class, and in
+        its class those of agents served no more than it (one each per turn of fair rotation)."""
+        ahead = 0
+        mine = self.served.get(agent, self._level[priority])
+        own = len(self._queues[priority].get(agent, ()))
+        for p in PRIORITIES:
+            if p == priority:
+                break
+            ahead += sum(len(q) for q in self._queues[p].values())
+        for other, queue in self._queues[priority].items():
+            if other != agent:
+                turns = own + 1 if self.served.get(other, 0.0) <= mine else own
+                ahead += min(len(queue), turns)
+        return ahead + own
+
+    def expected_wait_s(self, ahead: int) -> float:
+        """The wait of a request with ``ahead`` before it: turns of the whole pool at the mean hold."""
+        if self.mean_hold_s is None or (ahead == 0 and self.free):
+            return 0.0
+        return (ahead // max(self.slots, 1) + 1) * self.mean_hold_s
+
+    async def acquire(
+        self, agent: str, priority: Priority, model: str = "", placement: Placement | None = None
+    ) -> int:
         """Wait for a slot; its id keeps an agent on the same llama-server slot (prompt cache)."""
         self.served[agent] = max(self.served.get(agent, 0.0), self._level[priority])
-        if self._waiting == 0 and self._usable(priority):
-            return self._take_slot(agent, priority)
+        placement = placement if placement is not None else Placement()
+        placement.position = placement.waited_ms = placement.estimate_ms = 0
+        if self._waiting == 0 and self._usable(priority) and self._welcome(model, priority):
+            placement.slot = self._take_slot(agent, priority)
+            return placement.slot
         if self._waiting >= self.max_queue:
             raise Overloaded(f"queue full ({self._waiting} waiting)", retry_after=self._retry_after())
         mine = self._waiting_by_agent.get(agent, 0)
@@ -99,13 +160,17 @@ class SlotPool:
                 f"agent {agent!r} already has {mine} requests waiting, its share of the queue",
                 retry_after=self._retry_after(),
             )
-        waiter = _Waiter(agent, priority, asyncio.get_running_loop().create_future())
+        placement.position = self.ahead_of(agent, priority)
+        placement.estimate_ms = self.expected_wait_s(placement.position) * 1000
+        waiter = _Waiter(agent, priority, asyncio.get_running_loop().create_future(), model)
         self._queues[priority].setdefault(agent, deque()).append(waiter)
         self._waiting += 1
         self._waiting_by_agent[agent] = mine + 1
         self._dispatch()
         try:
-            return await asyncio.wait_for(asyncio.shield(waiter.future), self.queue_timeout_s)
+            placement.slot = await asyncio.wait_for(asyncio.shield(waiter.future), self.queue_timeout_s)
+            placement.waited_ms = (time.monotonic() - waiter.since) * 1000
+            return placement.slot
         except TimeoutError:
             self._forget(waiter)
             raise Overloaded(
@@ -139,13 +204,68 @@ class SlotPool:
         """Give the slot back, charging ``agent`` for the tokens its request was served."""
         if agent is not None and tokens:
             self.served[agent] = self.served.get(agent, 0.0) + tokens
+        held = time.monotonic() - self._held_since.pop(slot, time.monotonic())
+        self.mean_hold_s = (
+            held
+            if self.mean_hold_s is None
+            else (1 - SERVICE_SMOOTHING) * self.mean_hold_s + SERVICE_SMOOTHING * held
+        )
+        if agent is not None:
+            left = self.in_flight_by_agent.get(agent, 1) - 1
+            if left > 0:
+                self.in_flight_by_agent[agent] = left
+            else:
+                self.in_flight_by_agent.pop(agent, None)
         self.free.add(slot)
         self._background.discard(slot)
         self.in_flight -= 1
         self._dispatch()
 
+    # --- resident models (Ollama) -------------------------------------------------------------
+
+    def _welcome(self, model: str, priority: Priority) -> bool:
+        """May a request for ``model`` start now? Batch work for a model the engine has not loaded
+        waits while it is busy with one it has (each switch is a reload), until it has aged."""
+        if self.resident is None or priority != "batch" or self.in_flight == 0:
+            return True
+        loaded = self.resident()
+        return not loaded or model in loaded
+
+    def _eligible(self, priority: Priority) -> list[str]:
+        """Agents whose next request may go now: those that waited ``switch_after_s`` for another
+        model, else those for a resident model; batch work for another model once the engine is idle."""
+        agents = list(self._queues[priority])
+        if self.resident is None or priority == "interactive":
+            return agents
+        loaded = self.resident()
+        if not loaded:
+            return agents
+        now = time.monotonic()
+        queues = self._queues[priority]
+        warm = [a for a in agents if queues[a][0].model in loaded]
+        stale = [a for a in agents if a not in warm and now - queues[a][0].since >= self.switch_after_s]
+        if stale:
+            return stale  # waited long enough for another model: it goes now, nothing starves
+        if warm:
+            return warm
+        if priority == "batch" and self.in_flight:
+            self._wake_later()
+            return []
+        return agents
+
+    def _wake_later(self) -> None:
+        if self._wake is None or self._wake.cancelled():
+            loop = asyncio.get_running_loop()
+            self._wake = loop.call_later(self.switch_after_s / 4, self._rewake)
+
+    def _rewake(self) -> None:
+        self._wake = None
+        self._dispatch()
+
+    # --- dispatch -----------------------------------------------------------------------------
+
     def _next_class(self) -> Priority | None:
-        ready = [p for p in PRIORITIES if self._queues[p] and self._usable(p)]
+        ready = [p for p in PRIORITIES if self._queues[p] and self._usable(p) and self._eligible(p)]
         if not ready:
             return None
         if ready[0] == "interactive":
@@ -155,9 +275,9 @@ class SlotPool:
         return ready[0]
 
     def _next_agent(self, priority: Priority) -> str:
-        """The least-served waiting agent; ties go to the one waiting longest (insertion order)."""
+        """The least-served eligible agent; ties go to the one waiting longest (insertion order)."""
         level = self._level[priority]
-        return min(self._queues[priority], key=lambda a: self.served.get(a, level))
+        return min(self._eligible(priority), key=lambda a: self.served.get(a, level))
 
     def _dispatch(self) -> None:
         while (priority := self._next_class()) is not None:
@@ -174,6 +294,26 @@ class SlotPool:
             if waiter.future.done():
                 continue
             waiter.future.set_result(self._take_slot(agent, priority))
+
+    def waiters(self) -> list[WaitingRequest]:
+        """The queue in dispatch order as far as it can be told now (class, then fairness)."""
+        now = time.monotonic()
+        out: list[WaitingRequest] = []
+        for priority in PRIORITIES:
+            level = self._level[priority]
+            ordered = sorted(self._queues[priority].items(), key=lambda kv: self.served.get(kv[0], level))
+            for agent, queue in ordered:
+                for waiter in queue:
+                    out.append(
+                        WaitingRequest(
+                            agent=agent,
+                            priority=priority,
+                            model=waiter.model,
+                            position=len(out),
+                            waited_s=round(now - waiter.since, 3),
+                        )
+                    )
+        return out
 
     def _retry_after(self) -> float:
         return max(1.0, round(self._waiting / max(self.slots, 1)))

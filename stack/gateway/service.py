@@ -1,27 +1,47 @@
 """The gateway's core, independent of dialect: route, cache, schedule, stream, fall back.
 
 Dialect handlers (``api_openai``, ``api_ollama``) turn HTTP into :class:`ChatRequest` and call
-:meth:`Gateway.stream` / :meth:`Gateway.embed`; everything policy-shaped happens here.
+:meth:`Gateway.stream` / :meth:`Gateway.embed`; everything policy-shaped happens here. Which
+replica serves a request is ``routing.py``'s call; when it waits and for how long, ``scheduler.py``'s.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
+from collections import Counter
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
 
-from sutazai.gateway_report import CacheReport, EngineReport, QueueDepth, StatsSnapshot
+from sutazai.gateway_report import (
+    AgentQueue,
+    CacheReport,
+    EngineQueue,
+    EngineReport,
+    QueueDepth,
+    QueuedRequest,
+    QueueSnapshot,
+    StatsSnapshot,
+)
 from sutazai.stack.gateway.cache import ResponseCache
 from sutazai.stack.gateway.config import GatewayConfig
 from sutazai.stack.gateway.embed_batcher import EmbeddingBatcher
-from sutazai.stack.gateway.engines import Engine, ModelInfo, build_engine
+from sutazai.stack.gateway.engines import Engine, ModelInfo, OllamaEngine, build_engine
+from sutazai.stack.gateway.routing import Router, prefix_key
 from sutazai.stack.gateway.scheduler import SlotPool
 from sutazai.stack.gateway.stats import GatewayStats
 from sutazai.stack.gateway.tool_calls import engine_stream, tool_path
-from sutazai.stack.gateway.types import ChatRequest, Completion, Delta, EngineFailure, GatewayHTTPError
+from sutazai.stack.gateway.types import (
+    ChatRequest,
+    Completion,
+    Delta,
+    EngineFailure,
+    GatewayHTTPError,
+    Overloaded,
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,6 +75,11 @@ class Gateway:
             )
             for name, e in self.engines.items()
         }
+        for name, engine in self.engines.items():
+            if isinstance(engine, OllamaEngine):
+                self.pools[name].resident = engine.resident
+                self.pools[name].switch_after_s = config.model_switch_after_s
+        self.router = Router(config.routing, config.load_bound)
         self.cache = ResponseCache(config.cache_entries, config.cache_bytes, config.cache_ttl_s)
         self.stats = GatewayStats(max_agents=config.max_agents)
         self._batchers: dict[tuple[str, str], EmbeddingBatcher] = {}
@@ -101,16 +126,20 @@ class Gateway:
     def tiers(self) -> dict[str, list[str]]:
         return self.config.tiers
 
-    def candidates(self, name: str, embedding: bool = False) -> list[tuple[Engine, str]]:
-        """Engines and models for a tier or model name, best first; later ones are fallbacks."""
+    def candidates(self, name: str, embedding: bool = False, key: str = "") -> list[tuple[Engine, str]]:
+        """Engines and models for a tier or model name, best first; later ones are fallbacks.
+        The replicas of one model are ordered by the router for the request's routing ``key``."""
         out: list[tuple[Engine, str]] = []
         for model in self.config.tiers.get(name, [name]):
             serving = [e for e in self.engines.values() if e.serves(model)]
             if embedding:
                 serving = [e for e in serving if e.models[model].embedding] or serving
+                serving.sort(key=self._load)
             else:
                 serving = [e for e in serving if not e.models[model].embedding]
-            serving.sort(key=self._load)
+                serving = self.router.order(
+                    key or model, serving, self._queued, lambda e: self.pools[e.name].slots, self._usable
+                )
             out += [(e, model) for e in serving]
         if not out:
             known = sorted({*self.models(), *self.config.tiers})
@@ -139,13 +168,22 @@ class Gateway:
 
     def _load(self, engine: Engine) -> tuple[int, float]:
         pool = self.pools[engine.name]
-        healthy = 0 if engine.breaker.allows() else 1
+        healthy = 0 if self._usable(engine) else 1
         return healthy, (pool.in_flight + pool.waiting) / max(pool.slots, 1)
+
+    def _queued(self, engine: Engine) -> int:
+        pool = self.pools[engine.name]
+        return pool.in_flight + pool.waiting
+
+    @staticmethod
+    def _usable(engine: Engine) -> bool:
+        return engine.breaker.allows() and engine.busy_until <= time.monotonic()
 
     # --- generation ---------------------------------------------------------------------------
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[Delta, None]:
-        candidates = self.candidates(request.model)
+        request.placement.key = prefix_key(request)
+        candidates = self.candidates(request.model, key=request.placement.key)
         if not request.deterministic or request.cache_bypass:
             async with aclosing(self._generate(request, candidates)) as deltas:
                 async for delta in deltas:
@@ -207,16 +245,43 @@ class Gateway:
     async def _generate(
         self, request: ChatRequest, candidates: list[tuple[Engine, str]]
     ) -> AsyncGenerator[Delta, None]:
+        """Every candidate in turn; when all of them push back (a router's 429 with Retry-After),
+        the request waits here once for the time they asked, inside the queue deadline, and tries
+        again: the gateway holds the work rather than pass the backpressure on to every agent."""
+        deadline = time.monotonic() + self.config.queue_timeout_s
+        while True:
+            try:
+                async with aclosing(self._try_each(request, candidates)) as deltas:
+                    async for delta in deltas:
+                        yield delta
+                return
+            except EnginesBusy as exc:
+                wait = exc.retry_after or 1.0
+                if time.monotonic() + wait > deadline:
+                    raise
+                await asyncio.sleep(wait)
+
+    async def _try_each(
+        self, request: ChatRequest, candidates: list[tuple[Engine, str]]
+    ) -> AsyncGenerator[Delta, None]:
         """Try each candidate in turn. A connection that fails before anything reached the client is
         sent again on a fresh connection (keeping the slot), then on the next candidate: a dropped
         keep-alive socket is never the client's problem."""
         last_error: str | None = None
+        busy_for: float | None = None  # every engine that answered pushed back: a 429, not a 503
         for engine, model in candidates:
             if not engine.breaker.allows():
                 last_error = f"{engine.name} is unavailable (circuit open)"
                 continue
+            if (wait := engine.busy_until - time.monotonic()) > 0:
+                last_error = f"{engine.name} asked to wait {wait:.1f} s (Retry-After)"
+                busy_for = min(busy_for or wait, wait)
+                continue
             pool = self.pools[engine.name]
-            slot = await pool.acquire(request.agent, request.priority)
+            slot = await pool.acquire(request.agent, request.priority, model, request.placement)
+            request.placement.engine = engine.name
+            if isinstance(engine, OllamaEngine):
+                engine.using(model)
             tokens = 0
             try:
                 for attempt in range(self.config.connect_attempts):
@@ -246,6 +311,10 @@ class Gateway:
                                 502, f"engine {engine.name} failed mid-stream: {exc}", kind="engine"
                             ) from exc
                         last_error = str(exc)
+                        if exc.busy_for is not None:  # alive and pushing back: hold off, no breaker
+                            engine.busy_until = time.monotonic() + exc.busy_for
+                            busy_for = min(busy_for or exc.busy_for, exc.busy_for)
+                            break
                         if not exc.retryable:
                             engine.breaker.record_failure()
                             break
@@ -254,6 +323,8 @@ class Gateway:
                     engine.breaker.record_failure()
             finally:
                 pool.release(slot, request.agent, tokens)
+        if busy_for is not None and all(e.breaker.allows() for e, _ in candidates):
+            raise EnginesBusy(f"every engine for {request.model!r} is busy: {last_error}", busy_for)
         cooldown = min(e.breaker.cooldown_s for e, _ in candidates)
         raise GatewayHTTPError(
             503, f"no engine could serve {request.model!r}: {last_error}", cooldown, "engine"
@@ -332,6 +403,32 @@ class Gateway:
         )
         return self.stats.snapshot(engines, cache, self.tool_paths())
 
+    def queue(self) -> QueueSnapshot:
+        """Who waits for which engine, in order, and each agent's share: ``/admin/queue``."""
+        engines: dict[str, EngineQueue] = {}
+        in_flight: Counter[str] = Counter()
+        for name, engine in self.engines.items():
+            pool = self.pools[name]
+            engines[name] = EngineQueue(
+                slots=pool.slots,
+                in_flight=pool.in_flight,
+                mean_hold_s=None if pool.mean_hold_s is None else round(pool.mean_hold_s, 3),
+                resident_models=sorted(engine.resident()) if isinstance(engine, OllamaEngine) else None,
+                waiting=[QueuedRequest(**vars(w)) for w in pool.waiters()],
+            )
+            in_flight.update(pool.in_flight_by_agent)
+        waiting = [w for e in engines.values() for w in e.waiting]
+        agents = {
+            agent: AgentQueue(
+                waiting=sum(1 for w in waiting if w.agent == agent),
+                in_flight=in_flight[agent],
+                by_priority=dict(Counter(w.priority for w in waiting if w.agent == agent)),
+                oldest_wait_s=max((w.waited_s for w in waiting if w.agent == agent), default=0.0),
+            )
+            for agent in sorted({*in_flight, *(w.agent for w in waiting)})
+        }
+        return QueueSnapshot(routing=self.router.policy, engines=engines, agents=agents)
+
     def tool_paths(self) -> dict[str, str]:
         """How each chat model calls tools: ``native`` or ``grammar`` (see ``tool_calls.py``)."""
         return {
@@ -340,6 +437,10 @@ class Gateway:
             for name, info in engine.models.items()
             if not info.embedding
         }
+
+
+class EnginesBusy(Overloaded):
+    """Every engine that could serve the request asked to be left alone for a while."""
 
 
 def _replay(completion: Completion) -> list[Delta]:

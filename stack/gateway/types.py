@@ -31,12 +31,37 @@ class Overloaded(GatewayHTTPError):
 
 
 class EngineFailure(Exception):
-    """The engine failed (connection, 5xx, died mid-stream). ``started`` means bytes were sent."""
+    """The engine failed (connection, 5xx, died mid-stream). ``started`` means bytes were sent;
+    ``busy_for`` (seconds) means it is alive but pushing back (429/503 with ``Retry-After``)."""
 
-    def __init__(self, message: str, started: bool = False, retryable: bool = False) -> None:
+    def __init__(
+        self, message: str, started: bool = False, retryable: bool = False, busy_for: float | None = None
+    ) -> None:
         super().__init__(message)
         self.started = started
         self.retryable = retryable  # a dropped or stale connection before any byte: safe to try again
+        self.busy_for = busy_for
+
+
+@dataclass
+class Placement:
+    """Where the gateway put a request and what it waited: filled while it is scheduled, read by
+    the dialects for the ``X-SutazAI-Queue-*`` headers and by tracing."""
+
+    key: str = ""  # the routing key (see routing.prefix_key)
+    engine: str = ""
+    slot: int | None = None
+    position: int = 0  # requests ahead of it when it arrived; 0: served at once
+    estimate_ms: float = 0.0  # the wait expected when it arrived
+    waited_ms: float = 0.0
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "X-SutazAI-Engine": self.engine,
+            "X-SutazAI-Queue-Position": str(self.position),
+            "X-SutazAI-Queue-Estimate-Ms": str(round(self.estimate_ms)),
+            "X-SutazAI-Queue-Wait-Ms": str(round(self.waited_ms)),
+        }
 
 
 @dataclass
@@ -54,6 +79,7 @@ class ChatRequest:
     agent: str = "anonymous"
     priority: Priority = "normal"
     cache_bypass: bool = False
+    placement: Placement = field(default_factory=Placement, compare=False)
 
     @property
     def deterministic(self) -> bool:
