@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 
 from sutazai.errors import GatewayUnavailable, Problem, UserError
-from sutazai.gateway_report import ModelEntry, ServedModel, StatsSnapshot
+from sutazai.gateway_report import ModelEntry, QueueSnapshot, ServedModel, StatsSnapshot
 
 
 class GatewayError(UserError):
@@ -264,6 +264,10 @@ class GatewayClient:
     async def stats(self) -> StatsSnapshot:
         """What the gateway reports (needs the workspace token: ``/admin/*``)."""
         return StatsSnapshot.model_validate(await self._get_json("/admin/stats"))
+
+    async def queue(self) -> QueueSnapshot:
+        """Who waits for which engine, in order, per agent and priority (``/admin/queue``)."""
+        return QueueSnapshot.model_validate(await self._get_json("/admin/queue"))
 
 
 def _parse_chunk(event: dict[str, Any]) -> ChatChunk:

@@ -5,6 +5,7 @@ the 3-replica measurement on real llama-servers is ``bench/bench_replicas.py``).
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -337,3 +338,40 @@ def test_queue_position_and_wait_in_headers_of_both_dialects_and_in_admin_queue(
                 and "X-SutazAI-Queue-Wait-Ms" in ollama.headers
             )
             assert httpx.get(f"{gw.url}/admin/queue").status_code in (401, 403)  # admin only
+
+
+def test_stack_queue_prints_who_waits_as_a_table_and_as_json(tmp_path: Any) -> None:
+    from sutazai.scaffolds.generate import init_workspace
+    from tests.conftest import scripted_gateway
+    from tests.test_cli import cli
+
+    root = init_workspace(tmp_path / "ws", demo=True)
+    slow = ScriptedEngine()
+    slow.replies = [Reply("slow", delay_s=1.0)] * 16
+    with scripted_gateway(root, slow) as url:
+
+        async def crowd() -> None:
+            async with httpx.AsyncClient(timeout=60) as client:
+                headers = {"X-Sutazai-Agent": "summarizer", "X-Sutazai-Priority": "batch"}
+                await asyncio.gather(
+                    *(
+                        client.post(
+                            f"{url}/v1/chat/completions", json={**_ask(n), "model": "fast"}, headers=headers
+                        )
+                        for n in range(16)
+                    )
+                )
+
+        import threading
+
+        load = threading.Thread(target=asyncio.run, args=(crowd(),))
+        load.start()
+        time.sleep(0.5)
+        as_json = cli("stack", "queue", "--json", cwd=root)
+        table = cli("stack", "queue", cwd=root)
+        load.join()
+    assert as_json.returncode == 0, as_json.stderr
+    snapshot = json.loads(as_json.stdout)
+    assert snapshot["agents"]["summarizer"]["waiting"] >= 1
+    assert snapshot["agents"]["summarizer"]["by_priority"]["batch"] >= 1
+    assert "summarizer" in table.stdout and "batch" in table.stdout

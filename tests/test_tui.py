@@ -87,6 +87,7 @@ async def test_backend_and_stack_panels(live: tuple[Workspace, ScriptedEngine]) 
         await settled(pilot)
         assert "tokens/s" in str(app.query_one("#backend-summary").render())
         assert app.query_one("#engines-table").row_count == 1  # type: ignore[attr-defined]
+        assert "routing prefix" in str(app.query_one("#queue-summary").render())  # /admin/queue read
         await pilot.press("5")
         await settled(pilot)
         names = [

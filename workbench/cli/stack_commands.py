@@ -10,6 +10,7 @@ from sutazai.workbench.cli.output import console, emit_json
 from sutazai.workbench.cli.session import workspace_from
 
 if TYPE_CHECKING:
+    from sutazai.gateway_report import QueueSnapshot
     from sutazai.stack.state import ServiceState
 
 stack_app = typer.Typer(help="Start, check, follow and stop the local backend stack.", no_args_is_help=True)
@@ -119,6 +120,52 @@ def restart(ctx: typer.Context, service: Annotated[str, typer.Argument(help="Ser
 
     control.restart(workspace_from(ctx), service)
     console.print(f"restart of {service} requested")
+
+
+@stack_app.command()
+def queue(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """Who waits for the engines now: per engine in order, and per agent (needs the gateway token)."""
+    import asyncio
+
+    from sutazai.agents.gateway_client import GatewayClient
+
+    workspace = workspace_from(ctx)
+    gateway = workspace.settings.gateway
+
+    async def fetch() -> QueueSnapshot:
+        async with GatewayClient(gateway.url, gateway.timeout_s, token=workspace.gateway_token()) as client:
+            return await client.queue()
+
+    snapshot = asyncio.run(fetch())
+    if as_json:
+        emit_json(snapshot.model_dump(mode="json"))
+        return
+    _queue_tables(snapshot)
+
+
+def _queue_tables(snapshot: QueueSnapshot) -> None:
+    from rich.table import Table
+
+    engines = Table("engine", "slots", "in flight", "waiting", "mean hold", "resident", title="engines")
+    for name, engine in snapshot.engines.items():
+        hold = "-" if engine.mean_hold_s is None else f"{engine.mean_hold_s:.2f} s"
+        resident = ", ".join(engine.resident_models or []) or "-"
+        engines.add_row(
+            name, str(engine.slots), str(engine.in_flight), str(len(engine.waiting)), hold, resident
+        )
+    console.print(engines)
+    counts = snapshot.by_priority
+    console.print("waiting by priority: " + ", ".join(f"{p} {n}" for p, n in counts.items()))
+    if not snapshot.agents:
+        console.print(f"nobody is waiting or running (routing: {snapshot.routing})")
+        return
+    agents = Table("agent", "in flight", "waiting", "by priority", "oldest wait", title="agents")
+    for name, agent in sorted(snapshot.agents.items(), key=lambda kv: -kv[1].waiting):
+        priorities = ", ".join(f"{p} {n}" for p, n in agent.by_priority.items()) or "-"
+        agents.add_row(
+            name, str(agent.in_flight), str(agent.waiting), priorities, f"{agent.oldest_wait_s:.1f} s"
+        )
+    console.print(agents)
 
 
 def register(app: typer.Typer) -> None:

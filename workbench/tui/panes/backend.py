@@ -1,5 +1,6 @@
 """Backend: live gateway figures (queue depth per priority, in flight per engine, batch sizes,
-tokens/s, p50/p95, cache hit rate), refreshed every second, with sparklines."""
+tokens/s, p50/p95, cache hit rate), refreshed every second, with sparklines, and the queue itself:
+who waits, by agent and by priority (``/admin/queue``)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from textual.widgets import DataTable, Label, Sparkline, Static
 
 if TYPE_CHECKING:  # httpx and pydantic load on the first poll, not before the first paint
     from sutazai.agents.gateway_client import GatewayClient
-    from sutazai.gateway_report import StatsSnapshot
+    from sutazai.gateway_report import QueueSnapshot, StatsSnapshot
     from sutazai.workspace import Workspace
 
 HISTORY = 60
@@ -44,6 +45,10 @@ class BackendPane(Vertical):
         engines: DataTable[str] = DataTable(id="engines-table")
         engines.add_columns("engine", "kind", "health", "breaker", "in flight", "slots", "queued i/n/b")
         yield engines
+        yield Static("nobody waiting", id="queue-summary")
+        queue: DataTable[str] = DataTable(id="queue-table")
+        queue.add_columns("agent", "in flight", "waiting", "interactive/normal/batch", "oldest wait")
+        yield queue
         latency: DataTable[str] = DataTable(id="latency-table")
         latency.add_columns("model / agent", "p50 ms", "p95 ms", "count")
         yield latency
@@ -75,9 +80,34 @@ class BackendPane(Vertical):
             self._client = GatewayClient(self.url, timeout_s=0.8, token=self.workspace.gateway_token())
         try:
             stats: StatsSnapshot | None = await self._client.stats()
+            queue: QueueSnapshot | None = await self._client.queue()
         except (UserError, ValidationError):
-            stats = None
+            stats = queue = None
         self.show(stats)
+        if queue is not None:
+            self.show_queue(queue)
+
+    def show_queue(self, queue: QueueSnapshot) -> None:
+        counts = queue.by_priority
+        waiting = sum(counts.values())
+        self.query_one("#queue-summary", Static).update(
+            f"queue: {waiting} waiting (interactive {counts['interactive']}, normal {counts['normal']}, "
+            f"batch {counts['batch']}) · routing {queue.routing}"
+            if waiting
+            else f"queue: nobody waiting · routing {queue.routing}"
+        )
+        table = self.query_one("#queue-table", DataTable)
+        table.clear()
+        ordered = sorted(queue.agents.items(), key=lambda kv: (-kv[1].waiting, -kv[1].in_flight, kv[0]))
+        for name, agent in ordered[:20]:
+            by = agent.by_priority
+            table.add_row(
+                name,
+                str(agent.in_flight),
+                str(agent.waiting),
+                f"{by.get('interactive', 0)}/{by.get('normal', 0)}/{by.get('batch', 0)}",
+                f"{agent.oldest_wait_s:.1f} s",
+            )
 
     def show(self, stats: StatsSnapshot | None) -> None:
         summary = self.query_one("#backend-summary", Static)
