@@ -98,6 +98,7 @@ def engine_command(
     build: EngineBuild = DEFAULT_BUILD,
     ctx_per_slot: int = CTX_PER_SLOT,
     metrics: bool = False,
+    cache_ram_mib: int | None = None,
 ) -> EngineCommand:
     """The one place that knows the engine's command line: argv and the environment it needs.
     Both builds take the same flags, so only the program differs."""
@@ -120,6 +121,8 @@ def engine_command(
     ]
     if metrics:
         flags.append("--metrics")
+    if cache_ram_mib is not None:  # host-memory prompt cache; llama.cpp's default is 8192 MiB
+        flags += ["--cache-ram", str(cache_ram_mib)]
     if build == "llama-server":
         server = find_llama_server()
         if server is None:

@@ -25,6 +25,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--alias", default="")
     parser.add_argument("--metrics", action="store_true")
+    parser.add_argument("--cache-ram", type=int, default=None, help="prompt cache in host memory, MiB")
     parser.add_argument("--no-webui", action="store_true")
     return parser
 
@@ -44,6 +45,8 @@ def main(argv: list[str] | None = None) -> None:
     params.cpuparams.n_threads = args.threads
     params.cpuparams_batch.n_threads = args.threads
     params.endpoint_metrics = args.metrics
+    if args.cache_ram is not None:
+        params.cache_ram_mib = args.cache_ram
     params.ui = not args.no_webui
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

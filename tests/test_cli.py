@@ -56,6 +56,10 @@ def test_exit_codes_mean_something(tmp_path: Path) -> None:
     assert "broken" in cli("list", cwd=ws).stdout
     again = cli("init", "ws", cwd=tmp_path)
     assert again.returncode == 2 and "--force" in again.stderr
+    unknown = cli("no-such-command", cwd=ws)
+    assert (
+        unknown.returncode == 2 and "No such command" in unknown.stderr and "Traceback" not in unknown.stderr
+    )
 
 
 def test_schema_and_doctor(tmp_path: Path, engine: tuple[ScriptedEngine, str]) -> None:

@@ -18,6 +18,7 @@ from sutazai.workbench.cli import (
     agent_commands,
     doctor,
     fleet_commands,
+    plan_command,
     scaffold_commands,
     smoke_commands,
     stack_commands,
@@ -58,6 +59,7 @@ agent_commands.register(app)
 doctor.register(app)
 stack_commands.register(app)
 fleet_commands.register(app)
+plan_command.register(app)
 smoke_commands.register(app)
 scaffold_commands.register(app)
 scaffold_commands.register_tools(app)
@@ -85,10 +87,10 @@ def run() -> None:
         )
         sys.exit(report_error(UserError(problem), as_json))
     except Exception as exc:  # click's usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
+        # Recent typer vendors click (typer._click), so its exceptions are not click's: match the shape.
+        show, exit_code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
+        if callable(show) and isinstance(exit_code, int):
+            show()
+            sys.exit(exit_code)
         raise
     sys.exit(code if isinstance(code, int) else 0)

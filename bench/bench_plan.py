@@ -1,0 +1,112 @@
+"""Benchmark: ``sutazai plan``'s prediction against a measured fleet run on this machine.
+
+One embedded engine (as ``stack up`` runs it, the plan's slot count) behind the gateway. For each
+fleet (below capacity, near it, and twice over it), the plan predicts output tokens/s and the
+interactive time to first token, first from its reference constants, then from a calibration
+against this engine (three probes, seconds), and a run of the fleet (open loop, Poisson arrivals,
+fresh prompts, fixed output lengths) measures both. The runs take turns over the rounds.
+
+    .venv/bin/python -m bench.bench_plan [--seconds 60] [--rounds 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+
+from bench.procs import ADMIN, free_port, gateway, process
+from sutazai.stack.embedded import CTX_PER_SLOT, MODEL_ALIAS, engine_command, find_model
+from sutazai.stack.plan import AgentGroup, Fleet, Machine, plan
+from sutazai.stack.plan_check import Measured, calibrate, run_fleet
+
+
+def fleet(agents: int, rpm: float) -> Fleet:
+    return Fleet(
+        groups=[
+            AgentGroup(
+                name="fleet", agents=agents, prompt_tokens=120, output_tokens=32, requests_per_minute=rpm
+            ),
+            AgentGroup(
+                name="developer",
+                agents=1,
+                priority="interactive",
+                prompt_tokens=120,
+                output_tokens=32,
+                requests_per_minute=12,
+            ),
+        ]
+    )
+
+
+FLEETS = {"below capacity": (150, 0.5), "near capacity": (150, 1.5), "2x over": (150, 4.0)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    model = find_model()
+    assert model, "install the embedded engine first (scripts/setup)"
+    machine = Machine.this_one()
+    size = model.stat().st_size
+    reference = {name: plan(fleet(*f), machine, model_bytes=size) for name, f in FLEETS.items()}
+    slots = reference["near capacity"].slots
+    port = free_port()
+    command = engine_command(model, port, slots, machine.cores, ctx_per_slot=CTX_PER_SLOT)
+    url = f"http://127.0.0.1:{port}"
+    engines = (
+        f'[[stack.engines]]\nname = "embedded"\nkind = "llamacpp"\nurl = "{url}"\nslots = {slots}\n'
+        f'models = ["{MODEL_ALIAS}"]\ncontext = {CTX_PER_SLOT}\n'
+    )
+    print(
+        f"{machine.cores} cores; engine with the plan's {slots} slots; {args.seconds:g} s a run", flush=True
+    )
+    with process(command.argv, url + "/health", env=command.env), gateway(engines) as via:
+        speed = asyncio.run(calibrate(via, MODEL_ALIAS, slots, ADMIN))
+        print(
+            f"calibrated: step {speed.step_base * 1000:.1f} + {speed.step_per_seq * 1000:.2f} ms x B, "
+            f"prefill {speed.prefill_rate:.0f} tokens/s (reference: prefill "
+            f"{reference['near capacity'].speed.prefill_rate:.0f})",
+            flush=True,
+        )
+        calibrated = {
+            name: plan(fleet(*f), machine, model_bytes=size, speed=speed) for name, f in FLEETS.items()
+        }
+        runs: dict[str, list[Measured]] = {name: [] for name in FLEETS}
+        names = list(FLEETS)
+        for r in range(args.rounds):
+            for name in names[r % len(names) :] + names[: r % len(names)]:
+                m = asyncio.run(run_fleet(via, MODEL_ALIAS, fleet(*FLEETS[name]), args.seconds, ADMIN))
+                runs[name].append(m)
+                print(
+                    f"round {r + 1} {name:<15} {m.tokens_per_s:6.1f} tokens/s  TTFT median "
+                    f"{m.ttft_median_s:5.2f} s ({len(m.ttft_s)})  {m.requests} requests  {m.errors} errors  "
+                    f"{m.prompt_tokens / max(m.requests, 1):.0f} prompt tokens a request",
+                    flush=True,
+                )
+    print()
+    print(
+        f"{'fleet':<15} {'tokens/s: reference':>20} {'calibrated':>11} {'measured (min-max)':>22} "
+        f"{'TTFT s: reference':>18} {'calibrated':>11} {'measured':>9} {'errors':>7}"
+    )
+    for name in FLEETS:
+        rates = [m.tokens_per_s for m in runs[name]]
+        ttfts = [m.ttft_median_s for m in runs[name]]
+        measured_rate, measured_ttft = statistics.median(rates), statistics.median(ttfts)
+        ref, cal = reference[name], calibrated[name]
+        print(
+            f"{name:<15} {ref.throughput_tokens_per_s:20.1f} {cal.throughput_tokens_per_s:11.1f} "
+            f"{measured_rate:8.1f} ({min(rates):.1f}-{max(rates):.1f}) "
+            f"{ref.interactive_ttft_s:18.2f} {cal.interactive_ttft_s:11.2f} {measured_ttft:9.2f} "
+            f"{sum(m.errors for m in runs[name]):7d}"
+        )
+        for label, predicted in (("reference", ref), ("calibrated", cal)):
+            rate_error = measured_rate / predicted.throughput_tokens_per_s - 1
+            ttft_error = measured_ttft / predicted.interactive_ttft_s - 1
+            print(f"    {label:<10} throughput {rate_error:+.0%}, interactive TTFT {ttft_error:+.0%}")
+
+
+if __name__ == "__main__":
+    main()

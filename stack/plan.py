@@ -1,0 +1,272 @@
+"""``sutazai plan``: how many slots, how much context and how many replicas a fleet needs on CPU,
+and what it will get (throughput, interactive time to first token), from a small cost model.
+
+The model, per engine (llama-server or Ollama's runner, continuous batching):
+
+- decoding B sequences takes a step of ``t0 + t1 * B`` seconds (weights read once a step, work per
+  sequence); on CPU both grow with the model's size and shrink with threads;
+- prefill runs at ``prefill_rate`` tokens a second and shares the cores with decoding;
+- a request costs its uncached prompt tokens of prefill and its output tokens of decoding, so at
+  full load ``r`` requests a second satisfy ``r * (prompt / prefill_rate) + r * out * step(B) / B = 1``;
+- an interactive request has a slot held for it, so its first token waits for one step of the busy
+  batch and its own prefill, not for the queue.
+
+The constants come from a reference measurement (SmolLM2-135M Q4_1, 98 MB, on 2 cores: 1 stream
+~120 tokens/s, 24 slots ~170 tokens/s aggregate, prefill ~240 tokens/s), scaled by model size and
+cores, or from ``calibrate`` against the running engine (seconds of probes). ``bench/bench_plan.py``
+and ``sutazai plan --check`` compare the prediction with a measured fleet run.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from sutazai.errors import Problem
+
+Priority = Literal["interactive", "normal", "batch"]
+
+REFERENCE_MODEL_BYTES = 98_362_432  # SmolLM2-135M-Instruct.Q4_1.gguf
+REFERENCE_CORES = 2
+KV_BYTES_PER_MODEL_BYTE = 23_000 / REFERENCE_MODEL_BYTES  # SmolLM2-135M: ~23 KB of KV cache a token
+MIN_SLOTS, MAX_SLOTS = 4, 64
+
+
+@dataclass(frozen=True, kw_only=True)
+class Machine:
+    cores: int
+    ram_bytes: int
+
+    @classmethod
+    def this_one(cls) -> Machine:
+        pages = os.sysconf("SC_PHYS_PAGES") if hasattr(os, "sysconf") else 0
+        return cls(
+            cores=os.cpu_count() or 1, ram_bytes=int(pages * os.sysconf("SC_PAGE_SIZE")) if pages else 0
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class EngineSpeed:
+    """Seconds a decode step takes (``step_base + step_per_seq * B``) and prefill tokens/s."""
+
+    step_base: float
+    step_per_seq: float
+    prefill_rate: float
+    source: str = "reference"
+
+    def step(self, batch: int) -> float:
+        return self.step_base + self.step_per_seq * batch
+
+    def decode_rate(self, batch: int) -> float:
+        return batch / self.step(batch)
+
+    @classmethod
+    def reference(cls, model_bytes: int, cores: int) -> EngineSpeed:
+        scale = (model_bytes / REFERENCE_MODEL_BYTES) * (REFERENCE_CORES / max(cores, 1))
+        return cls(step_base=0.0025 * scale, step_per_seq=0.0058 * scale, prefill_rate=240 / scale)
+
+    @classmethod
+    def fitted(cls, one_stream: float, many_streams: float, batch: int, prefill_rate: float) -> EngineSpeed:
+        """From measured tokens/s of one stream and of ``batch`` streams at once."""
+        step_one, step_many = 1 / one_stream, batch / many_streams
+        per_seq = max((step_many - step_one) / max(batch - 1, 1), 1e-6)
+        return cls(
+            step_base=max(step_one - per_seq, 1e-6),
+            step_per_seq=per_seq,
+            prefill_rate=prefill_rate,
+            source="calibrated",
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgentGroup:
+    """Agents alike in load: how many, at what priority, tokens in and out, requests a minute."""
+
+    name: str = "fleet"
+    agents: int
+    priority: Priority = "normal"
+    prompt_tokens: int = 300
+    output_tokens: int = 64
+    requests_per_minute: float = 1.0
+    cached_share: float = 0.0  # of the prompt found in the engine's cache (a stable system prompt)
+
+    @property
+    def requests_per_s(self) -> float:
+        return self.agents * self.requests_per_minute / 60
+
+
+@dataclass(frozen=True, kw_only=True)
+class Fleet:
+    groups: list[AgentGroup] = field(default_factory=list)
+
+    @property
+    def requests_per_s(self) -> float:
+        return sum(g.requests_per_s for g in self.groups)
+
+    def mean(self, attribute: str) -> float:
+        rate = self.requests_per_s
+        return sum(getattr(g, attribute) * g.requests_per_s for g in self.groups) / rate if rate else 0.0
+
+    @property
+    def uncached_prompt(self) -> float:
+        rate = self.requests_per_s
+        per = sum(g.prompt_tokens * (1 - g.cached_share) * g.requests_per_s for g in self.groups)
+        return per / rate if rate else 0.0
+
+    @property
+    def largest_request(self) -> int:
+        return max((g.prompt_tokens + g.output_tokens for g in self.groups), default=0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Plan:
+    slots: int
+    ctx_per_slot: int
+    replicas: int
+    machines: int
+    kv_bytes: int
+    demand_tokens_per_s: float
+    capacity_tokens_per_s: float
+    throughput_tokens_per_s: float
+    interactive_ttft_s: float
+    utilisation: float
+    speed: EngineSpeed
+    ollama: dict[str, str]
+    notes: list[str]
+
+
+def capacity_requests_per_s(speed: EngineSpeed, slots: int, uncached_prompt: float, output: float) -> float:
+    """Requests a second one engine finishes with every slot busy (prefill shares the cores)."""
+    per_request = uncached_prompt / speed.prefill_rate + output / speed.decode_rate(slots)
+    return 1 / per_request if per_request > 0 else math.inf
+
+
+def interactive_ttft_s(speed: EngineSpeed, busy: int, prompt: float) -> float:
+    """A held slot: one step of the busy batch plus its own prefill, sharing the cores."""
+    return speed.step(busy + 1) + prompt / speed.prefill_rate
+
+
+def _ctx_per_slot(fleet: Fleet, model_context: int) -> int:
+    need = max(1024, int(fleet.largest_request * 1.5))
+    ctx = 1 << math.ceil(math.log2(need))
+    return min(ctx, model_context) if model_context else ctx
+
+
+def plan(
+    fleet: Fleet,
+    machine: Machine,
+    *,
+    model_bytes: int,
+    model_context: int = 8192,
+    speed: EngineSpeed | None = None,
+    ttft_target_s: float = 2.0,
+) -> Plan:
+    """The slot count with the most throughput whose interactive TTFT stays under the target and
+    whose KV cache fits in memory; replicas and machines for the demand left over."""
+    speed = speed or EngineSpeed.reference(model_bytes, machine.cores)
+    ctx = _ctx_per_slot(fleet, model_context)
+    kv_per_slot = int(ctx * model_bytes * KV_BYTES_PER_MODEL_BYTE)
+    memory_left = max(machine.ram_bytes - 2 * model_bytes - (2 << 30), kv_per_slot * MIN_SLOTS)
+    out = fleet.mean("output_tokens") or 1.0
+    interactive = [g for g in fleet.groups if g.priority == "interactive"]
+    interactive_prompt = max((g.prompt_tokens for g in interactive), default=int(fleet.mean("prompt_tokens")))
+    notes: list[str] = []
+    best = MIN_SLOTS
+    for slots in range(MIN_SLOTS + 4, MAX_SLOTS + 1, 4):
+        if slots * kv_per_slot > memory_left:
+            notes.append(f"KV cache limits slots to {best} ({kv_per_slot / 2**20:.0f} MiB each)")
+            break
+        if interactive_ttft_s(speed, slots - 1, interactive_prompt) > ttft_target_s:
+            notes.append(f"interactive TTFT target {ttft_target_s:g} s limits slots to {best}")
+            break
+        gain = capacity_requests_per_s(speed, slots, fleet.uncached_prompt, out)
+        if gain < capacity_requests_per_s(speed, best, fleet.uncached_prompt, out) * 1.03:
+            break  # more slots add latency but not throughput
+        best = slots
+    capacity = capacity_requests_per_s(speed, best, fleet.uncached_prompt, out) * out
+    demand = fleet.requests_per_s * out
+    machines = max(1, math.ceil(demand / capacity)) if capacity else 1
+    background = best - 1  # one slot is held for interactive work
+    busy = (
+        background if demand >= capacity else max(1, min(background, round(background * demand / capacity)))
+    )
+    if demand > capacity:
+        notes.append(
+            f"demand is {demand / capacity:.1f}x what one machine serves: batch work will queue; "
+            f"{machines} machines like this one (replicas by URL) would keep up"
+        )
+    replicas = max(1, machine.cores // 8)  # one llama-server scales to ~8 cores before a second pays
+    return Plan(
+        slots=best,
+        ctx_per_slot=ctx,
+        replicas=replicas,
+        machines=machines,
+        kv_bytes=best * kv_per_slot,
+        demand_tokens_per_s=demand,
+        capacity_tokens_per_s=capacity,
+        throughput_tokens_per_s=min(demand, capacity),
+        interactive_ttft_s=interactive_ttft_s(speed, busy, interactive_prompt),
+        utilisation=min(1.0, demand / capacity) if capacity else 1.0,
+        speed=speed,
+        ollama={
+            "OLLAMA_NUM_PARALLEL": str(best),
+            "OLLAMA_CONTEXT_LENGTH": str(ctx),
+            "OLLAMA_MAX_LOADED_MODELS": "1" if machine.ram_bytes < 4 * model_bytes + (4 << 30) else "2",
+            "OLLAMA_KEEP_ALIVE": "30m",
+            "[[stack.engines]] context (pinned num_ctx)": str(ctx),
+        },
+        notes=notes,
+    )
+
+
+def with_speed(result: Plan, fleet: Fleet, machine: Machine, speed: EngineSpeed, model_bytes: int) -> Plan:
+    """The same recommendation re-predicted with another speed (a calibration)."""
+    again = plan(fleet, machine, model_bytes=model_bytes, speed=speed)
+    return replace(again, notes=[*again.notes, f"speed: {speed.source}"])
+
+
+class _GroupSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = "fleet"
+    agents: int = Field(ge=1)
+    priority: Priority = "normal"
+    prompt_tokens: int = Field(default=300, ge=1)
+    output_tokens: int = Field(default=64, ge=1)
+    requests_per_minute: float = Field(default=1.0, ge=0)
+    cached_share: float = Field(default=0.0, ge=0, le=1)
+
+
+class FleetFile(BaseModel):
+    """A fleet description: ``[[group]]`` tables of agents alike in load."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    group: list[_GroupSpec] = Field(min_length=1)
+
+
+def load_fleet(path: Path) -> Fleet:
+    """Read a fleet file; a mistake is a located error (file, line, the key meant)."""
+    import tomllib
+
+    from sutazai.errors import SpecError
+    from sutazai.tomlpos import syntax_problem, validation_problem
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecError([Problem(f"cannot read the fleet file: {exc.strerror}", path)]) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError([syntax_problem(exc, path)]) from None
+    try:
+        spec = FleetFile.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError([validation_problem(FleetFile, err, path, text) for err in exc.errors()]) from None
+    return Fleet(groups=[AgentGroup(**g.model_dump()) for g in spec.group])
