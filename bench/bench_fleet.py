@@ -33,6 +33,7 @@ import aiohttp
 import orjson
 
 from bench.procs import BENCH_TOKEN, free_port, gateway, process
+from bench.report import print_errors, spread
 from sutazai.stack.embedded import CTX_PER_SLOT, DEFAULT_BUILD, ENGINE_BUILDS, engine_command, find_model
 from sutazai.stack.gateway.config import default_parallel
 
@@ -142,10 +143,6 @@ async def interactive_under_load(url: str, headers: dict[str, str], agents: int,
     return times
 
 
-def _spread(values: list[float]) -> str:
-    return f"{statistics.median(values):7.1f} ({min(values):.1f}-{max(values):.1f})"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--agents", type=int, default=150)
@@ -212,13 +209,12 @@ def main() -> None:
         batch = [r.fairness(args.agents, "batch") for r in runs]
         nothing = sum(n for _, n in normal) + sum(n for _, n in batch)
         print(
-            f"{name:<20} {_spread([r.rate for r in runs]):>27} {errors:>7} "
+            f"{name:<20} {spread([r.rate for r in runs]):>27} {errors:>7} "
             f"{statistics.mean(r.per_request() for r in runs):8.1f} "
             f"{min(j for j, _ in normal):5.3f}-{max(j for j, _ in normal):5.3f} "
             f"{min(j for j, _ in batch):5.3f}-{max(j for j, _ in batch):5.3f} {nothing:>15}"
         )
-        for message, count in sum((r.errors for r in runs), Counter()).most_common(5):
-            print(f"    {count} x {message}")
+        print_errors(r.errors for r in runs)
     gw = statistics.median(r.rate for r in results["gateway"])
     print()
     print(
@@ -234,7 +230,7 @@ def main() -> None:
     )
     print(
         f"interactive first token under load, ms, median (min-max) of {args.samples}: "
-        f"direct {_spread(direct_ttft)}, gateway {_spread(gateway_ttft)}"
+        f"direct {spread(direct_ttft)}, gateway {spread(gateway_ttft)}"
     )
 
 

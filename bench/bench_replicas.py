@@ -36,6 +36,7 @@ import aiohttp
 import orjson
 
 from bench.procs import BENCH_TOKEN, free_port, gateway, process
+from bench.report import print_errors, spread
 from sutazai.stack.embedded import CTX_PER_SLOT, engine_command, find_model
 
 POLICIES = ("prefix", "least-loaded", "round-robin")
@@ -265,12 +266,10 @@ def main() -> None:
         errors = sum(sum(w.errors.values()) for w in windows)
         print(
             f"{policy:<13} {statistics.median(hits):7.1%} ({min(hits):.0%}-{max(hits):.0%}) "
-            f"{statistics.median(rates):7.1f} ({min(rates):.1f}-{max(rates):.1f}) "
-            f"{p95(ttft):12.0f} (n={len(ttft):3d}) {statistics.median(ttft) if ttft else float('nan'):8.0f} "
-            f"{errors:7d}"
+            f"{spread(rates):>20} {p95(ttft):12.0f} (n={len(ttft):3d}) "
+            f"{statistics.median(ttft) if ttft else float('nan'):8.0f} {errors:7d}"
         )
-        for message, count in sum((w.errors for w in windows), Counter()).most_common(3):
-            print(f"    {count} x {message}")
+        print_errors(w.errors for w in windows)
     base = statistics.median(w.rate for w in results["round-robin"])
     for policy in ("prefix", "least-loaded"):
         rate = statistics.median(w.rate for w in results[policy])
