@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from sutazai.agents import tracing
 from sutazai.errors import GatewayUnavailable, Problem, UserError
 from sutazai.gateway_report import ModelEntry, QueueSnapshot, ServedModel, StatsSnapshot
 
@@ -130,14 +131,16 @@ class GatewayClient:
             return
         detail = await self._detail(response)
         hint = "the gateway is busy; retry later" if response.status_code in BUSY else None
+        if response.headers.get("X-SutazAI-Budget") == "exceeded":
+            hint = "raise the agent's budget in sutazai.toml [budgets], or wait for 00:00 UTC"
         raise GatewayError(Problem(f"gateway answered {response.status_code}: {detail}", hint=hint))
 
     async def _wait_if_busy(
         self, response: httpx.Response, attempt: int, deadline: float | None, on_backoff: BackoffHook | None
     ) -> float | None:
         """Seconds to wait before trying again, or None when this answer is final."""
-        if response.status_code not in BUSY:
-            return None
+        if response.status_code not in BUSY or response.headers.get("X-SutazAI-Budget") == "exceeded":
+            return None  # a spent budget does not come back by waiting
         wait = backoff_seconds(response.headers.get("Retry-After"), attempt)
         loop_time = asyncio.get_running_loop().time()
         if deadline is None and attempt + 1 >= ATTEMPTS_WITHOUT_DEADLINE:
@@ -175,7 +178,7 @@ class GatewayClient:
             body["seed"] = seed
         if tools:
             body["tools"] = tools
-        headers = self._headers(agent, priority)
+        headers = {**self._headers(agent, priority), **tracing.propagation_headers()}
         try:
             for attempt in itertools.count():
                 async with self._client.stream(

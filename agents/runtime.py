@@ -30,7 +30,7 @@ from sutazai.agents.memory import Memory, MemoryHit, open_store
 from sutazai.agents.runstore import RunStore
 from sutazai.agents.spec import LimitsSpec
 from sutazai.agents.tools import RUNTIME_TOOLS, Tool
-from sutazai.errors import GatewayUnavailable, UserError
+from sutazai.errors import BudgetExceeded, GatewayUnavailable, Problem, UserError
 from sutazai.workspace import Workspace
 
 
@@ -121,7 +121,7 @@ class AgentRuntime:
 
         async def drive() -> None:
             try:
-                with tracing.span("run", agent=agent.name, run_id=run_id, model=spec.model_ref):
+                with tracing.agent_span(agent.name, run_id, spec.model_ref):
                     async with asyncio.timeout(spec.limits.timeout_s):
                         output = await self._loop(
                             agent, user_input, history or [], priority, state, queue, messages
@@ -135,6 +135,8 @@ class AgentRuntime:
                 raise
             except GatewayUnavailable as exc:
                 await self._fail(state, "unavailable", str(exc), queue)
+            except BudgetExceeded as exc:
+                await self._fail(state, "budget", str(exc), queue)
             except UserError as exc:
                 await self._fail(state, "error", str(exc), queue)
             except Exception as exc:  # a tool or engine bug: record it, never lose the run
@@ -215,6 +217,7 @@ class AgentRuntime:
 
         content = ""
         for _ in range(spec.limits.max_iterations):
+            _within_budget(agent, state)
             content, calls = await self._call_model(
                 agent, messages, native, bool(use_text), priority, state, queue
             )
@@ -280,7 +283,7 @@ class AgentRuntime:
     async def _retrieve(self, agent: AgentDefinition, query: str, state: _RunState) -> list[MemoryHit]:
         started = time.time()
         t0 = time.perf_counter()
-        with tracing.span("memory", agent=agent.name):
+        with tracing.retrieval_span(agent.name, agent.spec.memory.backend or "memory"):
             hits = await self.memory_for(agent).recall(query, agent.spec.memory.top_k)
         self._record(
             state,
@@ -310,7 +313,14 @@ class AgentRuntime:
         usage = _Usage()
         first_token_ms: float | None = None
         calls: dict[int, dict[str, str]] = {}
-        with tracing.span("llm", agent=agent.name, model=spec.model_ref):
+        with tracing.chat_span(
+            spec.model_ref,
+            agent.name,
+            temperature=spec.temperature,
+            max_tokens=spec.limits.max_tokens,
+            seed=spec.seed,
+            server=self.client.base_url,
+        ) as traced:
             async for chunk in self.client.chat_stream(
                 messages,
                 spec.model_ref,
@@ -341,6 +351,14 @@ class AgentRuntime:
                 if not protocol.may_become_call(held):
                     streaming = True
                     await queue.put(Token(held))
+            traced.finish(
+                input_tokens=usage.prompt,
+                output_tokens=usage.completion,
+                finish_reason="tool_calls" if calls else "stop",
+                first_token_s=None if first_token_ms is None else first_token_ms / 1000,
+                messages=messages,
+                output=content,
+            )
         state.usage.prompt += usage.prompt
         state.usage.completion += usage.completion
         parsed = [
@@ -377,7 +395,7 @@ class AgentRuntime:
         t0 = time.perf_counter()
         error: str | None = None
         problems: list[str] = []
-        with tracing.span("tool", tool=call.name):
+        with tracing.tool_span(call.name, call.id):
             try:
                 tool = tools.get(call.name)
                 if tool is None:
@@ -442,3 +460,17 @@ def _assistant_message(content: str, call: protocol.ParsedCall) -> dict[str, Any
             }
         ],
     }
+
+
+def _within_budget(agent: AgentDefinition, state: _RunState) -> None:
+    """Before a model call: a run that has spent ``limits.max_total_tokens`` stops here."""
+    limit = agent.spec.limits.max_total_tokens
+    used = state.usage.prompt + state.usage.completion
+    if limit is not None and used >= limit:
+        raise BudgetExceeded(
+            Problem(
+                f"run used {used:,} tokens of its budget of {limit:,} (limits.max_total_tokens)",
+                agent.spec_file,
+                hint="raise limits.max_total_tokens in agent.yaml, or lower limits.max_iterations",
+            )
+        )

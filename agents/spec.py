@@ -50,6 +50,12 @@ class LimitsSpec(_Strict):
     max_iterations: int = Field(4, ge=1, le=50, description="Model calls per run, tool rounds included.")
     timeout_s: float = Field(120.0, gt=0, le=3600, description="Wall-clock limit for one run.")
     max_tokens: int = Field(256, ge=1, le=32768, description="Completion tokens per model call.")
+    max_total_tokens: int | None = Field(
+        None,
+        ge=1,
+        description="Tokens (prompt + completion) one run may use over all its model calls; the run "
+        "ends with status `budget` before a call once they are spent. None: no limit.",
+    )
     tool_timeout_s: float = Field(
         30.0,
         gt=0,

@@ -1,58 +1,233 @@
-"""OpenTelemetry spans (run -> step -> LLM call / tool call), only when asked for.
+"""The runtime's spans and metrics, in the OpenTelemetry GenAI semantic conventions:
 
-Active when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set and the ``otel`` extra is installed; otherwise
-every span is a no-op that costs a function call.
+- a run is ``invoke_agent {agent}`` (``gen_ai.operation.name = invoke_agent``, ``gen_ai.agent.name``);
+- each model call is ``chat {model}``, a client span with ``gen_ai.provider.name``,
+  ``gen_ai.request.*``, ``gen_ai.response.finish_reasons`` and ``gen_ai.usage.input_tokens`` /
+  ``output_tokens``, plus the metrics ``gen_ai.client.token.usage`` and
+  ``gen_ai.client.operation.duration``;
+- each tool call is ``execute_tool {tool}`` (``gen_ai.tool.name``, ``gen_ai.tool.call.id``);
+- memory recall is ``retrieval {store}``.
+
+Names come from ``opentelemetry-semantic-conventions`` (the published registry as a package), not
+from memory; ``tests/test_tracing.py`` checks every attribute we send against it. The W3C
+``traceparent`` of the model call goes to the gateway (:func:`propagation_headers`), which continues
+the trace with its queue, routing and engine spans.
+
+Off (no ``OTEL_EXPORTER_OTLP_ENDPOINT``), every function returns a shared no-op at the cost of one
+cached call.
 """
 
 from __future__ import annotations
 
-import os
+import time
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
-from functools import cache
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
+import orjson
 
-@cache
-def _tracer() -> Any | None:
-    if not os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+from sutazai import otel
+
+SERVICE = "sutazai-agents"
+
+
+class _Off:
+    """What callers hold when tracing is off: every method does nothing."""
+
+    def finish(self, **_: Any) -> None:
         return None
-    try:
-        from opentelemetry import trace
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-        from opentelemetry.sdk.resources import Resource
-        from opentelemetry.sdk.trace import TracerProvider
-        from opentelemetry.sdk.trace.export import BatchSpanProcessor
-    except ImportError:
+
+    def __enter__(self) -> _Off:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
         return None
-    provider = TracerProvider(resource=Resource.create({"service.name": "sutazai-agents"}))
-    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
-    trace.set_tracer_provider(provider)
-    return trace.get_tracer("sutazai.agents")
+
+
+OFF = _Off()
 
 
 def flush(timeout_ms: int = 5000) -> None:
-    """Send buffered spans now (short-lived processes such as the CLI call this before exiting)."""
-    if _tracer() is None:
-        return
-    from opentelemetry import trace
-
-    provider = trace.get_tracer_provider()
-    if hasattr(provider, "force_flush"):
-        provider.force_flush(timeout_ms)
+    otel.flush(timeout_ms)
 
 
-def span(name: str, **attributes: Any) -> AbstractContextManager[Any]:
-    tracer = _tracer()
+def _attributes(**values: Any) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def agent_span(agent: str, run_id: str, model: str) -> AbstractContextManager[Any]:
+    tracer = otel.tracer(SERVICE)
     if tracer is None:
-        return nullcontext()
-    return _span(tracer, name, attributes)
+        return OFF
+    from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
+
+    attributes = {
+        gen_ai.GEN_AI_OPERATION_NAME: gen_ai.GenAiOperationNameValues.INVOKE_AGENT.value,
+        gen_ai.GEN_AI_PROVIDER_NAME: otel.PROVIDER,
+        gen_ai.GEN_AI_AGENT_NAME: agent,
+        gen_ai.GEN_AI_REQUEST_MODEL: model,
+        "sutazai.run.id": run_id,
+    }
+    return _plain(tracer, f"invoke_agent {agent}", attributes)
+
+
+def tool_span(name: str, call_id: str | None) -> AbstractContextManager[Any]:
+    tracer = otel.tracer(SERVICE)
+    if tracer is None:
+        return OFF
+    from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
+
+    attributes = _attributes(
+        **{
+            gen_ai.GEN_AI_OPERATION_NAME: gen_ai.GenAiOperationNameValues.EXECUTE_TOOL.value,
+            gen_ai.GEN_AI_TOOL_NAME: name,
+            gen_ai.GEN_AI_TOOL_TYPE: "function",
+            gen_ai.GEN_AI_TOOL_CALL_ID: call_id,
+        }
+    )
+    return _plain(tracer, f"execute_tool {name}", attributes)
+
+
+def retrieval_span(agent: str, store: str) -> AbstractContextManager[Any]:
+    tracer = otel.tracer(SERVICE)
+    if tracer is None:
+        return OFF
+    from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
+
+    attributes = {
+        gen_ai.GEN_AI_OPERATION_NAME: gen_ai.GenAiOperationNameValues.RETRIEVAL.value,
+        gen_ai.GEN_AI_AGENT_NAME: agent,
+        gen_ai.GEN_AI_DATA_SOURCE_ID: store,
+    }
+    return _plain(tracer, f"retrieval {store}", attributes)
 
 
 @contextmanager
-def _span(tracer: Any, name: str, attributes: dict[str, Any]) -> Iterator[Any]:
-    with tracer.start_as_current_span(name) as current:
-        for key, value in attributes.items():
-            if value is not None:
-                current.set_attribute(f"sutazai.{key}", value)
-        yield current
+def _plain(tracer: Any, name: str, attributes: dict[str, Any]) -> Iterator[_Off]:
+    with tracer.start_as_current_span(name, attributes=attributes):
+        yield OFF
+
+
+def chat_span(
+    model: str,
+    agent: str,
+    *,
+    temperature: float | None,
+    max_tokens: int | None,
+    seed: int | None,
+    server: str,
+) -> AbstractContextManager[Any]:
+    """``chat {model}``: call ``finish(...)`` on what it yields with the answer's usage."""
+    tracer = otel.tracer(SERVICE)
+    if tracer is None:
+        return OFF
+    from urllib.parse import urlsplit
+
+    from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
+
+    where = urlsplit(server)
+    attributes = _attributes(
+        **{
+            gen_ai.GEN_AI_OPERATION_NAME: gen_ai.GenAiOperationNameValues.CHAT.value,
+            gen_ai.GEN_AI_PROVIDER_NAME: otel.PROVIDER,
+            gen_ai.GEN_AI_REQUEST_MODEL: model,
+            gen_ai.GEN_AI_REQUEST_TEMPERATURE: temperature,
+            gen_ai.GEN_AI_REQUEST_MAX_TOKENS: max_tokens,
+            gen_ai.GEN_AI_REQUEST_SEED: seed,
+            gen_ai.GEN_AI_REQUEST_STREAM: True,
+            gen_ai.GEN_AI_AGENT_NAME: agent,
+            "server.address": where.hostname,
+            "server.port": where.port,
+        }
+    )
+    return _chat(tracer, model, attributes)
+
+
+class _Chat:
+    def __init__(self, span: Any, model: str) -> None:
+        self.span = span
+        self.model = model
+        self.started = time.perf_counter()
+
+    def finish(
+        self,
+        *,
+        input_tokens: int,
+        output_tokens: int,
+        finish_reason: str,
+        first_token_s: float | None = None,
+        messages: list[dict[str, Any]] | None = None,
+        output: str | None = None,
+    ) -> None:
+        from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
+
+        self.span.set_attributes(
+            _attributes(
+                **{
+                    gen_ai.GEN_AI_RESPONSE_MODEL: self.model,
+                    gen_ai.GEN_AI_RESPONSE_FINISH_REASONS: [finish_reason],
+                    gen_ai.GEN_AI_USAGE_INPUT_TOKENS: input_tokens,
+                    gen_ai.GEN_AI_USAGE_OUTPUT_TOKENS: output_tokens,
+                    gen_ai.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: first_token_s,
+                }
+            )
+        )
+        if otel.capture_content() and messages is not None:
+            from sutazai.redact import Redactor
+
+            redactor = Redactor()
+            self.span.set_attribute(
+                gen_ai.GEN_AI_INPUT_MESSAGES, orjson.dumps(redactor.value(messages)).decode()
+            )
+            answer = [
+                {"role": "assistant", "parts": [{"type": "text", "content": redactor.text(output or "")}]}
+            ]
+            self.span.set_attribute(gen_ai.GEN_AI_OUTPUT_MESSAGES, orjson.dumps(answer).decode())
+        _record_metrics(self.model, input_tokens, output_tokens, time.perf_counter() - self.started)
+
+
+@contextmanager
+def _chat(tracer: Any, model: str, attributes: dict[str, Any]) -> Iterator[_Chat]:
+    from opentelemetry.trace import SpanKind
+
+    with tracer.start_as_current_span(f"chat {model}", kind=SpanKind.CLIENT, attributes=attributes) as span:
+        yield _Chat(span, model)
+
+
+_instruments: list[Any] = []
+
+
+def _record_metrics(model: str, input_tokens: int, output_tokens: int, seconds: float) -> None:
+    from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
+    from opentelemetry.semconv._incubating.metrics import gen_ai_metrics
+
+    if not _instruments:
+        meter = otel.meter(SERVICE)
+        if meter is None:
+            return
+        _instruments.extend(
+            [
+                gen_ai_metrics.create_gen_ai_client_token_usage(meter),
+                gen_ai_metrics.create_gen_ai_client_operation_duration(meter),
+            ]
+        )
+    tokens, duration = _instruments
+    common = {
+        gen_ai.GEN_AI_OPERATION_NAME: gen_ai.GenAiOperationNameValues.CHAT.value,
+        gen_ai.GEN_AI_PROVIDER_NAME: otel.PROVIDER,
+        gen_ai.GEN_AI_REQUEST_MODEL: model,
+    }
+    tokens.record(input_tokens, {**common, gen_ai.GEN_AI_TOKEN_TYPE: "input"})
+    tokens.record(output_tokens, {**common, gen_ai.GEN_AI_TOKEN_TYPE: "output"})
+    duration.record(seconds, common)
+
+
+def propagation_headers() -> dict[str, str]:
+    """``traceparent`` (W3C) of the current span, for the gateway to continue the trace."""
+    if otel.tracer(SERVICE) is None:
+        return {}
+    from opentelemetry.propagate import inject
+
+    carrier: dict[str, str] = {}
+    inject(carrier)
+    return carrier

@@ -17,7 +17,7 @@ Per mode: prompt-cache hit rate (cached prompt tokens / prompt tokens, from the 
 usage), completion tokens/s, requests, errors (never in the figures), and a developer's
 interactive stream every second: time to first token, p50 and p95.
 
-    .venv/bin/python -m bench.bench_replicas [--agents 150] [--seconds 60] [--rounds 2] [--cache-ram 128]
+    .venv/bin/python -m bench.bench_replicas [--agents 150] [--seconds 60] [--rounds 2] [--cache-ram 128] [--think 2]
 """
 
 from __future__ import annotations
@@ -102,8 +102,11 @@ class Window:
         return self.completion_tokens / self.seconds
 
 
-async def fleet(url: str, agents: int, words: int, warm_s: float, seconds: float, tokens: int) -> Window:
-    """Closed loop; only answers that finish inside the measured window count."""
+async def fleet(
+    url: str, agents: int, words: int, warm_s: float, seconds: float, tokens: int, think_s: float
+) -> Window:
+    """Each agent thinks (tools, parsing: ``think_s`` on average, exponential) between its calls;
+    only answers that finish inside the measured window count."""
     window = Window(seconds)
     start = time.perf_counter() + warm_s
     end = start + seconds
@@ -124,7 +127,10 @@ async def fleet(url: str, agents: int, words: int, warm_s: float, seconds: float
                 "X-Sutazai-Agent": f"agent-{n}",
                 "X-Sutazai-Priority": "batch" if n % 3 == 0 else "normal",
             }
+            rng = random.Random(n)
             while time.perf_counter() < end:
+                if think_s:
+                    await asyncio.sleep(rng.expovariate(1 / think_s))
                 try:
                     async with session.post(f"{url}/v1/chat/completions", json=body, headers=headers) as r:
                         data = await r.json(loads=orjson.loads, content_type=None)
@@ -210,7 +216,7 @@ def window(args: argparse.Namespace, policy: str) -> Window:
         extra = f'routing = "{policy}"\nqueue_timeout_s = {args.queue_timeout}'
         with gateway(engines, extra_stack=extra) as url:
             return asyncio.run(
-                fleet(url, args.agents, args.prompt_words, args.warm, args.seconds, args.tokens)
+                fleet(url, args.agents, args.prompt_words, args.warm, args.seconds, args.tokens, args.think)
             )
 
 
@@ -225,6 +231,13 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="threads per replica")
     parser.add_argument("--prompt-words", type=int, default=60)
     parser.add_argument("--tokens", type=int, default=16, help="completion tokens per request")
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=2.0,
+        help="mean seconds an agent spends between calls; 0: a closed loop (a freed slot then pulls "
+        "its own agent straight back, which makes least-loaded sticky by accident)",
+    )
     parser.add_argument("--queue-timeout", type=float, default=300.0, help="the gateway's queue deadline")
     parser.add_argument(
         "--cache-ram",
@@ -238,7 +251,8 @@ def main() -> None:
     print(
         f"{args.replicas} replicas x {args.parallel} slots x {args.threads} thread(s), {CTX_PER_SLOT} "
         f"tokens of context a slot, prompt cache {args.cache_ram} MiB a replica; {args.agents} agents "
-        f"with system prompts of their own (~{args.prompt_words} words); {args.tokens} tokens an answer; "
+        f"with system prompts of their own (~{args.prompt_words} words), thinking {args.think:g} s between "
+        f"calls; {args.tokens} tokens an answer; "
         f"each window on fresh replicas: {args.warm:g} s warm-up + {args.seconds:g} s measured; "
         f"{args.rounds} rounds",
         flush=True,

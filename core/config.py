@@ -151,6 +151,15 @@ class StackSettings(_Section):
     engines: list[EngineSettings] = Field(default_factory=list)
 
 
+class BudgetSettings(_Section):
+    """Tokens (prompt + completion) an agent may use a day at the gateway; 0: no limit."""
+
+    daily_tokens: int = Field(default=0, ge=0, description="Any agent's daily token budget; 0: none.")
+    agents: dict[str, int] = Field(
+        default_factory=dict, description="Per agent: its own daily token budget (0: none)."
+    )
+
+
 class Settings(_Section):
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
     tiers: dict[str, str | list[str]] = Field(
@@ -161,6 +170,7 @@ class Settings(_Section):
     paths: PathSettings = Field(default_factory=PathSettings)
     secrets: SecretSettings = Field(default_factory=SecretSettings)
     stack: StackSettings = Field(default_factory=StackSettings)
+    budgets: BudgetSettings = Field(default_factory=BudgetSettings)
 
 
 def user_config_path() -> Path:

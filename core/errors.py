@@ -82,6 +82,11 @@ class WorkspaceNotFound(UserError):
     """No ``sutazai.toml`` in the current folder or any parent."""
 
 
+class BudgetExceeded(UserError):
+    """A run or an agent spent the tokens its budget allows (``limits.max_total_tokens``,
+    ``[budgets]``): the run ends with status ``budget`` rather than spend more."""
+
+
 class GatewayUnavailable(UserError):
     """The gateway did not answer; distinct exit code so scripts can tell it from a failed run."""
 

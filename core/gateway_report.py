@@ -63,6 +63,11 @@ class EmbeddingBatch(_Report):
     mean: float = 0.0
 
 
+class BudgetUse(_Report):
+    used: int = 0
+    limit: int = 0
+
+
 class StatsSnapshot(_Report):
     """One reading of ``/admin/stats``."""
 
@@ -77,6 +82,9 @@ class StatsSnapshot(_Report):
         default_factory=dict, description="Per chat model: native, or grammar (constrained by the gateway)."
     )
     embedding_batch: EmbeddingBatch = Field(default_factory=EmbeddingBatch)
+    budgets: dict[str, BudgetUse] = Field(
+        default_factory=dict, description="Daily token budgets ([budgets]): used today and the limit."
+    )
     latency_by_model: dict[str, Latency] = Field(default_factory=dict)
     latency_by_agent: dict[str, Latency] = Field(default_factory=dict)
 

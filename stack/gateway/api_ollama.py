@@ -14,6 +14,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from sutazai.stack.gateway import telemetry
+from sutazai.stack.gateway.budgets import BUDGET_HEADER
 from sutazai.stack.gateway.engines import ModelInfo
 from sutazai.stack.gateway.http_common import identity, input_texts, json_body, require
 from sutazai.stack.gateway.service import Gateway
@@ -35,9 +37,13 @@ OPTION_MAP = {
 
 
 def error_response(exc: GatewayHTTPError) -> web.Response:
-    # Ollama answers an overloaded server with 503 (OpenAI clients expect 429).
-    status = 503 if exc.status == 429 else exc.status
-    headers = {"Retry-After": str(int(exc.retry_after))} if exc.retry_after else None
+    # Ollama answers an overloaded server with 503 (OpenAI clients expect 429); a spent budget is
+    # not overload: it stays a 429 that names the budget.
+    budget = exc.kind == "budget_exceeded"
+    status = 503 if exc.status == 429 and not budget else exc.status
+    headers = {"Retry-After": str(int(exc.retry_after))} if exc.retry_after else {}
+    if budget:
+        headers[BUDGET_HEADER] = "exceeded"
     return web.Response(
         status=status,
         body=orjson.dumps({"error": exc.message}),
@@ -165,8 +171,9 @@ class OllamaRoutes:
             req = self._parse(request, body, chat)
         except GatewayHTTPError as exc:
             return error_response(exc)
-        async with aclosing(self.gateway.stream(req)) as stream:  # a client that leaves frees the slot now
-            return await self._answer(request, req, chat, started, stream)
+        with telemetry.server_span(request.headers, req, "chat" if chat else "text_completion"):
+            async with aclosing(self.gateway.stream(req)) as stream:  # a client that leaves frees the slot
+                return await self._answer(request, req, chat, started, stream)
 
     async def _answer(
         self, request: web.Request, req: ChatRequest, chat: bool, started: float, stream: AsyncIterator[Delta]

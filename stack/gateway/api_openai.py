@@ -12,6 +12,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from sutazai.stack.gateway import telemetry
+from sutazai.stack.gateway.budgets import BUDGET_HEADER
 from sutazai.stack.gateway.http_common import identity, input_texts, json_body, require
 from sutazai.stack.gateway.service import Gateway
 from sutazai.stack.gateway.tool_calls import parse_tool_choice
@@ -36,7 +38,9 @@ OPTION_KEYS = (
 
 
 def error_response(exc: GatewayHTTPError) -> web.Response:
-    headers = {"Retry-After": str(int(exc.retry_after))} if exc.retry_after else None
+    headers = {"Retry-After": str(int(exc.retry_after))} if exc.retry_after else {}
+    if exc.kind == "budget_exceeded":
+        headers[BUDGET_HEADER] = "exceeded"
     body = {"error": {"message": exc.message, "type": exc.kind, "code": exc.status}}
     return web.Response(
         status=exc.status, body=orjson.dumps(body), content_type="application/json", headers=headers
@@ -114,9 +118,10 @@ class OpenAIRoutes:
         started = time.perf_counter()
         try:
             req = _parse(await json_body(request), chat, request)
-            if req.stream:
-                return await self._stream(request, req, chat, started)
-            completion = await self.gateway.complete(req)
+            with telemetry.server_span(request.headers, req, "chat" if chat else "text_completion"):
+                if req.stream:
+                    return await self._stream(request, req, chat, started)
+                completion = await self.gateway.complete(req)
         except GatewayHTTPError as exc:
             self.gateway.stats.record("openai", str(request.get("model", "?")), "-", exc.status, 0)
             return error_response(exc)

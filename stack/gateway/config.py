@@ -57,6 +57,9 @@ class GatewayConfig:
     routing: RoutingPolicy = "prefix"  # across the replicas of a model (see routing.py)
     load_bound: float = 1.25  # prefix routing: a replica's share of the mean load before spilling
     model_switch_after_s: float = 15.0  # Ollama: batch work waits this long for its model to load
+    daily_tokens: int = 0  # [budgets]: any agent's tokens a day; 0: none
+    agent_daily_tokens: dict[str, int] = field(default_factory=dict)
+    budget_file: Path | None = None  # where the day's counts survive a restart
 
 
 def replica_port(first: int, index: int) -> int:
@@ -152,4 +155,6 @@ def gateway_config(settings: Settings, root: Path | None = None) -> GatewayConfi
         routing=stack.routing,
         load_bound=stack.load_bound,
         model_switch_after_s=stack.model_switch_after_s,
+        daily_tokens=settings.budgets.daily_tokens,
+        agent_daily_tokens=dict(settings.budgets.agents),
     )

@@ -23,6 +23,7 @@ def main(argv: list[str] | None = None) -> None:
     config.host = args.host or config.host
     config.port = args.port or config.port
     config.token = workspace.gateway_token()
+    config.budget_file = workspace.data_dir / "budgets.json"
     serve(config)
 
 

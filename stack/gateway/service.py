@@ -26,6 +26,8 @@ from sutazai.gateway_report import (
     QueueSnapshot,
     StatsSnapshot,
 )
+from sutazai.stack.gateway import telemetry
+from sutazai.stack.gateway.budgets import DailyBudgets
 from sutazai.stack.gateway.cache import ResponseCache
 from sutazai.stack.gateway.config import GatewayConfig
 from sutazai.stack.gateway.embed_batcher import EmbeddingBatcher
@@ -80,9 +82,13 @@ class Gateway:
                 self.pools[name].resident = engine.resident
                 self.pools[name].switch_after_s = config.model_switch_after_s
         self.router = Router(config.routing, config.load_bound)
+        self.budgets = DailyBudgets(
+            config.daily_tokens, config.agent_daily_tokens, config.budget_file, config.max_agents
+        )
         self.cache = ResponseCache(config.cache_entries, config.cache_bytes, config.cache_ttl_s)
         self.stats = GatewayStats(max_agents=config.max_agents)
         self._batchers: dict[tuple[str, str], EmbeddingBatcher] = {}
+        self._leaders: dict[str, Any] = {}  # single-flight key -> the leading request's span
         self._health_task: asyncio.Task[None] | None = None
 
     # --- lifecycle ----------------------------------------------------------------------------
@@ -98,6 +104,7 @@ class Gateway:
                 await self._health_task
         for engine in self.engines.values():
             await engine.close()
+        self.budgets.save()
 
     async def check_engines(self) -> None:
         async def one(engine: Engine) -> None:
@@ -112,6 +119,7 @@ class Gateway:
         while True:
             await asyncio.sleep(self.config.health_interval_s)
             await self.check_engines()
+            self.budgets.save()
 
     # --- routing ------------------------------------------------------------------------------
 
@@ -182,6 +190,7 @@ class Gateway:
     # --- generation ---------------------------------------------------------------------------
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[Delta, None]:
+        self.budgets.check(request.agent)
         request.placement.key = prefix_key(request)
         candidates = self.candidates(request.model, key=request.placement.key)
         if not request.deterministic or request.cache_bypass:
@@ -190,12 +199,15 @@ class Gateway:
                     yield delta
             return
         key = request.cache_key(candidates[0][1])
+        leader = self._leaders.get(key)
         answer = await self._shared_answer(key)
         if answer is not None:
+            telemetry.link_to(request, leader)
             for delta in _replay(answer):
                 yield delta
             return
         self.cache.lead(key)
+        self._leaders[key] = request.trace
         collected: list[Delta] = []
         try:
             async with aclosing(self._generate(request, candidates)) as deltas:
@@ -205,6 +217,8 @@ class Gateway:
         except BaseException as exc:
             self.cache.settle(key, None, exc)
             raise
+        finally:
+            self._leaders.pop(key, None)
         self.cache.settle(key, Completion.from_deltas(collected, candidates[0][1]))
 
     async def _shared_answer(self, key: str) -> Completion | None:
@@ -278,8 +292,10 @@ class Gateway:
                 busy_for = min(busy_for or wait, wait)
                 continue
             pool = self.pools[engine.name]
-            slot = await pool.acquire(request.agent, request.priority, model, request.placement)
+            with telemetry.queue_span(request, engine.name):
+                slot = await pool.acquire(request.agent, request.priority, model, request.placement)
             request.placement.engine = engine.name
+            telemetry.route_span(request, self.router.policy, [e.name for e, _ in candidates])
             if isinstance(engine, OllamaEngine):
                 engine.using(model)
             tokens = 0
@@ -297,11 +313,18 @@ class Gateway:
                             self.config.tool_calls,
                             self.config.tool_rounds,
                         )
-                        async with aclosing(answer) as deltas:
-                            async for delta in deltas:
-                                sent = True
-                                tokens = delta.usage.completion_tokens if delta.usage else tokens + 1
-                                yield delta
+                        with telemetry.engine_span(request, engine.name, engine.config.kind, model) as span:
+                            async with aclosing(answer) as deltas:
+                                async for delta in deltas:
+                                    sent = True
+                                    tokens = delta.usage.completion_tokens if delta.usage else tokens + 1
+                                    telemetry.record_usage(span, delta.usage)
+                                    if delta.usage is not None:
+                                        self.budgets.charge(
+                                            request.agent,
+                                            delta.usage.prompt_tokens + delta.usage.completion_tokens,
+                                        )
+                                    yield delta
                         engine.breaker.record_success()
                         return
                     except EngineFailure as exc:
@@ -401,7 +424,9 @@ class Gateway:
             shared=self.cache.shared,
             hit_rate=round(self.cache.hit_rate, 4),
         )
-        return self.stats.snapshot(engines, cache, self.tool_paths())
+        return self.stats.snapshot(engines, cache, self.tool_paths()).model_copy(
+            update={"budgets": self.budgets.report()}
+        )
 
     def queue(self) -> QueueSnapshot:
         """Who waits for which engine, in order, and each agent's share: ``/admin/queue``."""

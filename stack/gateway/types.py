@@ -80,6 +80,7 @@ class ChatRequest:
     priority: Priority = "normal"
     cache_bypass: bool = False
     placement: Placement = field(default_factory=Placement, compare=False)
+    trace: Any = field(default=None, compare=False, repr=False)  # the gateway's span (telemetry.py)
 
     @property
     def deterministic(self) -> bool:

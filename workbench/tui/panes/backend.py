@@ -138,6 +138,7 @@ class BackendPane(Vertical):
                 if stats.tool_calls
                 else ""
             )
+            + _budgets(stats)
         )
         self.query_one("#spark-tokens", Sparkline).data = list(self.tokens)
         self.query_one("#spark-queue", Sparkline).data = list(self.queued)
@@ -159,3 +160,11 @@ class BackendPane(Vertical):
         for label, group in (("model", stats.latency_by_model), ("agent", stats.latency_by_agent)):
             for name, p in sorted(group.items(), key=lambda item: -item[1].count)[:12]:
                 latency.add_row(f"{label} {name}", f"{p.p50_ms:.1f}", f"{p.p95_ms:.1f}", str(p.count))
+
+
+def _budgets(stats: StatsSnapshot) -> str:
+    """The daily budgets closest to spent, at most three."""
+    if not stats.budgets:
+        return ""
+    tight = sorted(stats.budgets.items(), key=lambda kv: -kv[1].used / max(kv[1].limit, 1))[:3]
+    return " · budgets today: " + ", ".join(f"{a} {b.used:,}/{b.limit:,}" for a, b in tight)
