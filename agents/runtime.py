@@ -28,6 +28,7 @@ from sutazai.agents.gateway_client import ChatChunk, GatewayClient
 from sutazai.agents.loader import AgentDefinition
 from sutazai.agents.memory import Memory, MemoryHit, open_store
 from sutazai.agents.runstore import RunStore
+from sutazai.agents.smoke.cassette import chat_key
 from sutazai.agents.spec import LimitsSpec
 from sutazai.agents.tools import RUNTIME_TOOLS, Tool
 from sutazai.errors import BudgetExceeded, GatewayUnavailable, Problem, UserError
@@ -374,7 +375,9 @@ class AgentRuntime:
                 "model": spec.model_ref,
                 "messages": messages,
                 "response": content,
-                "tool_calls": [{"name": c.name, "arguments": c.arguments} for c in parsed],
+                "tool_calls": [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in parsed],
+                "native_tools": native_tools is not None,
+                "exchange_key": chat_key(messages, spec.model_ref, native_tools),  # smoke add --from-run
                 "first_token_ms": first_token_ms,
             },
             usage.prompt,

@@ -234,3 +234,19 @@ async def test_wizard_hands_a_description_to_gpt_engineer(
         assert asked == [("timer", "tells the time")]
         assert type(app.screen).__name__ == "NewAgentScreen"  # nothing created: the wizard stays open
         assert not (workspace.agents_dir / "timer").exists()
+
+
+async def test_the_traces_pane_turns_a_run_into_a_smoke_case(live: tuple[Workspace, ScriptedEngine]) -> None:
+    from tests.test_cli import cli
+
+    workspace, _ = live
+    assert cli("run", "summarizer", "Summarise: the pane", cwd=workspace.root).returncode == 0
+    app = WorkbenchApp(workspace, watch=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settled(pilot)
+        await pilot.press("3")
+        await settled(pilot)
+        await pilot.press("s")
+        await settled(pilot)
+    smoke = (workspace.agent_dir("summarizer") / "smoke.yaml").read_text()
+    assert "Summarise: the pane" in smoke and "from run" in smoke

@@ -20,13 +20,24 @@ def smoke(
     record: Annotated[bool, typer.Option("--record", help="Store model exchanges in cassettes.")] = False,
     replay: Annotated[bool, typer.Option("--replay", help="Replay cassettes offline, no engine.")] = False,
     junit: Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML here.")] = None,
+    from_run: Annotated[
+        str | None, typer.Option("--from-run", help="`smoke add AGENT --from-run RUN`: a case from a run.")
+    ] = None,
+    name: Annotated[str | None, typer.Option("--name", help="`smoke add`: the new case's name.")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Run smoke cases through the gateway (batch priority); non-zero exit on any failure."""
+    """Run smoke cases through the gateway (batch priority); non-zero exit on any failure.
+
+    `sutazai smoke add AGENT --from-run RUN_ID` turns a recorded run into a case and its cassette."""
     from sutazai.agents.smoke.report import counts, summary_table, to_json, write_junit
     from sutazai.agents.smoke.runner import SmokeRunner, collect
     from sutazai.errors import Problem, UserError
 
+    if agents and agents[0] == "add":
+        if len(agents) != 2 or not from_run:
+            raise UserError(Problem("usage: sutazai smoke add AGENT --from-run RUN_ID [--name NAME]"))
+        _add(ctx, agents[1], from_run, name, as_json)
+        return
     if record and replay:
         raise UserError(Problem("--record and --replay exclude each other"))
     workspace = workspace_from(ctx)
@@ -72,6 +83,40 @@ def smoke(
         raise typer.Exit(EXIT_GATEWAY)
     if c["failed"] or c["stale"] or c["error"]:
         raise typer.Exit(EXIT_RUN_FAILED)
+
+
+def _add(ctx: typer.Context, agent_name: str, run_id: str, name: str | None, as_json: bool) -> None:
+    from sutazai.agents.gateway_client import GatewayClient
+    from sutazai.agents.loader import AgentCatalog
+    from sutazai.agents.runstore import RunStore
+    from sutazai.agents.smoke.from_run import add_from_run
+
+    workspace = workspace_from(ctx)
+    agent = AgentCatalog.scan(workspace).get(agent_name)
+    settings = workspace.settings
+
+    async def embed(texts: list[str]) -> list[list[float]]:  # only for runs that recalled memories
+        async with GatewayClient(settings.gateway.url, settings.gateway.timeout_s) as client:
+            return await client.embed(texts, settings.memory.embedding_model, agent=agent.name)
+
+    added = asyncio.run(add_from_run(agent, RunStore(workspace.runs_db), run_id, name, embed))
+    if as_json:
+        emit_json(
+            {
+                "case": added.case.model_dump(exclude_none=True),
+                "smoke_file": str(added.smoke_file),
+                "cassette": str(added.cassette),
+            }
+        )
+        return
+    console.print(
+        f"added case [bold]{added.case.name}[/] to {added.smoke_file} (expectations proposed: edit them)"
+    )
+    console.print(f"cassette: {added.cassette}; check it offline: sutazai smoke {agent.name} --replay")
+    if added.fresh_cassette:
+        console.print(
+            "note: the agent changed since its cassette was recorded: other cases need --record again"
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -1,5 +1,5 @@
 """Trace and debug: runs from the run store, step by step; edit a step's prompt and replay from it;
-mark two runs to compare them side by side.
+mark two runs to compare them side by side; turn a run into a smoke case with its cassette.
 
 The pane holds one run store for its life and queries it only from worker threads, one query at a
 time: a highlight never blocks the UI on SQLite, and no connection is opened per row.
@@ -63,6 +63,7 @@ class TracesPane(Horizontal):
     BINDINGS = [
         Binding("e", "edit_replay", "Edit & replay"),
         Binding("m", "mark", "Mark to compare"),
+        Binding("s", "smoke_case", "Smoke case from run"),
         Binding("f5", "reload", "Reload"),
     ]
 
@@ -188,3 +189,35 @@ class TracesPane(Horizontal):
             self.marked = []
         else:
             self.notify(f"marked {run_id}; mark another run to compare")
+
+    @work(thread=True, exclusive=True, group="smoke-add")
+    def action_smoke_case(self) -> None:
+        """The highlighted run becomes a smoke case and its cassette (``sutazai smoke add``)."""
+        import asyncio
+
+        from sutazai.agents.gateway_client import GatewayClient
+        from sutazai.agents.loader import AgentCatalog
+        from sutazai.agents.smoke.from_run import add_from_run
+        from sutazai.errors import UserError
+        from sutazai.workbench.tui.errors import show_error
+
+        record = self.record
+        if record is None:
+            return
+        settings = self.workspace.settings
+
+        async def embed(texts: list[str]) -> list[list[float]]:
+            async with GatewayClient(settings.gateway.url, settings.gateway.timeout_s) as client:
+                return await client.embed(texts, settings.memory.embedding_model, agent=record.agent)
+
+        try:
+            agent = AgentCatalog.scan(self.workspace).get(record.agent)
+            added = self._read(
+                lambda store: asyncio.run(add_from_run(agent, store, record.id, None, embed)), None
+            )
+        except UserError as exc:
+            show_error(self, exc, "smoke case not added")
+            return
+        if added is not None:
+            message = f"case {added.case.name} added to {added.smoke_file.name}; edit its expectations"
+            self.app.call_from_thread(self.notify, message, title="smoke case")

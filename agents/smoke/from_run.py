@@ -1,0 +1,191 @@
+"""A smoke case and its cassette from a recorded run: ``sutazai smoke add AGENT --from-run RUN``.
+
+The run store already holds what a cassette needs, step by step: each model call's messages and
+answer (with its tool calls and token counts), each tool's arguments and result. They become the
+cassette's exchanges in the order a replay asks for them; the one thing a run does not keep, the
+embedding of a memory query, is asked of the gateway again (the embedder is deterministic).
+Expectations are proposed from what the run did (the tool it called, words of its answer, a token
+ceiling) and written for the user to edit: editing them does not stale the cassette.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from sutazai.agents.gateway_client import ChatChunk, ToolCallDelta
+from sutazai.agents.loader import AgentDefinition
+from sutazai.agents.runstore import RunRecord, RunStore, StepRecord
+from sutazai.agents.smoke.cassette import Cassette, _digest, agent_fingerprint, cassette_path, chat_key
+from sutazai.agents.smoke.spec import SmokeCase
+from sutazai.errors import Problem, UserError
+
+Embed = Callable[[list[str]], Awaitable[list[list[float]]]]
+STOP_WORDS = frozenset(
+    [
+        "the",
+        "a",
+        "an",
+        "and",
+        "or",
+        "of",
+        "to",
+        "in",
+        "is",
+        "are",
+        "was",
+        "it",
+        "this",
+        "that",
+        "for",
+        "on",
+        "with",
+        "as",
+        "be",
+        "by",
+        "at",
+    ]
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AddedCase:
+    case: SmokeCase
+    smoke_file: Path
+    cassette: Path
+    fresh_cassette: bool  # the old one was for another version of the agent: started anew
+
+
+def find_run(store: RunStore, agent: AgentDefinition, run_id: str) -> RunRecord:
+    matches = [r for r in store.runs(agent.name, 10_000) if r.id.startswith(run_id)]
+    if not matches:
+        raise UserError(
+            Problem(f"no run of {agent.name} starts with {run_id!r}", hint=f"see `sutazai runs {agent.name}`")
+        )
+    if len(matches) > 1:
+        raise UserError(Problem(f"{run_id!r} matches {len(matches)} runs", hint="give more of the run id"))
+    run = matches[0]
+    if run.status != "ok":
+        raise UserError(
+            Problem(
+                f"run {run.id} ended {run.status!r}: only a finished run makes a case",
+                hint="pick an ok run from `sutazai runs`",
+            )
+        )
+    return run
+
+
+async def exchanges_of(agent: AgentDefinition, steps: list[StepRecord], embed: Embed) -> list[dict[str, Any]]:
+    """The cassette exchanges a replay of this run will ask for, in order."""
+    out: list[dict[str, Any]] = []
+    llm_steps = [s for s in steps if s.kind == "llm"]
+    native = any(s.data.get("native_tools") for s in llm_steps) or any(
+        s.kind == "tool" and s.data.get("call") == "native" for s in steps
+    )
+    asked_capabilities = bool(agent.spec.tools) and agent.spec.tool_protocol == "auto"
+    for step in steps:
+        if step.kind == "memory" and step.data.get("hits"):  # an empty store is never embedded
+            query = str(step.data.get("query", ""))
+            out.append({"kind": "embed", "key": _digest([query]), "vectors": await embed([query])})
+        elif step.kind == "llm":
+            if asked_capabilities and not any(e["kind"] == "capabilities" for e in out):
+                capabilities = ["completion", "tools"] if native else ["completion"]
+                out.append(
+                    {"kind": "capabilities", "key": agent.spec.model_ref, "capabilities": capabilities}
+                )
+            out.append(_chat_exchange(agent, step, native))
+        elif step.kind == "tool" and not step.error:
+            key = _digest([step.data.get("tool"), step.data.get("arguments")])
+            out.append({"kind": "tool", "key": key, "result": step.data.get("result", "")})
+    return out
+
+
+def _chat_exchange(agent: AgentDefinition, step: StepRecord, native: bool) -> dict[str, Any]:
+    import json
+
+    calls = [
+        ToolCallDelta(index=i, id=c.get("id"), name=c["name"], arguments=json.dumps(c.get("arguments", {})))
+        for i, c in enumerate(step.data.get("tool_calls") or [])
+    ]
+    chunk = ChatChunk(
+        content=str(step.data.get("response", "")),
+        tool_calls=calls,
+        prompt_tokens=step.prompt_tokens,
+        completion_tokens=step.completion_tokens,
+        finish_reason="tool_calls" if calls else "stop",
+    )
+    key = step.data.get("exchange_key")
+    if not key:  # a run recorded before keys were kept: from its (redacted) messages
+        tools = [t.openai_schema() for t in agent.tools.values()] if native and agent.tools else None
+        key = chat_key(
+            step.data.get("messages") or [], str(step.data.get("model", agent.spec.model_ref)), tools
+        )
+    return {"kind": "chat", "key": key, "chunks": [asdict(chunk)]}
+
+
+def propose(run: RunRecord, steps: list[StepRecord], name: str) -> SmokeCase:
+    """Expectations from what the run did; the user edits them to what must stay true."""
+    expect: dict[str, Any] = {}
+    tools = [s.data.get("tool") for s in steps if s.kind == "tool" and not s.error]
+    if tools:
+        expect["tool_called"] = tools[0]
+    words = [w for w in re.findall(r"[A-Za-z0-9][\w'-]{3,}", run.output or "") if w.lower() not in STOP_WORDS]
+    if words:
+        expect["contains"] = sorted(set(words), key=words.index)[:2]
+    if run.completion_tokens:
+        expect["max_tokens"] = max(16, run.completion_tokens * 2)
+    return SmokeCase.model_validate({"name": name, "input": run.input, "expect": expect})
+
+
+def _append_case(path: Path, case: SmokeCase, run: RunRecord) -> None:
+    """Add the case to the smoke file (created when missing), keeping its comments."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    from sutazai.files import atomic_write
+
+    yaml = YAML()
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    data = yaml.load(path.read_text(encoding="utf-8")) if path.exists() else None
+    if data is None:
+        data = CommentedMap(cases=CommentedSeq())
+    cases = data.setdefault("cases", CommentedSeq())
+    if any(c.get("name") == case.name for c in cases):
+        raise UserError(Problem(f"a case named {case.name!r} exists already", path, hint="pass --name"))
+    entry = CommentedMap(case.model_dump(exclude_defaults=True, exclude_none=True))
+    entry.yaml_set_start_comment(f"from run {run.id}: the expectations are proposals, edit them", indent=2)
+    cases.append(entry)
+    buffer = io.StringIO()
+    yaml.dump(data, buffer)
+    atomic_write(path, buffer.getvalue().encode("utf-8"), mode=0o644)
+
+
+async def add_from_run(
+    agent: AgentDefinition, store: RunStore, run_id: str, name: str | None, embed: Embed
+) -> AddedCase:
+    run = find_run(store, agent, run_id)
+    steps = store.steps(run.id)
+    case = propose(run, steps, name or f"run-{run.id[:8]}")
+    exchanges = await exchanges_of(agent, steps, embed)
+    smoke_file = agent.folder / (agent.spec.smoke or "smoke.yaml")
+    if not agent.spec.smoke:
+        raise UserError(
+            Problem(
+                f"{agent.name} names no smoke file",
+                agent.spec_file,
+                hint="add `smoke: smoke.yaml` to agent.yaml",
+            )
+        )
+    path = cassette_path(agent)
+    fingerprint = agent_fingerprint(agent)
+    existing = Cassette.load(path)
+    replaced = existing is not None and existing.fingerprint != fingerprint
+    cassette = existing if existing is not None and not replaced else Cassette(path, fingerprint)
+    _append_case(smoke_file, case, run)
+    cassette.cases[case.name] = {"case": case.model_dump(exclude={"tags"}), "exchanges": exchanges}
+    cassette.save()
+    return AddedCase(case=case, smoke_file=smoke_file, cassette=path, fresh_cassette=replaced)

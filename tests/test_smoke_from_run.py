@@ -1,0 +1,53 @@
+"""Evals from real runs: ``sutazai smoke add AGENT --from-run RUN`` makes a case and its cassette
+that pass in replay, with expectations proposed for the user to edit."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sutazai.agents.smoke.spec import load_smoke
+from sutazai.scaffolds.generate import init_workspace
+from tests.scripted_engine import Reply, ScriptedEngine
+from tests.test_cli import cli
+
+
+def test_a_recorded_run_becomes_a_case_that_passes_in_replay(
+    tmp_path: Path, engine: tuple[ScriptedEngine, str]
+) -> None:
+    root = init_workspace(tmp_path / "ws", demo=True)
+    engine[0].replies = [
+        Reply('TOOL: calculator {"expression": "6*7"}'),
+        Reply("The product is 42, computed exactly."),
+    ]
+    run = cli("--gateway", engine[1], "run", "code-helper", "What is 6*7?", cwd=root)
+    assert run.returncode == 0, run.stderr
+    run_id = json.loads(cli("runs", "code-helper", "--json", cwd=root).stdout)[0]["id"]
+
+    added = cli("smoke", "add", "code-helper", "--from-run", run_id[:8], "--name", "times", cwd=root)
+    assert added.returncode == 0, added.stderr + added.stdout
+    smoke_file = root / "agents" / "code-helper" / "smoke.yaml"
+    case = next(c for c in load_smoke(smoke_file).cases if c.name == "times")
+    assert case.input == "What is 6*7?"
+    assert case.expect.tool_called == "calculator" and "product" in (case.expect.contains or [])
+    assert "from run" in smoke_file.read_text()  # the proposals are marked for editing
+
+    requests_before = len(engine[0].requests)
+    replayed = cli("--gateway", "http://127.0.0.1:9", "smoke", "code-helper", "--replay", "--json", cwd=root)
+    results = {r["case"]: r for r in json.loads(replayed.stdout)["cases"]}
+    assert results["times"]["status"] == "passed", results["times"]
+    assert len(engine[0].requests) == requests_before  # offline: nothing reached an engine
+
+    text = smoke_file.read_text().replace("- product", "- '42'")  # the user edits a proposal
+    smoke_file.write_text(text)
+    again = cli("--gateway", "http://127.0.0.1:9", "smoke", "code-helper", "--replay", "--json", cwd=root)
+    assert {r["case"]: r for r in json.loads(again.stdout)["cases"]}["times"]["status"] == "passed"
+
+    duplicate = cli("smoke", "add", "code-helper", "--from-run", run_id, "--name", "times", cwd=root)
+    assert duplicate.returncode == 2 and "exists already" in duplicate.stderr
+    missing = cli("smoke", "add", "code-helper", "--from-run", "zzzz", cwd=root)
+    assert (
+        missing.returncode == 2
+        and "no run of code-helper" in missing.stderr
+        and "Traceback" not in missing.stderr
+    )
