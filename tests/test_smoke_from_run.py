@@ -51,3 +51,36 @@ def test_a_recorded_run_becomes_a_case_that_passes_in_replay(
         and "no run of code-helper" in missing.stderr
         and "Traceback" not in missing.stderr
     )
+
+
+def test_runs_export_as_jsonl_and_as_otlp_json(tmp_path: Path, engine: tuple[ScriptedEngine, str]) -> None:
+    from google.protobuf import json_format
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    root = init_workspace(tmp_path / "ws", demo=True)
+    engine[0].replies = [Reply('TOOL: calculator {"expression": "1+1"}'), Reply("Two.")]
+    assert cli("--gateway", engine[1], "run", "code-helper", "1+1?", cwd=root).returncode == 0
+    lines = cli("runs", "export", cwd=root).stdout.splitlines()
+    run = json.loads(lines[0])
+    assert (
+        len(lines) == 1
+        and run["agent"] == "code-helper"
+        and [s["kind"] for s in run["steps"]]
+        == [
+            "llm",
+            "tool",
+            "llm",
+        ]
+    )
+    out = tmp_path / "runs.otlp.json"
+    assert (
+        cli("runs", "export", "code-helper", "--format", "otlp", "--out", str(out), cwd=root).returncode == 0
+    )
+    message = json_format.Parse(out.read_text(), ExportTraceServiceRequest())  # valid OTLP/JSON
+    spans = list(message.resource_spans[0].scope_spans[0].spans)
+    names = [s.name for s in spans]
+    assert names == ["invoke_agent code-helper", "chat fast", "execute_tool calculator", "chat fast"]
+    assert {s.trace_id for s in spans} == {spans[0].trace_id}
+    assert all(s.parent_span_id == spans[0].span_id for s in spans[1:])
+    bad = cli("runs", "export", "--format", "csv", cwd=root)
+    assert bad.returncode == 2 and "jsonl" in bad.stderr

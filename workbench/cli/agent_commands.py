@@ -6,14 +6,18 @@ import asyncio
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
 
 from sutazai.agents.session import RunOutcome, open_runtime, run_to_end
+from sutazai.errors import Problem, UserError
 from sutazai.workbench.cli.output import EXIT_GATEWAY, EXIT_RUN_FAILED, console, emit_json, err_console
 from sutazai.workbench.cli.session import workspace_from
+
+if TYPE_CHECKING:
+    from sutazai.agents.runstore import RunStore
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
@@ -211,16 +215,31 @@ def chat(
 
 def runs(
     ctx: typer.Context,
-    agent: Annotated[str | None, typer.Argument(help="Only this agent's runs.")] = None,
+    names: Annotated[
+        list[str] | None, typer.Argument(help="AGENT: only its runs; `export [AGENT]`: write them out.")
+    ] = None,
     limit: Annotated[int, typer.Option(help="How many.")] = 20,
+    export_format: Annotated[
+        str, typer.Option("--format", help="export: jsonl (runs with steps) or otlp (OTLP/JSON traces).")
+    ] = "jsonl",
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="export: write here (default: stdout).")
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Recent runs, newest first."""
+    """Recent runs, newest first; `sutazai runs export [AGENT] --format jsonl|otlp` for other tools."""
     from dataclasses import asdict
 
     from sutazai.agents.runstore import RunStore
 
     workspace = workspace_from(ctx)
+    names = names or []
+    if names and names[0] == "export":
+        _export(RunStore(workspace.runs_db), names[1] if len(names) > 1 else None, limit, export_format, out)
+        return
+    if len(names) > 1:
+        raise UserError(Problem("give one agent, or `export [AGENT]`", hint="sutazai runs --help"))
+    agent = names[0] if names else None
     records = RunStore(workspace.runs_db).runs(agent, limit)
     if as_json:
         emit_json([asdict(r) for r in records])
@@ -320,3 +339,22 @@ def register(app: typer.Typer) -> None:
     app.command()(runs)
     app.command()(show)
     app.command()(schema)
+
+
+def _export(store: RunStore, agent: str | None, limit: int, export_format: str, out: Path | None) -> None:
+    import sys
+
+    from sutazai.agents.run_export import runs_jsonl, runs_otlp
+
+    if export_format not in ("jsonl", "otlp"):
+        raise UserError(Problem(f"unknown format {export_format!r}", hint="--format jsonl or --format otlp"))
+    runs = [(r, store.steps(r.id)) for r in store.runs(agent, limit)]
+    if export_format == "jsonl":
+        text = "".join(line + "\n" for line in runs_jsonl(runs))
+    else:
+        text = json.dumps(runs_otlp(runs), ensure_ascii=False) + "\n"
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.write_text(text, encoding="utf-8")
+        console.print(f"{len(runs)} runs written to {out} ({export_format})", highlight=False)

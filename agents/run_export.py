@@ -1,0 +1,141 @@
+"""Runs out of the run store for other tools: ``sutazai runs export``.
+
+- JSONL: one run a line, with its steps (the run store's own records, already redacted);
+- OTLP JSON: an ``ExportTraceServiceRequest`` in the OTLP/JSON encoding, one trace per run, spans
+  named and attributed by the GenAI conventions as ``agents/tracing.py`` sends them live
+  (``invoke_agent``, ``chat``, ``execute_tool``, ``retrieval``), so a run recorded without a
+  collector can still be loaded into Jaeger, Phoenix or any OTLP tool. Trace and span ids are
+  derived from the run id, so exporting twice gives the same ids.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict
+from typing import Any
+
+from sutazai.agents.runstore import RunRecord, StepRecord
+
+PROVIDER = "sutazai"
+_SPAN_KIND_INTERNAL, _SPAN_KIND_CLIENT = 1, 3
+_STATUS_OK, _STATUS_ERROR = 1, 2
+
+
+def runs_jsonl(runs: Iterable[tuple[RunRecord, list[StepRecord]]]) -> Iterator[str]:
+    for run, steps in runs:
+        yield json.dumps(
+            {**asdict(run), "steps": [asdict(s) for s in steps]}, ensure_ascii=False, default=str
+        )
+
+
+def _id(text: str, size: int) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=size).hexdigest()
+
+
+def _ns(seconds: float) -> str:
+    return str(int(seconds * 1e9))
+
+
+def _attribute(key: str, value: Any) -> dict[str, Any]:
+    if isinstance(value, bool):
+        return {"key": key, "value": {"boolValue": value}}
+    if isinstance(value, int):
+        return {"key": key, "value": {"intValue": str(value)}}
+    if isinstance(value, float):
+        return {"key": key, "value": {"doubleValue": value}}
+    if isinstance(value, list):
+        return {"key": key, "value": {"arrayValue": {"values": [_attribute("", v)["value"] for v in value]}}}
+    return {"key": key, "value": {"stringValue": str(value)}}
+
+
+def _step_span(run: RunRecord, step: StepRecord) -> tuple[str, int, dict[str, Any]]:
+    data = step.data
+    if step.kind == "llm":
+        model = str(data.get("model") or run.model or "")
+        attributes: dict[str, Any] = {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": PROVIDER,
+            "gen_ai.request.model": model,
+            "gen_ai.agent.name": run.agent,
+            "gen_ai.usage.input_tokens": step.prompt_tokens,
+            "gen_ai.usage.output_tokens": step.completion_tokens,
+            "gen_ai.response.finish_reasons": ["tool_calls" if data.get("tool_calls") else "stop"],
+        }
+        return f"chat {model}", _SPAN_KIND_CLIENT, attributes
+    if step.kind == "tool":
+        name = str(data.get("tool", ""))
+        attributes = {
+            "gen_ai.operation.name": "execute_tool",
+            "gen_ai.tool.name": name,
+            "gen_ai.tool.type": "function",
+        }
+        return f"execute_tool {name}", _SPAN_KIND_INTERNAL, attributes
+    if step.kind == "memory":
+        attributes = {"gen_ai.operation.name": "retrieval", "gen_ai.agent.name": run.agent}
+        return "retrieval memory", _SPAN_KIND_INTERNAL, attributes
+    return f"sutazai.{step.kind}", _SPAN_KIND_INTERNAL, {}
+
+
+def runs_otlp(runs: Iterable[tuple[RunRecord, list[StepRecord]]]) -> dict[str, Any]:
+    spans: list[dict[str, Any]] = []
+    for run, steps in runs:
+        trace_id = _id(run.id, 16)
+        root_id = _id(run.id + "/run", 8)
+        ended = run.ended_at or max(
+            (s.started_at + s.duration_ms / 1000 for s in steps), default=run.started_at
+        )
+        spans.append(
+            {
+                "traceId": trace_id,
+                "spanId": root_id,
+                "name": f"invoke_agent {run.agent}",
+                "kind": _SPAN_KIND_INTERNAL,
+                "startTimeUnixNano": _ns(run.started_at),
+                "endTimeUnixNano": _ns(ended),
+                "attributes": [
+                    _attribute(k, v)
+                    for k, v in {
+                        "gen_ai.operation.name": "invoke_agent",
+                        "gen_ai.provider.name": PROVIDER,
+                        "gen_ai.agent.name": run.agent,
+                        "gen_ai.request.model": run.model or "",
+                        "gen_ai.usage.input_tokens": run.prompt_tokens,
+                        "gen_ai.usage.output_tokens": run.completion_tokens,
+                        "sutazai.run.id": run.id,
+                        "sutazai.run.status": run.status,
+                    }.items()
+                ],
+                "status": {
+                    "code": _STATUS_OK if run.status == "ok" else _STATUS_ERROR,
+                    "message": run.error or "",
+                },
+            }
+        )
+        for step in steps:
+            name, kind, attributes = _step_span(run, step)
+            spans.append(
+                {
+                    "traceId": trace_id,
+                    "spanId": _id(f"{run.id}/{step.seq}", 8),
+                    "parentSpanId": root_id,
+                    "name": name,
+                    "kind": kind,
+                    "startTimeUnixNano": _ns(step.started_at),
+                    "endTimeUnixNano": _ns(step.started_at + step.duration_ms / 1000),
+                    "attributes": [_attribute(k, v) for k, v in attributes.items()],
+                    "status": {
+                        "code": _STATUS_ERROR if step.error else _STATUS_OK,
+                        "message": step.error or "",
+                    },
+                }
+            )
+    return {
+        "resourceSpans": [
+            {
+                "resource": {"attributes": [_attribute("service.name", "sutazai-agents")]},
+                "scopeSpans": [{"scope": {"name": "sutazai.runs.export"}, "spans": spans}],
+            }
+        ]
+    }
