@@ -175,6 +175,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="SutazAI stack supervisor")
     parser.add_argument("--workspace", type=Path, required=True)
     args = parser.parse_args(argv)
+    from sutazai.offline import quiet_environment
+
+    quiet_environment()  # inherited by every service it starts
     sys.exit(Supervisor(Workspace.discover(args.workspace)).run())
 
 

@@ -35,7 +35,9 @@ class ChromaStore:
             from urllib.parse import urlparse
 
             parsed = urlparse(url)
-            client = chromadb.HttpClient(host=parsed.hostname or "127.0.0.1", port=parsed.port or 8000)
+            client = chromadb.HttpClient(
+                host=parsed.hostname or "127.0.0.1", port=parsed.port or 8000, settings=_quiet(chromadb)
+            )
         else:
             path = folder.parent / "_chroma"
             self._lock = hold_exclusively(
@@ -44,7 +46,7 @@ class ChromaStore:
                 "start the stack (`sutazai stack up` runs a Chroma server every process can share) "
                 "or set [memory] chroma_url",
             )
-            client = chromadb.PersistentClient(path=str(path))
+            client = chromadb.PersistentClient(path=str(path), settings=_quiet(chromadb))
         self.agent = agent
         self.collection = client.get_or_create_collection(collection, metadata={"hnsw:space": "cosine"})
 
@@ -72,3 +74,8 @@ class ChromaStore:
             MemoryHit(str(d), 1.0 - float(dist), dict(m or {}))
             for d, dist, m in zip(docs, dists, metas, strict=False)
         ]
+
+
+def _quiet(chromadb: Any) -> Any:
+    """Chroma's client sends anonymous usage events unless told not to: never from here."""
+    return chromadb.config.Settings(anonymized_telemetry=False)

@@ -6,6 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
+from sutazai.offline import quiet_environment
 from sutazai.stack.gateway.app import serve
 from sutazai.stack.gateway.config import gateway_config
 from sutazai.workspace import Workspace
@@ -17,6 +18,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host")
     parser.add_argument("--port", type=int)
     args = parser.parse_args(argv)
+    quiet_environment()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     workspace = Workspace.discover(args.workspace)
     config = gateway_config(workspace.settings, workspace.root)

@@ -67,6 +67,9 @@ scaffold_commands.register_tools(app)
 
 def run() -> None:
     """Console-script entry: user mistakes become a clear message and an exit code."""
+    from sutazai.offline import quiet_environment
+
+    quiet_environment()
     as_json = "--json" in sys.argv
     try:
         code = app(standalone_mode=False)
