@@ -1,7 +1,8 @@
 """Benchmark: ``sutazai plan``'s prediction against a measured fleet run on this machine.
 
-One embedded engine (as ``stack up`` runs it, the plan's slot count) behind the gateway. For each
-fleet (below capacity, near it, and twice over it), the plan predicts output tokens/s and the
+One embedded engine (the plan's slot count) behind the gateway. For each fleet (150 agents loading
+the engine to half its calibrated capacity, all of it, and twice over it, plus a developer's
+interactive requests), the plan predicts output tokens/s and the
 interactive time to first token, first from its reference constants, then from a calibration
 against this engine (three probes, seconds), and a run of the fleet (open loop, Poisson arrivals,
 fresh prompts, fixed output lengths) measures both. The runs take turns over the rounds.
@@ -20,26 +21,32 @@ from sutazai.stack.embedded import CTX_PER_SLOT, MODEL_ALIAS, engine_command, fi
 from sutazai.stack.plan import AgentGroup, Fleet, Machine, plan
 from sutazai.stack.plan_check import Measured, calibrate, run_fleet
 
+FLEETS = {"half capacity": 0.5, "at capacity": 1.0, "2x over": 2.0}  # of the calibrated capacity
+AGENTS, DEVELOPER_RPM, OUTPUT = 150, 12, 32
 
-def fleet(agents: int, rpm: float) -> Fleet:
+
+def fleet(rpm: float) -> Fleet:
     return Fleet(
         groups=[
             AgentGroup(
-                name="fleet", agents=agents, prompt_tokens=120, output_tokens=32, requests_per_minute=rpm
+                name="fleet", agents=AGENTS, prompt_tokens=120, output_tokens=OUTPUT, requests_per_minute=rpm
             ),
             AgentGroup(
                 name="developer",
                 agents=1,
                 priority="interactive",
                 prompt_tokens=120,
-                output_tokens=32,
-                requests_per_minute=12,
+                output_tokens=OUTPUT,
+                requests_per_minute=DEVELOPER_RPM,
             ),
         ]
     )
 
 
-FLEETS = {"below capacity": (150, 0.5), "near capacity": (150, 1.5), "2x over": (150, 4.0)}
+def rpm_for(share: float, capacity_tokens_per_s: float) -> float:
+    """Per-agent requests a minute that load the engine to ``share`` of its capacity."""
+    requests_per_s = share * capacity_tokens_per_s / OUTPUT - DEVELOPER_RPM / 60
+    return max(0.0, requests_per_s) * 60 / AGENTS
 
 
 def main() -> None:
@@ -51,8 +58,8 @@ def main() -> None:
     assert model, "install the embedded engine first (scripts/setup)"
     machine = Machine.this_one()
     size = model.stat().st_size
-    reference = {name: plan(fleet(*f), machine, model_bytes=size) for name, f in FLEETS.items()}
-    slots = reference["near capacity"].slots
+    probe = plan(fleet(1.0), machine, model_bytes=size)  # the reference speeds pick the slots
+    slots = probe.slots
     port = free_port()
     command = engine_command(model, port, slots, machine.cores, ctx_per_slot=CTX_PER_SLOT)
     url = f"http://127.0.0.1:{port}"
@@ -64,21 +71,29 @@ def main() -> None:
         f"{machine.cores} cores; engine with the plan's {slots} slots; {args.seconds:g} s a run", flush=True
     )
     with process(command.argv, url + "/health", env=command.env), gateway(engines) as via:
-        speed = asyncio.run(calibrate(via, MODEL_ALIAS, slots, ADMIN))
+        speed = asyncio.run(
+            calibrate(via, MODEL_ALIAS, slots, ADMIN, prompt_tokens=120, output_tokens=OUTPUT)
+        )
         print(
             f"calibrated: step {speed.step_base * 1000:.1f} + {speed.step_per_seq * 1000:.2f} ms x B, "
             f"prefill {speed.prefill_rate:.0f} tokens/s (reference: prefill "
-            f"{reference['near capacity'].speed.prefill_rate:.0f})",
+            f"{probe.speed.prefill_rate:.0f})",
             flush=True,
         )
-        calibrated = {
-            name: plan(fleet(*f), machine, model_bytes=size, speed=speed) for name, f in FLEETS.items()
-        }
+        capacity = plan(fleet(1.0), machine, model_bytes=size, speed=speed).capacity_tokens_per_s
+        fleets = {name: fleet(rpm_for(share, capacity)) for name, share in FLEETS.items()}
+        reference = {name: plan(f, machine, model_bytes=size) for name, f in fleets.items()}
+        calibrated = {name: plan(f, machine, model_bytes=size, speed=speed) for name, f in fleets.items()}
+        print(
+            "fleets (150 agents, requests a minute each): "
+            + ", ".join(f"{n} {f.groups[0].requests_per_minute:.2f}" for n, f in fleets.items()),
+            flush=True,
+        )
         runs: dict[str, list[Measured]] = {name: [] for name in FLEETS}
         names = list(FLEETS)
         for r in range(args.rounds):
             for name in names[r % len(names) :] + names[: r % len(names)]:
-                m = asyncio.run(run_fleet(via, MODEL_ALIAS, fleet(*FLEETS[name]), args.seconds, ADMIN))
+                m = asyncio.run(run_fleet(via, MODEL_ALIAS, fleets[name], args.seconds, ADMIN))
                 runs[name].append(m)
                 print(
                     f"round {r + 1} {name:<15} {m.tokens_per_s:6.1f} tokens/s  TTFT median "

@@ -86,8 +86,20 @@ async def _stream(
     return first, total, int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))
 
 
-async def calibrate(url: str, model: str, slots: int, headers: dict[str, str]) -> EngineSpeed:
-    """Three probes, a few seconds each: prefill of a long fresh prompt, one stream, ``slots`` streams."""
+async def calibrate(
+    url: str,
+    model: str,
+    slots: int,
+    headers: dict[str, str],
+    prompt_tokens: int = 120,
+    output_tokens: int = 32,
+    loaded_s: float = 15.0,
+) -> EngineSpeed:
+    """Probes, seconds each: one stream and ``slots`` streams decoding (the decode step), then
+    ``slots`` clients in a closed loop with requests of the fleet's shape (``prompt_tokens`` in,
+    ``output_tokens`` out) for ``loaded_s``. The last fixes the prefill rate as it is under load:
+    the engine batches prompts with other requests' decoding, so a prompt alone (measured too,
+    as the fallback) is slower per token than inside a busy batch."""
     rng = random.Random()
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=300)) as session:
 
@@ -104,21 +116,50 @@ async def calibrate(url: str, model: str, slots: int, headers: dict[str, str]) -
         one = await _stream(session, url, body(8, 64), headers)
         long = await _stream(session, url, body(600, 1), headers)
         many = await asyncio.gather(*(_stream(session, url, body(8, 64), headers) for _ in range(slots)))
+        done: list[tuple[float, float, int, int]] = []
+        stop = time.perf_counter() + loaded_s
+
+        async def client() -> None:
+            while time.perf_counter() < stop:
+                result = await _stream(session, url, body(_words(prompt_tokens), output_tokens), headers)
+                if result is not None and time.perf_counter() <= stop:
+                    done.append(result)
+
+        await asyncio.gather(*(client() for _ in range(slots)))
     if one is None or long is None or not all(many):
         raise RuntimeError("the gateway refused a calibration request")
     one_rate = (one[3] - 1) / (one[1] - one[0])
-    prefill = long[2] / max(long[0] - 1 / one_rate, 1e-3)
+    alone = long[2] / max(long[0] - 1 / one_rate, 1e-3)
     span = max(m[1] for m in many if m) - min(m[0] for m in many if m)
     many_rate = sum(m[3] - 1 for m in many if m) / span
-    return EngineSpeed.fitted(one_rate, many_rate, slots, prefill)
+    speed = EngineSpeed.fitted(one_rate, many_rate, slots, alone)
+    if not done:
+        return speed
+    per_request = loaded_s / len(done)  # engine time a request of this shape costs at full load
+    decoding = output_tokens / speed.decode_rate(slots)
+    prompt = statistics.mean(d[2] for d in done)
+    prefill = prompt / (per_request - decoding) if per_request > decoding else alone
+    return EngineSpeed(
+        step_base=speed.step_base, step_per_seq=speed.step_per_seq, prefill_rate=prefill, source="calibrated"
+    )
 
 
-async def run_fleet(url: str, model: str, fleet: Fleet, seconds: float, headers: dict[str, str]) -> Measured:
-    """Each group's requests arrive as a Poisson process at its rate; only answers that finish
-    inside the window count, and the load keeps arriving until its end."""
+def _words(prompt_tokens: int) -> int:
+    """Words of this generator for a prompt of ``prompt_tokens`` with SmolLM2's chat template
+    (~35 tokens of template and default system prompt; one token a word)."""
+    return max(1, prompt_tokens - 35)
+
+
+async def run_fleet(
+    url: str, model: str, fleet: Fleet, seconds: float, headers: dict[str, str], warm_s: float = 15.0
+) -> Measured:
+    """Each group's requests arrive as a Poisson process at its rate from ``warm_s`` before the
+    window (so the window sees a steady state) to its end; only answers that finish inside the
+    window count, and only first tokens of requests sent inside it. Prompts are fresh every run
+    (an unseeded generator): the engine's prompt cache must not answer for the model."""
     measured = Measured(seconds)
-    rng = random.Random(7)
-    start = time.perf_counter()
+    rng = random.Random()
+    start = time.perf_counter() + warm_s
     end = start + seconds
     async with aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=0), timeout=aiohttp.ClientTimeout(total=seconds + 300)
@@ -134,26 +175,27 @@ async def run_fleet(url: str, model: str, fleet: Fleet, seconds: float, headers:
                 "messages": [{"role": "user", "content": _prompt(prompt_words, rng)}],
             }
             h = {**headers, "X-Sutazai-Agent": agent, "X-Sutazai-Priority": group_priority}
+            sent = time.perf_counter()
             try:
                 result = await _stream(session, url, body, h)
             except (aiohttp.ClientError, TimeoutError):
                 result = None
             if result is None:
-                measured.errors += 1
+                measured.errors += start <= time.perf_counter()  # warm-up errors are not the window's
                 return
-            if time.perf_counter() <= end:
+            if start <= time.perf_counter() <= end:
                 measured.requests += 1
                 measured.output_tokens += result[3]
                 measured.prompt_tokens += result[2]
-                if group_priority == "interactive":
+                if group_priority == "interactive" and sent >= start:
                     measured.ttft_s.append(result[0])
 
         async def arrivals(index: int) -> None:
             group = fleet.groups[index]
             if group.requests_per_s <= 0:
                 return
-            words = max(1, int(group.prompt_tokens * 0.75))  # ~1.3 tokens a word with the chat template
-            while (now := time.perf_counter()) < end:
+            words = _words(group.prompt_tokens)
+            while (now := time.perf_counter()) < end:  # from warm-up start to the window's end
                 await asyncio.sleep(rng.expovariate(group.requests_per_s))
                 agent = f"{group.name}-{rng.randrange(group.agents)}"
                 if now < end:

@@ -93,7 +93,16 @@ def plan_command(
         from sutazai.stack.plan_check import run_fleet
 
         if calibrate:
-            speed = asyncio.run(measure_speed(url, MODEL_ALIAS, result.slots, headers))
+            speed = asyncio.run(
+                measure_speed(
+                    url,
+                    MODEL_ALIAS,
+                    result.slots,
+                    headers,
+                    prompt_tokens=round(fleet.mean("prompt_tokens")),
+                    output_tokens=round(fleet.mean("output_tokens")),
+                )
+            )
             result = plan(fleet, machine, model_bytes=size, model_context=context, speed=speed)
         if check:
             measured = asyncio.run(run_fleet(url, MODEL_ALIAS, fleet, check, headers))
