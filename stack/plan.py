@@ -8,8 +8,9 @@ The model, per engine (llama-server or Ollama's runner, continuous batching):
 - prefill runs at ``prefill_rate`` tokens a second and shares the cores with decoding;
 - a request costs its uncached prompt tokens of prefill and its output tokens of decoding, so at
   full load ``r`` requests a second satisfy ``r * (prompt / prefill_rate) + r * out * step(B) / B = 1``;
-- an interactive request has a slot held for it, so its first token waits for one step of the busy
-  batch and its own prefill, not for the queue.
+- an interactive request has a slot held for it (``reserved_interactive``), so the fleet gets the
+  other slots, and an interactive first token waits for one step of the busy batch and its own
+  prefill, not for the queue.
 
 The constants come from a reference measurement (SmolLM2-135M Q4_1, 98 MB, on 2 cores: 1 stream
 ~120 tokens/s, 24 slots ~170 tokens/s aggregate, prefill ~240 tokens/s), scaled by model size and
@@ -35,6 +36,7 @@ REFERENCE_MODEL_BYTES = 98_362_432  # SmolLM2-135M-Instruct.Q4_1.gguf
 REFERENCE_CORES = 2
 KV_BYTES_PER_MODEL_BYTE = 23_000 / REFERENCE_MODEL_BYTES  # SmolLM2-135M: ~23 KB of KV cache a token
 MIN_SLOTS, MAX_SLOTS = 4, 64
+RESERVED_INTERACTIVE = 1  # [stack] reserved_interactive: slots background work leaves free
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -188,12 +190,22 @@ def plan(
         if gain < capacity_requests_per_s(speed, best, fleet.uncached_prompt, out) * 1.03:
             break  # more slots add latency but not throughput
         best = slots
-    capacity = capacity_requests_per_s(speed, best, fleet.uncached_prompt, out) * out
-    demand = fleet.requests_per_s * out
+    # One slot is held for interactive work (the gateway's default): the fleet gets the others,
+    # interactive requests come on top in theirs.
+    background = max(best - RESERVED_INTERACTIVE, 1)
+    interactive_demand = sum(g.requests_per_s * g.output_tokens for g in interactive)
+    fleet_demand = fleet.requests_per_s * out - interactive_demand
+    fleet_capacity = capacity_requests_per_s(speed, background, fleet.uncached_prompt, out) * out
+    capacity = fleet_capacity + min(
+        interactive_demand, capacity_requests_per_s(speed, 1, fleet.uncached_prompt, out) * out
+    )
+    demand = fleet_demand + interactive_demand
+    throughput = min(fleet_demand, fleet_capacity) + min(interactive_demand, capacity - fleet_capacity)
     machines = max(1, math.ceil(demand / capacity)) if capacity else 1
-    background = best - 1  # one slot is held for interactive work
     busy = (
-        background if demand >= capacity else max(1, min(background, round(background * demand / capacity)))
+        background
+        if fleet_demand >= fleet_capacity
+        else max(1, min(background, round(background * fleet_demand / fleet_capacity)))
     )
     if demand > capacity:
         notes.append(
@@ -209,7 +221,7 @@ def plan(
         kv_bytes=best * kv_per_slot,
         demand_tokens_per_s=demand,
         capacity_tokens_per_s=capacity,
-        throughput_tokens_per_s=min(demand, capacity),
+        throughput_tokens_per_s=throughput,
         interactive_ttft_s=interactive_ttft_s(speed, busy, interactive_prompt),
         utilisation=min(1.0, demand / capacity) if capacity else 1.0,
         speed=speed,

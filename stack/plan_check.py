@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import aiohttp
 import orjson
 
-from sutazai.stack.plan import EngineSpeed, Fleet
+from sutazai.stack.plan import RESERVED_INTERACTIVE, EngineSpeed, Fleet
 
 WORDS = [
     "river",
@@ -136,7 +136,8 @@ async def calibrate(
     if not done:
         return speed
     per_request = loaded_s / len(done)  # engine time a request of this shape costs at full load
-    decoding = output_tokens / speed.decode_rate(slots)
+    busy = max(slots - RESERVED_INTERACTIVE, 1)  # the gateway holds a slot back for interactive work
+    decoding = output_tokens / speed.decode_rate(busy)
     prompt = statistics.mean(d[2] for d in done)
     prefill = prompt / (per_request - decoding) if per_request > decoding else alone
     return EngineSpeed(

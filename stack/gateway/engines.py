@@ -1,19 +1,13 @@
 """Engine adapters: how the gateway talks to llama-server, vLLM and any OpenAI-compatible
-server, to a router in front of a distributed fleet, to a real Ollama, and (lazily) to anything
-LiteLLM can translate.
+server, and to a router in front of a distributed fleet; a real Ollama (``engine_ollama.py``) and
+anything LiteLLM can translate (``engine_litellm.py``, imported lazily) are adapters too.
 
 Each adapter streams :class:`Delta` pieces and owns its health state and slot count.
-
-Ollama reloads a model whenever a request names another model than the ones it holds or another
-``num_ctx`` than it was loaded with (seconds on CPU; users of Aider and of fleets report reload
-storms from it). :class:`OllamaEngine` therefore pins ``num_ctx`` per model, sets ``keep_alive``
-so fleet models stay resident, and tracks what Ollama has loaded (``/api/ps``) for the scheduler.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,9 +33,6 @@ class EngineConfig:
     session_header: str = "x-session-id"  # router: carries the routing key (see routing.prefix_key)
     keep_alive: str = "30m"  # ollama: how long a model stays loaded after its last request
     max_loaded: int = 3  # ollama: models it holds at once (OLLAMA_MAX_LOADED_MODELS; 3 on CPU)
-
-
-OLLAMA_DEFAULT_CTX = 4096  # what num_ctx is pinned to when the engine has no `context`
 
 
 @dataclass
@@ -105,6 +96,13 @@ class Engine:
 
     def extra_headers(self, request: ChatRequest) -> dict[str, str]:
         return {}
+
+    def resident(self) -> set[str] | None:
+        """Models loaded now, for engines that load and unload them (Ollama); None: not tracked."""
+        return None
+
+    def using(self, model: str) -> None:
+        """A request for ``model`` is about to go (Ollama keeps track of what it will hold)."""
 
     def context_for(self, model: str) -> int:
         """Tokens one request may use with ``model`` here (prompt and answer): a llama-server
@@ -337,221 +335,14 @@ class RouterEngine(OpenAICompatEngine):
         return {self.config.session_header: request.placement.key} if request.placement.key else {}
 
 
-class OllamaEngine(Engine):
-    """A real Ollama (the production backend), spoken to in its own API."""
-
-    def __init__(self, config: EngineConfig) -> None:
-        super().__init__(config)
-        self.loaded: dict[str, float] = {}  # model -> when it was last asked for (LRU order)
-
-    def resident(self) -> set[str]:
-        return set(self.loaded)
-
-    def using(self, model: str) -> None:
-        """A request for ``model`` is about to go: Ollama will hold it, evicting its oldest."""
-        self.loaded.pop(model, None)
-        self.loaded[model] = time.monotonic()
-        while len(self.loaded) > max(self.config.max_loaded, 1):
-            self.loaded.pop(next(iter(self.loaded)))
-
-    def num_ctx(self, model: str) -> int:
-        """Pinned: ``context`` when configured, else Ollama's own default; clients' values never
-        reach Ollama (the dialects do not pass ``num_ctx`` on)."""
-        return self.config.context or OLLAMA_DEFAULT_CTX
-
-    def context_for(self, model: str) -> int:
-        return self.num_ctx(model)
-
-    async def check(self) -> bool:
-        ok = await super().check()
-        if ok:
-            await self._refresh_loaded()
-        return ok
-
-    async def _refresh_loaded(self) -> None:
-        """What Ollama itself says it holds (``/api/ps``) corrects what the gateway assumed."""
-        try:
-            async with self.session.get(
-                f"{self.config.url}/api/ps", timeout=aiohttp.ClientTimeout(total=2)
-            ) as r:
-                data = await r.json(loads=orjson.loads) if r.status == 200 else None
-        except (aiohttp.ClientError, TimeoutError, ValueError):
-            return
-        if data is None:
-            return
-        names = [m.get("name") or m.get("model") for m in data.get("models") or []]
-        self.loaded = {n: self.loaded.get(n, 0.0) for n in names if n}
-
-    async def health(self) -> bool:
-        async with self.session.get(
-            f"{self.config.url}/api/version", timeout=aiohttp.ClientTimeout(total=2)
-        ) as r:
-            return r.status == 200
-
-    async def discover(self) -> None:
-        async with self.session.get(
-            f"{self.config.url}/api/tags", timeout=aiohttp.ClientTimeout(total=3)
-        ) as r:
-            data = await r.json(loads=orjson.loads)
-        for item in data.get("models", []):
-            details = item.get("details") or {}
-            info = ModelInfo(item["name"], int(item.get("size", 0)), 0, details.get("family", ""))
-            self.models.setdefault(item["name"], info)
-        for name, info in self.models.items():
-            await self._show(name, info)
-
-    async def _show(self, name: str, info: ModelInfo) -> None:
-        """What Ollama says of a model: whether it calls tools (``capabilities``), its context."""
-        try:
-            async with self.session.post(
-                f"{self.config.url}/api/show", json={"model": name}, timeout=aiohttp.ClientTimeout(total=3)
-            ) as r:
-                shown = await r.json(loads=orjson.loads) if r.status == 200 else {}
-        except (aiohttp.ClientError, TimeoutError, ValueError):
-            return
-        capabilities = shown.get("capabilities")
-        if isinstance(capabilities, list):
-            info.tools = "tools" in capabilities
-            info.embedding = info.embedding or capabilities == ["embedding"]
-        for key, value in (shown.get("model_info") or {}).items():
-            if key.endswith(".context_length") and isinstance(value, int):
-                info.context_length = value
-
-    async def stream(
-        self, request: ChatRequest, model: str, slot: int | None, attempt: int = 0
-    ) -> AsyncGenerator[Delta, None]:
-        options = dict(request.options)
-        body: dict[str, Any] = {"model": model, "stream": True}
-        response_format = options.pop("response_format", None)
-        if isinstance(response_format, dict) and response_format.get("type") == "json_schema":
-            body["format"] = (response_format.get("json_schema") or {}).get("schema") or "json"
-        elif isinstance(response_format, dict) and response_format.get("type") == "json_object":
-            body["format"] = response_format.get("schema") or "json"
-        if (limit := self.token_limit(options.pop("max_tokens", None))) is not None:
-            options["num_predict"] = limit
-        options["num_ctx"] = self.num_ctx(model)  # one value per model: another reloads it
-        body["options"] = options
-        body["keep_alive"] = self.config.keep_alive
-        if request.messages is not None:
-            path = "/api/chat"
-            body["messages"] = request.messages
-            if request.tools:
-                body["tools"] = request.tools
-        else:
-            path = "/api/generate"
-            body["prompt"] = request.prompt or ""
-        started = False
-        try:
-            async with self.session_for(attempt).post(self.config.url + path, json=body) as response:
-                await _fail_on_status(self.name, response)
-                async for line in response.content:
-                    if not line.strip():
-                        continue
-                    event = orjson.loads(line)
-                    if "error" in event:
-                        raise EngineFailure(f"{self.name}: {event['error']}", started)
-                    message = event.get("message") or {}
-                    text = message.get("content") or event.get("response") or ""
-                    if text:
-                        started = True
-                        yield Delta(content=text)
-                    if event.get("done"):
-                        calls = [
-                            {
-                                "id": f"call_{i}",
-                                "type": "function",
-                                "function": {
-                                    "name": c["function"]["name"],
-                                    "arguments": orjson.dumps(c["function"].get("arguments", {})).decode(),
-                                },
-                            }
-                            for i, c in enumerate(message.get("tool_calls") or [])
-                        ] or None
-                        usage = Usage(
-                            event.get("prompt_eval_count", 0),
-                            event.get("eval_count", 0),
-                            0,
-                            event.get("prompt_eval_duration", 0) / 1e6,
-                            event.get("eval_duration", 0) / 1e6,
-                        )
-                        yield Delta(
-                            tool_calls=calls, finish_reason=event.get("done_reason") or "stop", usage=usage
-                        )
-                        return
-        except RETRYABLE as exc:
-            raise _failure(self.name, exc, started) from exc
-        except aiohttp.ClientError as exc:
-            raise EngineFailure(f"{self.name}: {type(exc).__name__}: {exc}", started) from exc
-        raise EngineFailure(f"{self.name} ended the stream without finishing", started)
-
-    async def embed(self, texts: list[str], model: str, attempt: int = 0) -> tuple[list[list[float]], int]:
-        try:
-            async with self.session_for(attempt).post(
-                f"{self.config.url}/api/embed", json={"model": model, "input": texts}
-            ) as r:
-                await _fail_on_status(self.name, r)
-                data = await r.json(loads=orjson.loads)
-        except RETRYABLE as exc:
-            raise _failure(self.name, exc, False) from exc
-        except aiohttp.ClientError as exc:
-            raise EngineFailure(f"{self.name}: {type(exc).__name__}: {exc}") from exc
-        return data["embeddings"], int(data.get("prompt_eval_count", 0))
-
-
-class LiteLLMEngine(Engine):
-    """Providers that need translation (Anthropic, Bedrock, ...) through LiteLLM, imported lazily:
-    it costs seconds to import and ~8 ms a call, so only these engines pay for it."""
-
-    async def health(self) -> bool:
-        return True
-
-    async def stream(
-        self, request: ChatRequest, model: str, slot: int | None, attempt: int = 0
-    ) -> AsyncGenerator[Delta, None]:
-        import os
-
-        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-        import litellm
-
-        params = {**self.config.litellm_params, **request.options}
-        target = params.pop("model", model)
-        t0 = time.perf_counter()
-        try:
-            response = await litellm.acompletion(
-                model=target,
-                messages=request.messages or [{"role": "user", "content": request.prompt or ""}],
-                stream=True,
-                tools=request.tools,
-                stream_options={"include_usage": True},
-                **params,
-            )
-            usage = Usage()
-            finish = "stop"
-            async for chunk in response:
-                for choice in chunk.choices:
-                    if choice.delta and choice.delta.content:
-                        yield Delta(content=choice.delta.content)
-                    finish = choice.finish_reason or finish
-                if getattr(chunk, "usage", None):
-                    usage = Usage(
-                        chunk.usage.prompt_tokens,
-                        chunk.usage.completion_tokens,
-                        completion_ms=(time.perf_counter() - t0) * 1000,
-                    )
-        except Exception as exc:
-            raise EngineFailure(f"{self.name}: {type(exc).__name__}: {exc}") from exc
-        yield Delta(finish_reason=finish, usage=usage)
-
-
-ADAPTERS: dict[str, type[Engine]] = {
-    "llamacpp": OpenAICompatEngine,
-    "openai": OpenAICompatEngine,
-    "vllm": OpenAICompatEngine,
-    "router": RouterEngine,
-    "ollama": OllamaEngine,
-    "litellm": LiteLLMEngine,
-}
-
-
 def build_engine(config: EngineConfig) -> Engine:
-    return ADAPTERS[config.kind](config)
+    """The adapter for ``config.kind``; Ollama's and LiteLLM's load only when configured."""
+    if config.kind == "ollama":
+        from sutazai.stack.gateway.engine_ollama import OllamaEngine
+
+        return OllamaEngine(config)
+    if config.kind == "litellm":
+        from sutazai.stack.gateway.engine_litellm import LiteLLMEngine
+
+        return LiteLLMEngine(config)
+    return (RouterEngine if config.kind == "router" else OpenAICompatEngine)(config)

@@ -10,28 +10,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import Counter
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
 
-from sutazai.gateway_report import (
-    AgentQueue,
-    CacheReport,
-    EngineQueue,
-    EngineReport,
-    QueueDepth,
-    QueuedRequest,
-    QueueSnapshot,
-    StatsSnapshot,
-)
-from sutazai.stack.gateway import telemetry
+from sutazai.gateway_report import QueueSnapshot, StatsSnapshot
+from sutazai.stack.gateway import reports, telemetry
 from sutazai.stack.gateway.budgets import DailyBudgets
 from sutazai.stack.gateway.cache import ResponseCache
 from sutazai.stack.gateway.config import GatewayConfig
 from sutazai.stack.gateway.embed_batcher import EmbeddingBatcher
-from sutazai.stack.gateway.engines import Engine, ModelInfo, OllamaEngine, build_engine
+from sutazai.stack.gateway.engines import Engine, ModelInfo, build_engine
 from sutazai.stack.gateway.routing import Router, prefix_key
 from sutazai.stack.gateway.scheduler import SlotPool
 from sutazai.stack.gateway.stats import GatewayStats
@@ -78,8 +68,8 @@ class Gateway:
             for name, e in self.engines.items()
         }
         for name, engine in self.engines.items():
-            if isinstance(engine, OllamaEngine):
-                self.pools[name].resident = engine.resident
+            if engine.resident() is not None:  # it loads and unloads models: prefer the loaded ones
+                self.pools[name].resident = lambda engine=engine: engine.resident() or set()
                 self.pools[name].switch_after_s = config.model_switch_after_s
         self.router = Router(config.routing, config.load_bound)
         self.budgets = DailyBudgets(
@@ -296,8 +286,7 @@ class Gateway:
                 slot = await pool.acquire(request.agent, request.priority, model, request.placement)
             request.placement.engine = engine.name
             telemetry.route_span(request, self.router.policy, [e.name for e, _ in candidates])
-            if isinstance(engine, OllamaEngine):
-                engine.using(model)
+            engine.using(model)
             tokens = 0
             try:
                 for attempt in range(self.config.connect_attempts):
@@ -401,67 +390,16 @@ class Gateway:
 
         return call
 
-    # --- reporting ----------------------------------------------------------------------------
+    # --- reporting (reports.py builds them) -----------------------------------------------------
 
     def snapshot(self) -> StatsSnapshot:
-        engines = {
-            name: EngineReport(
-                kind=e.config.kind,
-                url=e.config.url,
-                healthy=e.healthy,
-                breaker=e.breaker.state,
-                slots=self.pools[name].slots,
-                in_flight=self.pools[name].in_flight,
-                queue_depth=QueueDepth(**self.pools[name].depth()),
-                models=sorted(e.models),
-            )
-            for name, e in self.engines.items()
-        }
-        cache = CacheReport(
-            entries=len(self.cache),
-            hits=self.cache.hits,
-            misses=self.cache.misses,
-            shared=self.cache.shared,
-            hit_rate=round(self.cache.hit_rate, 4),
-        )
-        return self.stats.snapshot(engines, cache, self.tool_paths()).model_copy(
-            update={"budgets": self.budgets.report()}
-        )
+        return reports.stats(self)
 
     def queue(self) -> QueueSnapshot:
-        """Who waits for which engine, in order, and each agent's share: ``/admin/queue``."""
-        engines: dict[str, EngineQueue] = {}
-        in_flight: Counter[str] = Counter()
-        for name, engine in self.engines.items():
-            pool = self.pools[name]
-            engines[name] = EngineQueue(
-                slots=pool.slots,
-                in_flight=pool.in_flight,
-                mean_hold_s=None if pool.mean_hold_s is None else round(pool.mean_hold_s, 3),
-                resident_models=sorted(engine.resident()) if isinstance(engine, OllamaEngine) else None,
-                waiting=[QueuedRequest(**vars(w)) for w in pool.waiters()],
-            )
-            in_flight.update(pool.in_flight_by_agent)
-        waiting = [w for e in engines.values() for w in e.waiting]
-        agents = {
-            agent: AgentQueue(
-                waiting=sum(1 for w in waiting if w.agent == agent),
-                in_flight=in_flight[agent],
-                by_priority=dict(Counter(w.priority for w in waiting if w.agent == agent)),
-                oldest_wait_s=max((w.waited_s for w in waiting if w.agent == agent), default=0.0),
-            )
-            for agent in sorted({*in_flight, *(w.agent for w in waiting)})
-        }
-        return QueueSnapshot(routing=self.router.policy, engines=engines, agents=agents)
+        return reports.queue(self)
 
     def tool_paths(self) -> dict[str, str]:
-        """How each chat model calls tools: ``native`` or ``grammar`` (see ``tool_calls.py``)."""
-        return {
-            name: tool_path(engine, name, self.config.tool_calls)
-            for engine in self.engines.values()
-            for name, info in engine.models.items()
-            if not info.embedding
-        }
+        return reports.tool_paths(self)
 
 
 class EnginesBusy(Overloaded):
