@@ -131,7 +131,13 @@ async def test_completion_keys_values_tools_models_files(client: LanguageClient)
     assert {"fast", "quality", "local"} <= await labels(2, 6)
     assert {"prompt.md", "tools.py"} <= await labels(4, 8)
     assert {"calculator", "clock", "remember", "define"} <= await labels(6, 4)
-    assert {"max_iterations", "max_tokens", "timeout_s", "tool_timeout_s"} == await labels(8, 4)
+    assert {
+        "max_iterations",
+        "max_tokens",
+        "timeout_s",
+        "tool_timeout_s",
+        "max_total_tokens",
+    } == await labels(8, 4)
     assert {"name", "kind", "prompt", "tools", "memory"} <= await labels(9, 0)
 
 
