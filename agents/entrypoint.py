@@ -13,7 +13,7 @@ import inspect
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -23,6 +23,7 @@ from sutazai.errors import Problem, SpecError
 if TYPE_CHECKING:
     from sutazai.agents.loader import AgentDefinition
     from sutazai.agents.runtime import AgentRuntime
+    from sutazai.agents.tools import Tool
 
 
 ToolHook = Callable[[str, dict[str, Any], str, "str | None", float], None]
@@ -41,6 +42,33 @@ class AgentContext:
     system_prompt: str
     headers: dict[str, str]
     on_tool: ToolHook | None = None
+    delegates: dict[str, Tool] = field(default_factory=dict)  # the agents it may call, by name
+    loop: asyncio.AbstractEventLoop | None = None
+
+    def ask(self, agent: str, text: str) -> str:
+        """Run ``agent`` (one of this agent's ``delegates``) on ``text`` and return its answer; the
+        child run is recorded under this run. For frameworks' worker threads (sync entrypoints)."""
+        if self.loop is None:
+            raise RuntimeError("ask() needs the runtime's event loop; in an async entrypoint use ask_async()")
+        return asyncio.run_coroutine_threadsafe(self.ask_async(agent, text), self.loop).result()
+
+    async def ask_async(self, agent: str, text: str) -> str:
+        from sutazai.agents.delegation import tool_name
+
+        tool = self.delegates.get(tool_name(agent))
+        if tool is None:
+            listed = ", ".join(sorted(self.delegates)) or "none"
+            raise LookupError(f"{self.agent} may not call {agent!r}: add it to `delegates` (has: {listed})")
+        t0 = time.perf_counter()
+        try:
+            answer = str(await tool.function(input=text))
+        except Exception as exc:
+            if self.on_tool is not None:
+                self.on_tool(tool.name, {"input": text}, "", f"{type(exc).__name__}: {exc}", _ms(t0))
+            raise
+        if self.on_tool is not None:
+            self.on_tool(tool.name, {"input": text}, answer, None, _ms(t0))
+        return answer
 
     def traced(self, function: Callable[..., Any]) -> Callable[..., Any]:
         """``function``, recording each call; signature and docstring are kept, so a framework's
@@ -125,6 +153,7 @@ async def run_entrypoint(
     run_id: str,
     record: Callable[[str, float, float, dict[str, Any]], None],
     on_tool: ToolHook | None = None,
+    delegates: dict[str, Tool] | None = None,
 ) -> str:
     function = resolve(agent)
     context = AgentContext(
@@ -136,6 +165,8 @@ async def run_entrypoint(
         system_prompt=agent.system_prompt,
         headers={"X-Sutazai-Agent": agent.name, "X-Sutazai-Priority": agent.spec.priority},
         on_tool=on_tool,
+        delegates=delegates or {},
+        loop=asyncio.get_running_loop(),
     )
     started, t0 = time.time(), time.perf_counter()
     if inspect.iscoroutinefunction(function):

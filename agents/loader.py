@@ -87,6 +87,21 @@ class AgentCatalog:
                 agents[folder.name] = load_agent(folder)
             except SpecError as exc:
                 broken[folder.name] = exc
+        graph = {name: a.spec.delegates for name, a in agents.items() if a.spec.delegates}
+        if graph:  # delegation is checked across agents: an unknown callee or a loop breaks the caller
+            from sutazai.agents.delegation import delegation_problems
+
+            found = delegation_problems(
+                graph,
+                {name: a.spec.description for name, a in agents.items()},
+                {*agents, *broken},
+                {name: agents[name].spec_file for name in graph},
+            )
+            for name, problems in found.items():
+                errors = [p for p in problems if p.severity == "error"]
+                if errors:
+                    broken[name] = SpecError(errors)
+                    del agents[name]
         return cls(agents, broken)
 
     def get(self, name: str) -> AgentDefinition:

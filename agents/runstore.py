@@ -56,10 +56,17 @@ CREATE TABLE IF NOT EXISTS steps (
 """,
     # 2: the process that runs a run ("pid start-time"), to notice runs whose process died
     "ALTER TABLE runs ADD COLUMN owner TEXT;",
+    # 3: delegation: a child run knows its parent run and the parent's step that called it
+    """
+ALTER TABLE runs ADD COLUMN parent_run TEXT;
+ALTER TABLE runs ADD COLUMN parent_step INTEGER;
+CREATE INDEX IF NOT EXISTS runs_parent ON runs(parent_run);
+""",
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 RUN_COLUMNS = (
-    "id, agent, input, status, model, output, error, prompt_tokens, completion_tokens, started_at, ended_at"
+    "id, agent, input, status, model, output, error, prompt_tokens, completion_tokens, started_at, ended_at, "
+    "parent_run, parent_step"
 )
 STEP_COLUMNS = "run_id, seq, kind, started_at, duration_ms, prompt_tokens, completion_tokens, data, error"
 
@@ -77,6 +84,8 @@ class RunRecord:
     completion_tokens: int
     started_at: float
     ended_at: float | None
+    parent_run: str | None = None  # a delegated run: the run that called it
+    parent_step: int | None = None  # and the step (a tool call) it answers
 
     @property
     def duration_ms(self) -> float | None:
@@ -155,11 +164,18 @@ class RunStore:
     def close(self) -> None:
         self._db.close()
 
-    def start_run(self, agent: str, user_input: str, model: str | None) -> str:
+    def start_run(
+        self,
+        agent: str,
+        user_input: str,
+        model: str | None,
+        parent_run: str | None = None,
+        parent_step: int | None = None,
+    ) -> str:
         run_id = uuid.uuid4().hex[:12]
         self._db.execute(
-            "INSERT INTO runs (id, agent, input, status, model, started_at, owner) "
-            "VALUES (:id, :agent, :input, 'running', :model, :started, :owner)",
+            "INSERT INTO runs (id, agent, input, status, model, started_at, owner, parent_run, parent_step) "
+            "VALUES (:id, :agent, :input, 'running', :model, :started, :owner, :parent_run, :parent_step)",
             {
                 "id": run_id,
                 "agent": agent,
@@ -167,9 +183,28 @@ class RunStore:
                 "model": model,
                 "started": time.time(),
                 "owner": self.owner,
+                "parent_run": parent_run,
+                "parent_step": parent_step,
             },
         )
         return run_id
+
+    def tree(self, run_id: str) -> list[dict[str, Any]]:
+        """The runs this run delegated to, each with its steps and its own children, as plain data
+        (``sutazai show --json``, MCP ``read_trace``)."""
+        from dataclasses import asdict
+
+        return [
+            {**asdict(c), "steps": [asdict(s) for s in self.steps(c.id)], "children": self.tree(c.id)}
+            for c in self.children(run_id)
+        ]
+
+    def children(self, run_id: str) -> list[RunRecord]:
+        """Runs this run delegated to, in the order they started."""
+        rows = self._db.execute(
+            f"SELECT {RUN_COLUMNS} FROM runs WHERE parent_run = ? ORDER BY started_at", (run_id,)
+        )
+        return [RunRecord(*row) for row in rows]
 
     def add_step(
         self,

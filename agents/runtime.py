@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from sutazai.agents import protocol, tracing
+from sutazai.agents.delegation import Callees, Lineage
 from sutazai.agents.events import (
     MemoriesRetrieved,
     RunEvent,
@@ -46,11 +48,19 @@ class _Usage:
 
 
 @dataclass
-class _RunState:
+class RunState:
     run_id: str
     deadline: float | None = None  # event-loop time the run must end by
     seq: int = 0
     usage: _Usage = field(default_factory=_Usage)
+    depth: int = 0  # 0: started by a user; n: n levels of delegation below one
+    max_depth: int = 3  # the deepest level delegation may reach below the run a user started
+    budget: int | None = None  # tokens this run may use, children included (None: no limit)
+    delegations: int = 0
+
+
+def _now() -> float:
+    return asyncio.get_running_loop().time()
 
 
 class AgentRuntime:
@@ -59,6 +69,7 @@ class AgentRuntime:
         self.client = client
         self.store = store
         self._memories: dict[str, Memory] = {}
+        self.callees = Callees(workspace)
 
     # --- memory -------------------------------------------------------------------------------
 
@@ -107,6 +118,7 @@ class AgentRuntime:
         history: list[dict[str, Any]] | None = None,
         priority: str | None = None,
         messages: list[dict[str, Any]] | None = None,
+        parent: Lineage | None = None,
     ) -> AsyncIterator[RunEvent]:
         """Run one turn; yields events as they happen. Cancel the consumer to cancel the run.
 
@@ -114,8 +126,19 @@ class AgentRuntime:
         retrieval, no prompt assembly; the loop continues from there.
         """
         spec = agent.spec
-        run_id = self.store.start_run(agent.name, user_input, spec.model_ref)
-        state = _RunState(run_id, asyncio.get_running_loop().time() + spec.limits.timeout_s)
+        run_id = self.store.start_run(
+            agent.name, user_input, spec.model_ref, parent and parent.run_id, parent and parent.step
+        )
+        timeout_s = spec.limits.timeout_s
+        budget = spec.limits.max_total_tokens
+        if parent is not None:  # a child inherits its parent's deadline and what is left of its budget
+            timeout_s = max(0.001, min(timeout_s, (parent.deadline or math.inf) - _now()))
+            budget = parent.budget if budget is None else min(budget, parent.budget or budget)
+        depth = parent.depth if parent else 0
+        max_depth = depth + spec.limits.max_depth
+        if parent is not None:
+            max_depth = min(max_depth, parent.max_depth)
+        state = RunState(run_id, _now() + timeout_s, depth=depth, budget=budget, max_depth=max_depth)
         yield RunStarted(run_id, agent.name, spec.model_ref)
         queue: asyncio.Queue[RunEvent | None] = asyncio.Queue()
         output_parts: list[str] = []
@@ -123,14 +146,14 @@ class AgentRuntime:
         async def drive() -> None:
             try:
                 with tracing.agent_span(agent.name, run_id, spec.model_ref):
-                    async with asyncio.timeout(spec.limits.timeout_s):
+                    async with asyncio.timeout(timeout_s):
                         output = await self._loop(
                             agent, user_input, history or [], priority, state, queue, messages
                         )
                 output_parts.append(output)
                 await self._finish(state, "ok", output, None, queue)
             except TimeoutError:
-                await self._fail(state, "timeout", f"run exceeded {spec.limits.timeout_s:g} s", queue)
+                await self._fail(state, "timeout", f"run exceeded {timeout_s:g} s", queue)
             except asyncio.CancelledError:
                 await self._fail(state, "cancelled", "cancelled by the caller", queue)
                 raise
@@ -154,20 +177,20 @@ class AgentRuntime:
                     await task
 
     async def _finish(
-        self, state: _RunState, status: str, output: str, error: str | None, queue: asyncio.Queue[Any]
+        self, state: RunState, status: str, output: str, error: str | None, queue: asyncio.Queue[Any]
     ) -> None:
         u = state.usage
         self.store.finish_run(state.run_id, status, output, error, u.prompt, u.completion)
         await queue.put(RunFinished(state.run_id, status, output, error, u.prompt, u.completion, state.seq))
         await queue.put(None)
 
-    async def _fail(self, state: _RunState, status: str, error: str, queue: asyncio.Queue[Any]) -> None:
+    async def _fail(self, state: RunState, status: str, error: str, queue: asyncio.Queue[Any]) -> None:
         self._record(state, "error", time.time(), 0.0, {"status": status}, error=error)
         await self._finish(state, status, "", error, queue)
 
     def _record(
         self,
-        state: _RunState,
+        state: RunState,
         kind: str,
         started: float,
         duration_ms: float,
@@ -187,7 +210,7 @@ class AgentRuntime:
         user_input: str,
         history: list[dict[str, Any]],
         priority: str | None,
-        state: _RunState,
+        state: RunState,
         queue: asyncio.Queue[RunEvent | None],
         replayed: list[dict[str, Any]] | None = None,
     ) -> str:
@@ -196,9 +219,15 @@ class AgentRuntime:
             from sutazai.agents.entrypoint import run_entrypoint
 
             return await run_entrypoint(
-                self, agent, user_input, state.run_id, self._record_for(state), self._tool_hook(state, queue)
+                self,
+                agent,
+                user_input,
+                state.run_id,
+                self._record_for(state),
+                self._tool_hook(state, queue),
+                self._delegate_tools(agent, state, priority),
             )
-        tools = self._bound_tools(agent)
+        tools = {**self._bound_tools(agent), **self._delegate_tools(agent, state, priority)}
         system = agent.system_prompt
         if replayed is None and spec.memory.enabled and spec.memory.top_k > 0:
             hits = await self._retrieve(agent, user_input, state)
@@ -234,6 +263,13 @@ class AgentRuntime:
                 messages.append({"role": "user", "content": f"RESULT: {result}"})
         return content
 
+    def _delegate_tools(
+        self, agent: AgentDefinition, state: RunState, priority: str | None
+    ) -> dict[str, Tool]:
+        from sutazai.agents.delegation import delegate_tools
+
+        return delegate_tools(self, agent, state, priority) if agent.spec.delegates else {}
+
     async def _native_tools(self, tool_protocol: str, model: str) -> bool:
         """Standard tool calls when the spec asks for them, or (``auto``) when the gateway says it
         makes them work for this model; else the ``TOOL:`` text protocol."""
@@ -244,7 +280,7 @@ class AgentRuntime:
         except UserError:
             return False  # the chat call that follows reports an unreachable gateway properly
 
-    def _backoff_recorder(self, state: _RunState) -> Any:
+    def _backoff_recorder(self, state: RunState) -> Any:
         """A busy gateway's wait, as a step of the run: the trace says why the run was slow."""
 
         def on_backoff(status: int, seconds: float, message: str) -> None:
@@ -253,7 +289,7 @@ class AgentRuntime:
 
         return on_backoff
 
-    def _tool_hook(self, state: _RunState, queue: asyncio.Queue[RunEvent | None]) -> Any:
+    def _tool_hook(self, state: RunState, queue: asyncio.Queue[RunEvent | None]) -> Any:
         """A framework tool's call as a step and two events, from whichever thread the framework
         calls it on: everything is handed to the run's event loop."""
         loop = asyncio.get_running_loop()
@@ -275,13 +311,13 @@ class AgentRuntime:
 
         return on_tool
 
-    def _record_for(self, state: _RunState) -> Any:
+    def _record_for(self, state: RunState) -> Any:
         def record(kind: str, started: float, duration_ms: float, data: dict[str, Any]) -> None:
             self._record(state, kind, started, duration_ms, data)
 
         return record
 
-    async def _retrieve(self, agent: AgentDefinition, query: str, state: _RunState) -> list[MemoryHit]:
+    async def _retrieve(self, agent: AgentDefinition, query: str, state: RunState) -> list[MemoryHit]:
         started = time.time()
         t0 = time.perf_counter()
         with tracing.retrieval_span(agent.name, agent.spec.memory.backend or "memory"):
@@ -302,7 +338,7 @@ class AgentRuntime:
         native_tools: list[dict[str, Any]] | None,
         hold_tool_lines: bool,
         priority: str | None,
-        state: _RunState,
+        state: RunState,
         queue: asyncio.Queue[RunEvent | None],
     ) -> tuple[str, list[protocol.ParsedCall]]:
         spec = agent.spec
@@ -390,7 +426,7 @@ class AgentRuntime:
         agent_limits: LimitsSpec,
         tools: dict[str, Tool],
         call: protocol.ParsedCall,
-        state: _RunState,
+        state: RunState,
         queue: asyncio.Queue[RunEvent | None],
     ) -> str:
         await queue.put(ToolCalled(call.name, call.arguments))
@@ -406,8 +442,12 @@ class AgentRuntime:
                 problems = tool.argument_problems(call.arguments)
                 if problems:
                     raise ValueError("arguments do not match the tool's schema: " + "; ".join(problems))
-                replayed = await self.client.replayed_tool(call.name, call.arguments)
-                if replayed is not None:  # a cassette's answer: a clock or a search replays alike
+                replayed = (
+                    None if tool.delegate else await self.client.replayed_tool(call.name, call.arguments)
+                )
+                if tool.delegate:  # the child run's own model calls are what a cassette replays
+                    result = await tool.call(call.arguments, max(1.0, (state.deadline or 0) - _now()))
+                elif replayed is not None:  # a cassette's answer: a clock or a search replays alike
                     result = replayed
                 else:
                     result = await tool.call(call.arguments, agent_limits.tool_timeout_s)
@@ -465,9 +505,10 @@ def _assistant_message(content: str, call: protocol.ParsedCall) -> dict[str, Any
     }
 
 
-def _within_budget(agent: AgentDefinition, state: _RunState) -> None:
-    """Before a model call: a run that has spent ``limits.max_total_tokens`` stops here."""
-    limit = agent.spec.limits.max_total_tokens
+def _within_budget(agent: AgentDefinition, state: RunState) -> None:
+    """Before a model call: a run that has spent ``limits.max_total_tokens`` (or, for a child,
+    what its parent had left) stops here."""
+    limit = state.budget
     used = state.usage.prompt + state.usage.completion
     if limit is not None and used >= limit:
         raise BudgetExceeded(

@@ -50,6 +50,12 @@ class LimitsSpec(_Strict):
     max_iterations: int = Field(4, ge=1, le=50, description="Model calls per run, tool rounds included.")
     timeout_s: float = Field(120.0, gt=0, le=3600, description="Wall-clock limit for one run.")
     max_tokens: int = Field(256, ge=1, le=32768, description="Completion tokens per model call.")
+    max_depth: int = Field(
+        3, ge=1, le=8, description="How many levels of delegation may nest below a run of this agent."
+    )
+    max_delegations: int = Field(
+        4, ge=1, le=64, description="Runs of other agents one run of this agent may start (fan-out)."
+    )
     max_total_tokens: int | None = Field(
         None,
         ge=1,
@@ -79,6 +85,12 @@ class AgentSpec(_Strict):
     seed: int | None = Field(None, description="Fixed seed for reproducible sampling.")
     prompt: PromptSpec = Field(description="System prompt, inline (`text`) or from a file (`file`).")
     tools: list[str] = Field(default_factory=list, description="Built-in tools or functions in tools.py.")
+    delegates: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*$")]] = Field(
+        default_factory=list,
+        description="Agents of this workspace it may call: each is offered to the model as a tool "
+        "`ask_<agent>` with that agent's description, taking `input`; the child run is recorded under "
+        "this run's step, inherits its priority, deadline and token budget.",
+    )
     tool_protocol: ToolProtocol = Field(
         "auto", description="native tool calls, a text protocol small models follow, or auto (both)."
     )

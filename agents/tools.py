@@ -37,6 +37,7 @@ class Tool:
     function: ToolFunction
     description: str
     parameters: dict[str, Any]
+    delegate: bool = False  # another agent's run: bounded by the run's deadline, replayed by its own calls
 
     @classmethod
     def from_function(cls, name: str, function: ToolFunction) -> Tool:

@@ -1,4 +1,7 @@
-"""An engine that answers at once (OpenAI-compatible, streaming or not): the overhead baseline."""
+"""An engine that answers at once (OpenAI-compatible, streaming or not): the overhead baseline.
+
+It answers "ok", except to a last message ``call <text>``: then it answers ``<text>`` (a
+``TOOL:`` line, say), so a benchmark can make an agent call a tool or another agent."""
 
 from __future__ import annotations
 
@@ -25,10 +28,18 @@ CHUNKS = (
 )
 
 
+def _scripted(body: dict[str, object]) -> bytes | None:
+    messages = body.get("messages")
+    last = messages[-1].get("content") if isinstance(messages, list) and messages else None
+    if not isinstance(last, str) or not last.startswith("call "):
+        return None
+    return CHUNKS.replace(b'"content":"ok"', b'"content":' + orjson.dumps(last[5:]))
+
+
 async def chat(request: web.Request) -> web.StreamResponse:
     body = orjson.loads(await request.read())
     if body.get("stream"):
-        return web.Response(body=CHUNKS, content_type="text/event-stream")
+        return web.Response(body=_scripted(body) or CHUNKS, content_type="text/event-stream")
     return web.Response(body=WHOLE, content_type="application/json")
 
 

@@ -137,4 +137,17 @@ def analyse(path: Path, text: str, index: WorkspaceIndex, models: GatewayModels)
         *checked.problems,
         *_duplicate_name(path, checked.tree, lines, index),
         *_unknown_models(path, checked.tree, lines, index, models),
+        *_delegation(path, checked.tree, lines, index),
     ]
+
+
+def _delegation(path: Path, tree: Any, lines: list[str], index: WorkspaceIndex) -> list[Problem]:
+    """The loader's delegation rules over the workspace, with this buffer as it is now."""
+    from sutazai.agents.delegation import delegation_findings, locate
+
+    name, delegates = tree.get("name"), tree.get("delegates")
+    if not isinstance(name, str) or not isinstance(delegates, list) or not delegates:
+        return []
+    graph = {**index.delegates, name: [str(d) for d in delegates]}
+    findings = delegation_findings(graph, index.descriptions, set(index.agent_names()) | {name})
+    return locate(tree, lines, path, findings.get(name, []))

@@ -70,6 +70,17 @@ def complete(
     folder = path.parent
     if ctx.in_list_of == "tools" and not ctx.path:
         return _tool_items(folder)
+    if ctx.in_list_of == "delegates" and not ctx.path:
+        return [
+            lsp.CompletionItem(
+                label=name,
+                kind=lsp.CompletionItemKind.Module,
+                detail="agent",
+                documentation=index.descriptions.get(name) or None,
+            )
+            for name in index.agent_names()
+            if name != folder.name
+        ]
     if ctx.at_key:
         model = model_at(kind, ctx.path)
         if model is None:

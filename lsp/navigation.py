@@ -72,6 +72,9 @@ def definition(path: Path, text: str, pos: lsp.Position) -> lsp.Location | None:
         if target.is_relative_to(path.parent.resolve()) and target.exists():
             return lsp.Location(uri=target.as_uri(), range=zero)
         return None
+    if ctx.in_list_of == "delegates":  # the called agent's own agent.yaml
+        target = path.parent.parent / word / "agent.yaml"
+        return lsp.Location(uri=target.resolve().as_uri(), range=zero) if target.is_file() else None
     functions = tool_functions_in(path.parent / "tools.py")
     if word in functions:
         n = functions[word] - 1

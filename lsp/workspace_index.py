@@ -1,4 +1,5 @@
-"""A cheap index of the workspace: agent names (for duplicates) and tiers, kept up to date on edits."""
+"""A cheap index of the workspace: agent names (for duplicates), their descriptions and delegates
+(for delegation checks, completion and go to definition) and tiers, kept up to date on edits."""
 
 from __future__ import annotations
 
@@ -10,12 +11,16 @@ from sutazai.errors import UserError
 from sutazai.workspace import AGENT_FILE, MARKER, find_root
 
 _NAME = re.compile(r"^name:\s*['\"]?([^'\"\s#]+)", re.MULTILINE)
+_DESCRIPTION = re.compile(r"^description:\s*(.*)$", re.MULTILINE)
+_DELEGATES = re.compile(r"^delegates:\s*\[([^\]]*)\]", re.MULTILINE)
 
 
 class WorkspaceIndex:
     def __init__(self) -> None:
         self.root: Path | None = None
         self.names: dict[Path, str] = {}
+        self.descriptions: dict[str, str] = {}
+        self.delegates: dict[str, list[str]] = {}
         self.tiers: set[str] = set(DEFAULT_TIERS)
 
     def ensure(self, document: Path) -> None:
@@ -44,7 +49,13 @@ class WorkspaceIndex:
     def update(self, spec: Path, text: str) -> None:
         match = _NAME.search(text)
         if match:
-            self.names[spec] = match.group(1)
+            name = self.names[spec] = match.group(1)
+            described = _DESCRIPTION.search(text)
+            self.descriptions[name] = described.group(1).strip().strip("'\"") if described else ""
+            listed = _DELEGATES.search(text)  # the flow form `[a, b]` scaffolds write; else none known
+            self.delegates[name] = (
+                [d.strip().strip("'\"") for d in listed.group(1).split(",") if d.strip()] if listed else []
+            )
         else:
             self.names.pop(spec, None)
 

@@ -15,7 +15,7 @@ import jinja2
 
 from sutazai.agents.spec import SCHEMA_ID
 from sutazai.errors import Problem, UserError
-from sutazai.scaffolds.kinds import DEMO_AGENTS, KIND_DEFAULTS
+from sutazai.scaffolds.kinds import DEMO_AGENTS, DEMO_PLANNER, KIND_DEFAULTS
 from sutazai.workspace import MARKER, check_name
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -87,6 +87,7 @@ def agent_context(name: str, kind: str, tier: str = "fast", framework: str | Non
         "schema_url": SCHEMA_ID,
         "max_tokens": 96,
         "entrypoint": "agent_main:run" if framework else None,
+        "delegates": [],
         **defaults,
     }
 
@@ -99,6 +100,7 @@ def new_agent(
     tier: str = "fast",
     force: bool = False,
     framework: str | None = None,
+    overrides: dict[str, Any] | None = None,
 ) -> Path:
     from sutazai.agents.loader import load_agent
 
@@ -107,7 +109,7 @@ def new_agent(
     with tempfile.TemporaryDirectory(dir=agents_dir, prefix=f".{name}.") as tmp:
         staging = Path(tmp) / name
         staging.mkdir()
-        context = agent_context(name, kind, tier, framework)
+        context = {**agent_context(name, kind, tier, framework), **(overrides or {})}
         _render_tree(
             {**AGENT_FILES, "test_agent.py.j2": f"test_{name.replace('-', '_')}.py"},
             "agent",
@@ -136,6 +138,7 @@ def init_workspace(root: Path, *, demo: bool = False, force: bool = False) -> Pa
         if demo:
             for name, kind in DEMO_AGENTS.items():
                 new_agent(staging / "agents", name, kind)
+            new_agent(staging / "agents", DEMO_PLANNER["name"], DEMO_PLANNER["kind"], overrides=DEMO_PLANNER)
         for item in staging.iterdir():
             if item.name == "agents" and (root / "agents").is_dir():
                 for agent in item.iterdir():  # keep agents the workspace already has

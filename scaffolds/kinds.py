@@ -84,6 +84,31 @@ DEMO_AGENTS: dict[str, str] = {
     "fact-finder": "knowledge",
 }
 
+# The demo's composed agent: a planner that hands work to two demo agents (agents calling agents).
+DEMO_PLANNER: dict[str, Any] = {
+    "name": "planner",
+    "kind": "document",
+    "delegates": ["fact-finder", "summarizer"],
+    "description": "Plans an answer: asks fact-finder for facts, then summarizer for a short summary.",
+    "prompt": "You plan answers. Ask ask_fact_finder for the facts a question needs, then ask "
+    "ask_summarizer to summarise them, and answer with that summary.",
+    "tools": [],
+    "memory": False,
+    "smoke_cases": [
+        {
+            "name": "answers",
+            "input": "What is the capital of France, in one sentence?",
+            "tags": ["fast"],
+            "expect": {"regex": "\\w+"},
+        },
+        {
+            "name": "no-error",
+            "input": "Plan a short note about Paris.",
+            "expect": {"not_contains": "Traceback"},
+        },
+    ],
+}
+
 # The first case of every kind is quick and tagged: `sutazai smoke --tag fast`, `pytest -m fast`.
 for _defaults in KIND_DEFAULTS.values():
     _defaults["smoke_cases"][0].setdefault("tags", ["fast"])

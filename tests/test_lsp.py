@@ -137,6 +137,8 @@ async def test_completion_keys_values_tools_models_files(client: LanguageClient)
         "timeout_s",
         "tool_timeout_s",
         "max_total_tokens",
+        "max_depth",
+        "max_delegations",
     } == await labels(8, 4)
     assert {"name", "kind", "prompt", "tools", "memory"} <= await labels(9, 0)
 
@@ -331,3 +333,27 @@ async def test_a_deleted_agent_no_longer_clashes_by_name(client: LanguageClient)
     client.workspace_did_delete_files(lsp.DeleteFilesParams(files=[lsp.FileDelete(uri=uri(copy))]))
     await client.wait_for_notification(lsp.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
     assert "duplicate-name" not in {d.code for d in client.diagnostics[uri(spec("summarizer"))]}
+
+
+async def test_delegates_complete_check_and_link(client: LanguageClient) -> None:
+    path = spec("summarizer")
+    text = path.read_text().replace("tools:", "delegates:\n  - planner\n  - \ntools:", 1)
+    diags = await open_doc(client, path, text)
+    cycle = [d for d in diags if d.code == "delegation-cycle"]  # planner delegates to summarizer
+    assert cycle and "summarizer → planner → summarizer" in cycle[0].message
+    line = text.split("\n").index("  - ")
+    result = await client.text_document_completion_async(
+        lsp.CompletionParams(
+            text_document=lsp.TextDocumentIdentifier(uri=uri(path)), position=lsp.Position(line, 4)
+        )
+    )
+    items = result.items if isinstance(result, lsp.CompletionList) else result or []
+    labels = {i.label for i in items}
+    assert {"fact-finder", "planner", "code-helper"} <= labels and "summarizer" not in labels
+    found = await client.text_document_definition_async(
+        lsp.DefinitionParams(
+            text_document=lsp.TextDocumentIdentifier(uri=uri(path)), position=lsp.Position(line - 1, 6)
+        )
+    )
+    target = found[0] if isinstance(found, list) else found
+    assert target is not None and target.uri.endswith("/agents/planner/agent.yaml")

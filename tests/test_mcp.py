@@ -32,11 +32,12 @@ async def test_mcp_lists_runs_smokes_and_traces(tmp_path: Path) -> None:
             tools = {t.name for t in (await session.list_tools()).tools}
             assert tools == {"list_agents", "run_agent", "run_smoke", "read_trace"}
             listed = (await session.call_tool("list_agents", {})).content[0].text  # type: ignore[union-attr]
-            assert listed.splitlines()[0] == "4 agents:"
+            assert listed.splitlines()[0] == "5 agents:"
             assert [line.split(" ")[1] for line in listed.splitlines()[1:]] == [
                 "chat-buddy",
                 "code-helper",
                 "fact-finder",
+                "planner",
                 "summarizer",
             ]
             ran = _text(await session.call_tool("run_agent", {"name": "summarizer", "input": "hello"}))

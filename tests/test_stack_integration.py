@@ -32,7 +32,7 @@ def test_demo_fleet_answers_through_the_gateway(real_stack: tuple[Workspace, str
     )
     assert result.returncode == 0, result.stderr
     runs = json.loads(result.stdout)["runs"]
-    assert {r["agent"] for r in runs} == {"summarizer", "code-helper", "chat-buddy", "fact-finder"}
+    assert {r["agent"] for r in runs} == {"summarizer", "code-helper", "chat-buddy", "fact-finder", "planner"}
     assert all(r["status"] == "ok" and r["output"].strip() and r["tokens"] > 0 for r in runs)
 
 

@@ -33,7 +33,7 @@ async def test_agents_table_filter_sort_and_broken_agents(live: tuple[Workspace,
     async with app.run_test(size=(80, 24)) as pilot:
         await settled(pilot)
         rows = {r.name: r for r in app.agents_pane.rows}
-        assert set(rows) == {"chat-buddy", "code-helper", "fact-finder", "summarizer"}
+        assert set(rows) == {"chat-buddy", "code-helper", "fact-finder", "planner", "summarizer"}
         assert rows["code-helper"].status == "broken" and "agent.yaml:4" in rows["code-helper"].errors
         await pilot.press("slash", "f", "c", "t")
         assert [r.name for r in app.agents_pane.visible_rows()] == ["fact-finder"]
@@ -250,3 +250,30 @@ async def test_the_traces_pane_turns_a_run_into_a_smoke_case(live: tuple[Workspa
         await settled(pilot)
     smoke = (workspace.agent_dir("summarizer") / "smoke.yaml").read_text()
     assert "Summarise: the pane" in smoke and "from run" in smoke
+
+
+async def test_the_traces_pane_shows_delegated_runs_as_a_tree(tmp_path: Path) -> None:
+    from sutazai.agents.runstore import RunStore
+
+    root = init_workspace(tmp_path / "ws", demo=True)
+    workspace = Workspace(root, flags={"gateway": {"url": "http://127.0.0.1:9"}})
+    store = RunStore(workspace.runs_db)
+    top = store.start_run("planner", "plan it", "fast")
+    child = store.start_run("fact-finder", "the facts", "fast", parent_run=top, parent_step=2)
+    grandchild = store.start_run("summarizer", "sum up", "fast", parent_run=child, parent_step=2)
+    for run_id in (grandchild, child, top):
+        store.finish_run(run_id, "ok", "done", None, 10, 5)
+    app = WorkbenchApp(workspace, watch=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settled(pilot)
+        await pilot.press("3")
+        await settled(pilot)
+        runs = app.query_one("#runs-table")
+        runs.move_cursor(row=[runs.get_row_at(i)[0] for i in range(runs.row_count)].index(top))  # type: ignore[attr-defined]
+        await settled(pilot)
+        tree = app.query_one("#run-tree")
+        assert tree.display
+        labels = [str(node.label) for node in tree.root.children]  # type: ignore[attr-defined]
+        assert len(labels) == 1 and "fact-finder" in labels[0] and "15 tokens" in labels[0]
+        nested = tree.root.children[0].children  # type: ignore[attr-defined]
+        assert "summarizer" in str(nested[0].label)

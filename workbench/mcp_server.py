@@ -77,14 +77,16 @@ def build(workspace: Workspace) -> MCPServer:
 
     @server.tool(structured_output=False)
     def read_trace(run_id: str) -> str:
-        """A run's trace: the run, then every step (prompt as sent, response, tool calls, timings, tokens)."""
+        """A run's trace: the run, then every step (prompt as sent, response, tool calls, timings, tokens),
+        then the runs it delegated to (``children``), each with its own steps and children."""
         from sutazai.agents.runstore import RunStore
 
         store = RunStore(workspace.runs_db)
         record = store.run(run_id)
         if record is None:
             return reply({"error": f"no single run matches {run_id!r}"})
-        return reply({"run": asdict(record), "steps": [asdict(s) for s in store.steps(record.id)]})
+        steps = [asdict(s) for s in store.steps(record.id)]
+        return reply({"run": asdict(record), "steps": steps, "children": store.tree(record.id)})
 
     return server
 

@@ -251,7 +251,7 @@ def runs(
         ms = f"{r.duration_ms:.0f}" if r.duration_ms is not None else "-"
         table.add_row(
             r.id,
-            r.agent,
+            f"↳ {r.agent}" if r.parent_run else r.agent,  # delegated by another run
             _when(r.started_at),
             r.status,
             ms,
@@ -278,12 +278,22 @@ def show(
         raise UserError(Problem(f"no single run matches {run_id!r}", hint="`sutazai runs` lists run ids"))
     steps = store.steps(record.id)
     if as_json:
-        emit_json({"run": asdict(record), "steps": [asdict(s) for s in steps]})
+        emit_json(
+            {
+                "run": asdict(record),
+                "steps": [asdict(s) for s in steps],
+                "children": store.tree(record.id),
+            }
+        )
         return
     console.print(
         f"[bold]run {record.id}[/] · {record.agent} · {record.model} · {record.status} · "
         f"{_when(record.started_at)}"
     )
+    if record.parent_run:
+        console.print(f"[dim]delegated by run {record.parent_run}, step #{record.parent_step}[/]")
+    for line in _tree_lines(store, record.id, 1):
+        console.print(line, highlight=False)
     console.print(f"[bold]input:[/] {escape(record.input)}")
     for step in steps:
         head = f"\n[bold]#{step.seq} {step.kind}[/] {step.duration_ms:.1f} ms"
@@ -314,6 +324,19 @@ def show(
         console.print(f"\n[bold]output:[/] {escape(record.output)}")
     if record.error:
         console.print(f"\n[red]error: {escape(record.error)}[/]")
+
+
+def _tree_lines(store: RunStore, run_id: str, depth: int) -> list[str]:
+    """The delegation tree under a run: agent, run, status, tokens and time per child."""
+    lines = []
+    for child in store.children(run_id):
+        ms = f"{child.duration_ms:.0f} ms" if child.duration_ms is not None else "running"
+        lines.append(
+            f"{'  ' * depth}└ step #{child.parent_step} → {child.agent} run {child.id} · {child.status} · "
+            f"{child.prompt_tokens + child.completion_tokens} tokens · {ms}"
+        )
+        lines += _tree_lines(store, child.id, depth + 1)
+    return lines
 
 
 def schema() -> None:

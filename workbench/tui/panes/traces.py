@@ -1,5 +1,6 @@
 """Trace and debug: runs from the run store, step by step; edit a step's prompt and replay from it;
-mark two runs to compare them side by side; turn a run into a smoke case with its cassette.
+mark two runs to compare them side by side; turn a run into a smoke case with its cassette. A run
+that delegated to other agents shows them as a tree you can fold, with each child's tokens and time.
 
 The pane holds one run store for its life and queries it only from worker threads, one query at a
 time: a highlight never blocks the UI on SQLite, and no connection is opened per row.
@@ -11,14 +12,14 @@ import datetime as dt
 import json
 import threading
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from rich.markup import escape
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable, Static, Tree
 
 from sutazai.agents.runstore import RunRecord, RunStore, StepRecord
 from sutazai.workspace import Workspace
@@ -84,6 +85,9 @@ class TracesPane(Horizontal):
             steps: DataTable[str] = DataTable(id="steps-table", cursor_type="row")
             steps.add_columns("#", "kind", "ms", "tokens", "summary")
             yield steps
+            calls: Tree[str] = Tree("delegated runs", id="run-tree")
+            calls.display = False  # only for runs that called other agents
+            yield calls
             with VerticalScroll(id="step-scroll"):
                 yield Static("select a run, then a step", id="step-detail")
 
@@ -132,12 +136,41 @@ class TracesPane(Horizontal):
 
     @work(thread=True, exclusive=True, group="run")
     def load_run(self, run_id: str) -> None:
-        nothing: tuple[RunRecord | None, list[StepRecord]] = (None, [])
-        record, steps = self._read(lambda store: (store.run(run_id), store.steps(run_id)), nothing)
-        self.app.call_from_thread(self._show_run, record, steps)
+        nothing: tuple[RunRecord | None, list[StepRecord], list[dict[str, Any]]] = (None, [], [])
+        record, steps, tree = self._read(
+            lambda store: (store.run(run_id), store.steps(run_id), store.tree(run_id)), nothing
+        )
+        self.app.call_from_thread(self._show_run, record, steps, tree)
 
-    def _show_run(self, record: RunRecord | None, steps: list[StepRecord]) -> None:
+    def _show_tree(self, tree: list[dict[str, Any]]) -> None:
+        widget = self.query_one("#run-tree", Tree)
+        widget.clear()
+        widget.display = bool(tree)
+
+        def add(node: Any, children: list[dict[str, Any]]) -> None:
+            for child in children:
+                ms = (
+                    "running"
+                    if child["ended_at"] is None
+                    else f"{(child['ended_at'] - child['started_at']) * 1000:.0f} ms"
+                )
+                label = (
+                    f"step #{child['parent_step']} → {child['agent']} · {child['status']} · "
+                    f"{child['prompt_tokens'] + child['completion_tokens']} tokens · {ms}"
+                )
+                add(
+                    node.add(label, expand=True) if child["children"] else node.add_leaf(label),
+                    child["children"],
+                )
+
+        add(widget.root, tree)
+        widget.root.expand()
+
+    def _show_run(
+        self, record: RunRecord | None, steps: list[StepRecord], tree: list[dict[str, Any]] | None = None
+    ) -> None:
         self.record, self.steps = record, steps
+        self._show_tree(tree or [])
         table = self.query_one("#steps-table", DataTable)
         table.clear()
         for s in self.steps:

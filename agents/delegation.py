@@ -1,0 +1,214 @@
+"""Agents that call agents: the ``delegates`` of ``agent.yaml``, checked over the whole workspace.
+
+A delegate is offered to the model as a tool ``ask_<agent>`` (dashes become underscores, as tool
+names allow), described by the callee's ``description`` and taking one string, ``input``. The
+workspace-wide rules live here because no single file can check them: a delegate must be an agent
+of the workspace, delegation must not loop (A → B → A would never end), and a callee without a
+description gives the model nothing to choose it by (a warning). The loader refuses an agent with
+an error here (``AgentCatalog.scan``); the language server publishes the same problems.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sutazai.agents.yamlpos import at_key, parse_mapping
+from sutazai.errors import Problem
+
+if TYPE_CHECKING:
+    from sutazai.agents.loader import AgentDefinition
+    from sutazai.agents.runtime import AgentRuntime, RunState
+    from sutazai.agents.tools import Tool
+    from sutazai.workspace import Workspace
+
+TOOL_PREFIX = "ask_"
+
+
+class DelegationRefused(Exception):
+    """A delegation past ``limits.max_depth`` or ``limits.max_delegations``: refused at once, reported
+    to the calling model as the tool's error (never a hang)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Lineage:
+    """What a child run inherits from the run that calls it."""
+
+    run_id: str  # the parent run
+    step: int  # the parent's step (its tool call) that this run answers
+    depth: int
+    max_depth: int  # the deepest level any run below may reach (the tightest limit on the way)
+    deadline: float | None  # event-loop time: the child ends when its parent must
+    budget: int | None  # tokens the parent has left: the child's are counted against them
+    priority: str | None
+
+
+class Callees:
+    """Delegates' definitions, each loaded again only when its agent.yaml changed."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+        self._loaded: dict[str, tuple[int, AgentDefinition]] = {}
+
+    def get(self, name: str) -> AgentDefinition:
+        from sutazai.agents.loader import load_agent
+
+        folder = self.workspace.agent_dir(name)
+        spec = folder / "agent.yaml"
+        stamp = spec.stat().st_mtime_ns if spec.exists() else 0
+        cached = self._loaded.get(name)
+        if cached is None or cached[0] != stamp:
+            cached = self._loaded[name] = (stamp, load_agent(folder))
+        return cached[1]
+
+
+def delegate_tools(
+    runtime: AgentRuntime, caller: AgentDefinition, state: RunState, priority: str | None
+) -> dict[str, Tool]:
+    """The agents ``caller`` may call, as tools; each call is a child run under ``state``'s run,
+    refused at once past the depth or fan-out limits."""
+    from sutazai.agents.tools import Tool
+
+    tools: dict[str, Tool] = {}
+    for name in caller.spec.delegates:
+        callee = runtime.callees.get(name)
+
+        async def ask(input: str, _callee: AgentDefinition = callee) -> str:
+            limits = caller.spec.limits
+            if state.depth + 1 > state.max_depth:
+                raise DelegationRefused(
+                    f"delegation from {caller.name} would reach depth {state.depth + 1}, past the "
+                    f"limit of {state.max_depth} (limits.max_depth here or in a calling agent)"
+                )
+            if state.delegations >= limits.max_delegations:
+                raise DelegationRefused(
+                    f"{caller.name} may start {limits.max_delegations} runs (limits.max_delegations)"
+                )
+            state.delegations += 1
+            used = state.usage.prompt + state.usage.completion
+            lineage = Lineage(
+                run_id=state.run_id,
+                step=state.seq + 1,  # the tool step this call is recorded as
+                depth=state.depth + 1,
+                max_depth=state.max_depth,
+                deadline=state.deadline,
+                budget=None if state.budget is None else max(state.budget - used, 1),
+                priority=priority or caller.spec.priority,
+            )
+            output, prompt_tokens, completion_tokens = await run_child(runtime, _callee, input, lineage)
+            state.usage.prompt += prompt_tokens  # a child's tokens count against its parent
+            state.usage.completion += completion_tokens
+            return output
+
+        description = callee.spec.description or f"Ask the {name} agent."
+        tools[tool_name(name)] = Tool(tool_name(name), ask, description, input_schema(name), delegate=True)
+    return tools
+
+
+async def run_child(
+    runtime: AgentRuntime, callee: AgentDefinition, text: str, lineage: Lineage
+) -> tuple[str, int, int]:
+    """Run ``callee`` under ``lineage``; its answer, prompt and completion tokens. A child that does
+    not finish ``ok`` is an error of the calling tool, with the child's reason. Cancelling the parent
+    cancels this await, and with it the child run (its status: cancelled)."""
+    from sutazai.agents.events import RunFinished
+
+    finished: RunFinished | None = None
+    async for event in runtime.run(callee, text, priority=lineage.priority, parent=lineage):
+        if isinstance(event, RunFinished):
+            finished = event
+    if finished is None or finished.status != "ok":
+        why = finished.error if finished else "no result"
+        raise RuntimeError(
+            f"{callee.name} ended {finished.status if finished else 'without finishing'}: {why}"
+        )
+    return finished.output, finished.prompt_tokens, finished.completion_tokens
+
+
+def tool_name(agent: str) -> str:
+    return TOOL_PREFIX + agent.replace("-", "_")
+
+
+def input_schema(callee: str) -> dict[str, object]:
+    return {
+        "type": "object",
+        "properties": {"input": {"type": "string", "description": f"What to ask {callee}"}},
+        "required": ["input"],
+    }
+
+
+def cycles(graph: Mapping[str, list[str]]) -> dict[str, list[str]]:
+    """For each agent on a delegation loop, the loop through it (``[a, b, a]``)."""
+    found: dict[str, list[str]] = {}
+
+    def walk(node: str, path: list[str]) -> None:
+        for nxt in graph.get(node, []):
+            if nxt in path:
+                loop = [*path[path.index(nxt) :], nxt]
+                for member in loop[:-1]:
+                    found.setdefault(member, loop)
+            elif nxt in graph and nxt not in found:
+                walk(nxt, [*path, nxt])
+
+    for start in graph:
+        walk(start, [start])
+    return found
+
+
+@dataclass(frozen=True)
+class Finding:
+    index: int  # in the agent's `delegates` list
+    message: str
+    code: str  # unknown-agent | delegation-cycle | delegate-description
+    severity: str = "error"
+
+
+def delegation_findings(
+    graph: Mapping[str, list[str]], descriptions: Mapping[str, str], known: set[str]
+) -> dict[str, list[Finding]]:
+    """What is wrong with each agent's ``delegates``, by list position."""
+    loops = cycles(graph)
+    out: dict[str, list[Finding]] = {}
+    for agent, delegates in graph.items():
+        found: list[Finding] = []
+        for index, callee in enumerate(delegates):
+            if callee == agent:
+                found.append(Finding(index, f"{agent} delegates to itself", "delegation-cycle"))
+            elif callee not in known:
+                found.append(Finding(index, f"no agent named {callee!r} to delegate to", "unknown-agent"))
+            elif agent in loops and callee in loops[agent]:
+                found.append(
+                    Finding(index, f"delegation loops: {' → '.join(loops[agent])}", "delegation-cycle")
+                )
+            elif not descriptions.get(callee, "").strip():
+                message = f"{callee} has no description: the model has nothing to choose it by"
+                found.append(Finding(index, message, "delegate-description", "warning"))
+        if found:
+            out[agent] = found
+    return out
+
+
+def locate(tree: object, lines: list[str], spec_file: Path, findings: list[Finding]) -> list[Problem]:
+    """Findings as problems at their ``delegates`` entry (``tree`` parsed with positions)."""
+    return [
+        at_key(tree, ("delegates", f.index), f.message, spec_file, lines, code=f.code, severity=f.severity)
+        for f in findings
+    ]
+
+
+def delegation_problems(
+    graph: Mapping[str, list[str]],
+    descriptions: Mapping[str, str],
+    known: set[str],
+    spec_files: Mapping[str, Path],
+) -> dict[str, list[Problem]]:
+    """The loader's check: problems per agent, located in its agent.yaml on disk."""
+    out: dict[str, list[Problem]] = {}
+    for agent, findings in delegation_findings(graph, descriptions, known).items():
+        text = spec_files[agent].read_text(encoding="utf-8")
+        out[agent] = locate(
+            parse_mapping(text, spec_files[agent]), text.split("\n"), spec_files[agent], findings
+        )
+    return out

@@ -1,0 +1,192 @@
+"""Agents that call agents: delegation in the spec, one nested run in the run store, inherited
+priority, deadline and budget, limits, loops refused, cancellation, replay of the whole tree."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from sutazai.agents.gateway_client import GatewayClient
+from sutazai.agents.loader import AgentCatalog
+from sutazai.agents.runstore import RunStore
+from sutazai.agents.runtime import AgentRuntime
+from sutazai.scaffolds.generate import init_workspace
+from sutazai.workspace import Workspace
+from tests.scripted_engine import Reply, ScriptedEngine
+from tests.test_cli import cli
+
+
+def _agent(root: Path, name: str, delegates: list[str], limits: str = "") -> None:
+    folder = root / "agents" / name
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "agent.yaml").write_text(
+        f"name: {name}\ndescription: The {name} agent.\nkind: document\ntemperature: 0\n"
+        f"prompt: You are {name}.\ndelegates: [{', '.join(delegates)}]\n"
+        f"limits:\n  max_iterations: 3\n{limits}smoke: smoke.yaml\n"
+    )
+    (folder / "smoke.yaml").write_text(
+        'cases:\n  - name: tree\n    input: "question"\n    expect:\n      tool_called: ask_'
+        + (delegates[0].replace("-", "_") if delegates else "none")
+        + "\n"
+        if delegates
+        else "cases: []\n"
+    )
+
+
+def _three_levels(tmp_path: Path, limits: str = "") -> Path:
+    root = init_workspace(tmp_path / "ws")
+    _agent(root, "top", ["middle"], limits)
+    _agent(root, "middle", ["leaf"])
+    _agent(root, "leaf", [])
+    return root
+
+
+def _tree_replies() -> list[Reply]:
+    return [
+        Reply('TOOL: ask_middle {"input": "what do you know?"}'),  # top asks middle
+        Reply('TOOL: ask_leaf {"input": "the fact, please"}'),  # middle asks leaf
+        Reply("Paris is the capital of France."),  # leaf answers
+        Reply("The leaf says Paris."),  # middle answers
+        Reply("Final: Paris."),  # top answers
+    ]
+
+
+def test_a_three_level_composition_is_one_tree_live_and_replayed(
+    tmp_path: Path, engine: tuple[ScriptedEngine, str]
+) -> None:
+    root = _three_levels(tmp_path)
+    engine[0].replies = _tree_replies()
+    run = cli("--gateway", engine[1], "run", "top", "question", "--json", cwd=root)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["output"] == "Final: Paris."
+    store = RunStore(Workspace(root).runs_db)
+    runs = {r.agent: r for r in store.runs(limit=10)}
+    top, middle, leaf = runs["top"], runs["middle"], runs["leaf"]
+    assert (middle.parent_run, leaf.parent_run, top.parent_run) == (top.id, middle.id, None)
+    assert [s.kind for s in store.steps(top.id)][middle.parent_step - 1] == "tool"  # the step that called it
+    assert top.prompt_tokens + top.completion_tokens > middle.prompt_tokens + middle.completion_tokens > 0
+    shown = cli("show", top.id, cwd=root, env={**os.environ, "COLUMNS": "200"})
+    assert "→ middle run" in shown.stdout and "→ leaf run" in shown.stdout
+    tree = json.loads(cli("show", top.id, "--json", cwd=root).stdout)["children"]
+    assert tree[0]["agent"] == "middle" and tree[0]["children"][0]["agent"] == "leaf"
+    listed = cli("runs", cwd=root, env={**os.environ, "COLUMNS": "200"}).stdout
+    assert "↳ middle" in listed and "↳ leaf" in listed
+
+    engine[0].replies = _tree_replies()
+    recorded = cli("--gateway", engine[1], "smoke", "top", "--record", "--json", cwd=root)
+    assert json.loads(recorded.stdout)["cases"][0]["status"] == "passed", recorded.stdout
+    requests = len(engine[0].requests)
+    replayed = cli("--gateway", "http://127.0.0.1:9", "smoke", "top", "--replay", "--json", cwd=root)
+    assert json.loads(replayed.stdout)["cases"][0]["status"] == "passed", replayed.stdout
+    assert len(engine[0].requests) == requests  # the whole tree replayed from the cassette
+
+
+def test_a_delegation_loop_is_refused_by_the_loader_with_its_place(tmp_path: Path) -> None:
+    root = init_workspace(tmp_path / "ws")
+    _agent(root, "alpha", ["beta"])
+    _agent(root, "beta", ["alpha"])
+    _agent(root, "gamma", ["nobody"])
+    result = cli("run", "alpha", "x", cwd=root)
+    assert result.returncode == 2 and "delegation loops: alpha → beta → alpha" in result.stderr
+    assert "agent.yaml:6:" in result.stderr and "Traceback" not in result.stderr
+    unknown = cli("run", "gamma", "x", cwd=root)
+    assert unknown.returncode == 2 and "no agent named 'nobody' to delegate to" in unknown.stderr
+
+
+def test_depth_and_fan_out_limits_refuse_at_once(tmp_path: Path, engine: tuple[ScriptedEngine, str]) -> None:
+    root = _three_levels(tmp_path, limits="  max_depth: 1\n")
+    engine[0].replies = [
+        Reply('TOOL: ask_middle {"input": "go"}'),
+        Reply('TOOL: ask_leaf {"input": "deeper"}'),  # middle at depth 1 may not nest further
+        Reply("middle gave up"),
+        Reply("top done"),
+    ]
+    ws = Workspace(root, flags={"gateway": {"url": engine[1]}})
+    runtime = AgentRuntime(ws, GatewayClient(engine[1]), RunStore(ws.runs_db))
+    top = AgentCatalog.scan(ws).get("top")
+    events = asyncio.run(_collect(runtime, top, "q"))
+    assert events[-1].status == "ok"
+    store = RunStore(ws.runs_db)
+    middle = next(r for r in store.runs(limit=10) if r.agent == "middle")
+    refused = next(s for s in store.steps(middle.id) if s.kind == "tool")
+    assert "limits.max_depth" in (refused.error or "") and not any(
+        r.agent == "leaf" for r in store.runs(limit=10)
+    )
+
+
+async def _collect(runtime: AgentRuntime, agent: Any, text: str, **kw: Any) -> list[Any]:
+    return [e async for e in runtime.run(agent, text, **kw)]
+
+
+def test_a_cancelled_parent_leaves_no_running_child(
+    tmp_path: Path, engine: tuple[ScriptedEngine, str]
+) -> None:
+    root = _three_levels(tmp_path)
+    engine[0].replies = [
+        Reply('TOOL: ask_middle {"input": "go"}'),
+        Reply('TOOL: ask_leaf {"input": "slowly"}'),
+        Reply("slow leaf", delay_s=5.0),
+    ]
+    ws = Workspace(root, flags={"gateway": {"url": engine[1]}})
+    runtime = AgentRuntime(ws, GatewayClient(engine[1]), RunStore(ws.runs_db))
+    top = AgentCatalog.scan(ws).get("top")
+
+    async def cancel_soon() -> None:
+        task = asyncio.ensure_future(_collect(runtime, top, "q"))
+        await asyncio.sleep(1.5)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    asyncio.run(cancel_soon())
+    statuses = {r.agent: r.status for r in RunStore(ws.runs_db).runs(limit=10)}
+    assert statuses == {"top": "cancelled", "middle": "cancelled", "leaf": "cancelled"}
+
+
+def test_a_child_inherits_its_parents_interactive_priority(
+    tmp_path: Path, engine: tuple[ScriptedEngine, str]
+) -> None:
+    root = _three_levels(tmp_path)
+    engine[0].replies = _tree_replies()
+    ws = Workspace(root, flags={"gateway": {"url": engine[1]}})
+    runtime = AgentRuntime(ws, GatewayClient(engine[1]), RunStore(ws.runs_db))
+    events = asyncio.run(_collect(runtime, AgentCatalog.scan(ws).get("top"), "q", priority="interactive"))
+    assert events[-1].status == "ok"
+    priorities = [h.get("X-Sutazai-Priority") for h in engine[0].headers]
+    agents = [h.get("X-Sutazai-Agent") for h in engine[0].headers]
+    assert set(priorities) == {"interactive"} and {"top", "middle", "leaf"} <= set(agents)
+
+
+def test_the_demo_planner_delegates_to_two_demo_agents(tmp_path: Path) -> None:
+    root = init_workspace(tmp_path / "ws", demo=True)
+    planner = AgentCatalog.scan(Workspace(root)).get("planner")
+    assert planner.spec.delegates == ["fact-finder", "summarizer"]
+    assert (root / "agents" / "planner" / "smoke.yaml").exists()
+
+
+def test_a_framework_entrypoint_calls_a_workspace_agent_in_the_same_tree(
+    tmp_path: Path, engine: tuple[ScriptedEngine, str]
+) -> None:
+    root = _three_levels(tmp_path)
+    folder = root / "agents" / "framework"
+    folder.mkdir()
+    (folder / "agent.yaml").write_text(
+        "name: framework\ndescription: A framework agent.\nkind: document\nprompt: x\n"
+        "delegates: [leaf]\nentrypoint: main:run\nsmoke: null\n"
+    )
+    (folder / "main.py").write_text(
+        "def run(text, ctx):\n    return 'framework heard: ' + ctx.ask('leaf', text)\n"
+    )
+    engine[0].replies = [Reply("a leaf fact")]
+    result = cli("--gateway", engine[1], "run", "framework", "question", "--json", cwd=root)
+    assert json.loads(result.stdout)["output"] == "framework heard: a leaf fact", result.stderr
+    store = RunStore(Workspace(root).runs_db)
+    runs = {r.agent: r for r in store.runs(limit=10)}
+    assert runs["leaf"].parent_run == runs["framework"].id
+    assert any(
+        s.kind == "tool" and s.data.get("tool") == "ask_leaf" for s in store.steps(runs["framework"].id)
+    )
