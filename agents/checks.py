@@ -117,8 +117,12 @@ def agent_tools_of(folder: Path) -> set[str] | None:
         return None
     if tree.get("entrypoint"):
         return None
+    from sutazai.agents.delegation import tool_name
+
     tools = tree.get("tools")
-    return {str(t) for t in tools} if isinstance(tools, list) else set()
+    delegates = tree.get("delegates")  # each callee is a tool `ask_<agent>` a case may expect
+    listed = {str(t) for t in tools} if isinstance(tools, list) else set()
+    return listed | {tool_name(str(d)) for d in (delegates if isinstance(delegates, list) else [])}
 
 
 def check_smoke(

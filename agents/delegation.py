@@ -165,6 +165,13 @@ class Finding:
     severity: str = "error"
 
 
+def _from(agent: str, loop: list[str]) -> list[str]:
+    """The loop told from ``agent``'s side: ``[agent, ..., agent]``."""
+    ring = loop[:-1]
+    start = ring.index(agent)
+    return [*ring[start:], *ring[:start], agent]
+
+
 def delegation_findings(
     graph: Mapping[str, list[str]], descriptions: Mapping[str, str], known: set[str]
 ) -> dict[str, list[Finding]]:
@@ -180,7 +187,11 @@ def delegation_findings(
                 found.append(Finding(index, f"no agent named {callee!r} to delegate to", "unknown-agent"))
             elif agent in loops and callee in loops[agent]:
                 found.append(
-                    Finding(index, f"delegation loops: {' → '.join(loops[agent])}", "delegation-cycle")
+                    Finding(
+                        index,
+                        f"delegation loops: {' → '.join(_from(agent, loops[agent]))}",
+                        "delegation-cycle",
+                    )
                 )
             elif not descriptions.get(callee, "").strip():
                 message = f"{callee} has no description: the model has nothing to choose it by"

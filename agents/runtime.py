@@ -127,7 +127,11 @@ class AgentRuntime:
         """
         spec = agent.spec
         run_id = self.store.start_run(
-            agent.name, user_input, spec.model_ref, parent and parent.run_id, parent and parent.step
+            agent.name,
+            user_input,
+            spec.model_ref,
+            parent.run_id if parent else None,
+            parent.step if parent else None,
         )
         timeout_s = spec.limits.timeout_s
         budget = spec.limits.max_total_tokens

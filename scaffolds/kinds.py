@@ -89,7 +89,7 @@ DEMO_PLANNER: dict[str, Any] = {
     "name": "planner",
     "kind": "document",
     "delegates": ["fact-finder", "summarizer"],
-    "description": "Plans an answer: asks fact-finder for facts, then summarizer for a short summary.",
+    "description": "Plans an answer, asking fact-finder for the facts and summarizer for a short summary.",
     "prompt": "You plan answers. Ask ask_fact_finder for the facts a question needs, then ask "
     "ask_summarizer to summarise them, and answer with that summary.",
     "tools": [],

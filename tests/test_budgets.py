@@ -84,7 +84,7 @@ def test_a_run_stops_when_its_token_budget_is_spent(
     ]
     result = cli("--gateway", engine[1], "run", "code-helper", "2+2?", cwd=root)
     assert result.returncode != 0
-    assert "budget of 10 (limits.max_total_tokens)" in result.stderr + result.stdout
+    assert "budget of 10 (limits.max_total_tokens)" in " ".join((result.stderr + result.stdout).split())
     runs = json.loads(cli("runs", "--json", cwd=root).stdout)
     assert runs[0]["status"] == "budget" and "max_total_tokens" in runs[0]["error"]
     store = RunStore(Workspace(root).runs_db)

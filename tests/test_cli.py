@@ -25,7 +25,13 @@ def test_init_list_run_runs_show(tmp_path: Path, engine: tuple[ScriptedEngine, s
     assert cli("init", "ws", "--demo", cwd=tmp_path).returncode == 0
     ws = tmp_path / "ws"
     listed = json.loads(cli("list", "--json", cwd=ws).stdout)
-    assert [a["name"] for a in listed] == ["chat-buddy", "code-helper", "fact-finder", "planner", "summarizer"]
+    assert [a["name"] for a in listed] == [
+        "chat-buddy",
+        "code-helper",
+        "fact-finder",
+        "planner",
+        "summarizer",
+    ]
     assert {a["kind"] for a in listed} == {"document", "code", "conversation", "knowledge"}
 
     engine[0].replies = [Reply("Short summary.")]
