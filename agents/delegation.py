@@ -20,7 +20,8 @@ from sutazai.errors import Problem
 
 if TYPE_CHECKING:
     from sutazai.agents.loader import AgentDefinition
-    from sutazai.agents.runtime import AgentRuntime, RunState
+    from sutazai.agents.run_state import RunState
+    from sutazai.agents.runtime import AgentRuntime
     from sutazai.agents.tools import Tool
     from sutazai.workspace import Workspace
 

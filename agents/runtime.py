@@ -12,7 +12,6 @@ import json
 import math
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from typing import Any
 
 from sutazai.agents import protocol, tracing
@@ -26,41 +25,16 @@ from sutazai.agents.events import (
     ToolCalled,
     ToolReturned,
 )
-from sutazai.agents.gateway_client import ChatChunk, GatewayClient
+from sutazai.agents.gateway_client import GatewayClient
 from sutazai.agents.loader import AgentDefinition
 from sutazai.agents.memory import Memory, MemoryHit, open_store
+from sutazai.agents.run_state import RunState, Usage, now, within_budget
 from sutazai.agents.runstore import RunStore
 from sutazai.agents.smoke.cassette import chat_key
 from sutazai.agents.spec import LimitsSpec
 from sutazai.agents.tools import RUNTIME_TOOLS, Tool
-from sutazai.errors import BudgetExceeded, GatewayUnavailable, Problem, UserError
+from sutazai.errors import BudgetExceeded, GatewayUnavailable, UserError
 from sutazai.workspace import Workspace
-
-
-@dataclass
-class _Usage:
-    prompt: int = 0
-    completion: int = 0
-
-    def add(self, chunk: ChatChunk) -> None:
-        self.prompt += chunk.prompt_tokens
-        self.completion += chunk.completion_tokens
-
-
-@dataclass
-class RunState:
-    run_id: str
-    deadline: float | None = None  # event-loop time the run must end by
-    seq: int = 0
-    usage: _Usage = field(default_factory=_Usage)
-    depth: int = 0  # 0: started by a user; n: n levels of delegation below one
-    max_depth: int = 3  # the deepest level delegation may reach below the run a user started
-    budget: int | None = None  # tokens this run may use, children included (None: no limit)
-    delegations: int = 0
-
-
-def _now() -> float:
-    return asyncio.get_running_loop().time()
 
 
 class AgentRuntime:
@@ -136,13 +110,13 @@ class AgentRuntime:
         timeout_s = spec.limits.timeout_s
         budget = spec.limits.max_total_tokens
         if parent is not None:  # a child inherits its parent's deadline and what is left of its budget
-            timeout_s = max(0.001, min(timeout_s, (parent.deadline or math.inf) - _now()))
+            timeout_s = max(0.001, min(timeout_s, (parent.deadline or math.inf) - now()))
             budget = parent.budget if budget is None else min(budget, parent.budget or budget)
         depth = parent.depth if parent else 0
         max_depth = depth + spec.limits.max_depth
         if parent is not None:
             max_depth = min(max_depth, parent.max_depth)
-        state = RunState(run_id, _now() + timeout_s, depth=depth, budget=budget, max_depth=max_depth)
+        state = RunState(run_id, now() + timeout_s, depth=depth, budget=budget, max_depth=max_depth)
         yield RunStarted(run_id, agent.name, spec.model_ref)
         queue: asyncio.Queue[RunEvent | None] = asyncio.Queue()
         output_parts: list[str] = []
@@ -251,7 +225,7 @@ class AgentRuntime:
 
         content = ""
         for _ in range(spec.limits.max_iterations):
-            _within_budget(agent, state)
+            within_budget(agent, state)
             content, calls = await self._call_model(
                 agent, messages, native, bool(use_text), priority, state, queue
             )
@@ -351,7 +325,7 @@ class AgentRuntime:
         content = ""
         held = ""
         streaming = not hold_tool_lines
-        usage = _Usage()
+        usage = Usage()
         first_token_ms: float | None = None
         calls: dict[int, dict[str, str]] = {}
         with tracing.chat_span(
@@ -450,7 +424,7 @@ class AgentRuntime:
                     None if tool.delegate else await self.client.replayed_tool(call.name, call.arguments)
                 )
                 if tool.delegate:  # the child run's own model calls are what a cassette replays
-                    result = await tool.call(call.arguments, max(1.0, (state.deadline or 0) - _now()))
+                    result = await tool.call(call.arguments, max(1.0, (state.deadline or 0) - now()))
                 elif replayed is not None:  # a cassette's answer: a clock or a search replays alike
                     result = replayed
                 else:
@@ -507,18 +481,3 @@ def _assistant_message(content: str, call: protocol.ParsedCall) -> dict[str, Any
             }
         ],
     }
-
-
-def _within_budget(agent: AgentDefinition, state: RunState) -> None:
-    """Before a model call: a run that has spent ``limits.max_total_tokens`` (or, for a child,
-    what its parent had left) stops here."""
-    limit = state.budget
-    used = state.usage.prompt + state.usage.completion
-    if limit is not None and used >= limit:
-        raise BudgetExceeded(
-            Problem(
-                f"run used {used:,} tokens of its budget of {limit:,} (limits.max_total_tokens)",
-                agent.spec_file,
-                hint="raise limits.max_total_tokens in agent.yaml, or lower limits.max_iterations",
-            )
-        )

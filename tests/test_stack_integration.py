@@ -114,7 +114,7 @@ def test_demo_smoke_cases_pass_live_and_in_replay(real_stack: tuple[Workspace, s
         timeout=600,
     )
     assert live.returncode == 0, live.stdout + live.stderr
-    assert json.loads(live.stdout)["summary"]["passed"] == 8
+    assert json.loads(live.stdout)["summary"]["passed"] == 10  # 2 cases for each of the 5 demo agents
     replay = subprocess.run(
         [SUTAZAI, "--gateway", "http://127.0.0.1:9", "smoke", "--replay", "--json"],
         cwd=workspace.root,
@@ -122,4 +122,4 @@ def test_demo_smoke_cases_pass_live_and_in_replay(real_stack: tuple[Workspace, s
         text=True,
         timeout=120,
     )
-    assert replay.returncode == 0 and json.loads(replay.stdout)["summary"]["passed"] == 8
+    assert replay.returncode == 0 and json.loads(replay.stdout)["summary"]["passed"] == 10
