@@ -177,14 +177,5 @@ class OllamaEngine(Engine):
         raise EngineFailure(f"{self.name} ended the stream without finishing", started)
 
     async def embed(self, texts: list[str], model: str, attempt: int = 0) -> tuple[list[list[float]], int]:
-        try:
-            async with self.session_for(attempt).post(
-                f"{self.config.url}/api/embed", json={"model": model, "input": texts}
-            ) as r:
-                await _fail_on_status(self.name, r)
-                data = await r.json(loads=orjson.loads)
-        except RETRYABLE as exc:
-            raise _failure(self.name, exc, False) from exc
-        except aiohttp.ClientError as exc:
-            raise EngineFailure(f"{self.name}: {type(exc).__name__}: {exc}") from exc
+        data = await self.post_json(f"{self.config.url}/api/embed", {"model": model, "input": texts}, attempt)
         return data["embeddings"], int(data.get("prompt_eval_count", 0))

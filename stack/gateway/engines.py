@@ -113,6 +113,17 @@ class Engine:
             return min(self.config.context, trained)
         return self.config.context or trained
 
+    async def post_json(self, url: str, body: dict[str, Any], attempt: int) -> Any:
+        """One JSON request and its JSON answer, failures sorted as every adapter sorts them."""
+        try:
+            async with self.session_for(attempt).post(url, json=body) as response:
+                await _fail_on_status(self.name, response)
+                return await response.json(loads=orjson.loads)
+        except RETRYABLE as exc:
+            raise _failure(self.name, exc, False) from exc
+        except aiohttp.ClientError as exc:
+            raise EngineFailure(f"{self.name}: {type(exc).__name__}: {exc}") from exc
+
     async def close(self) -> None:
         for session in (self._session, self._fresh):
             if session is not None:
@@ -304,16 +315,7 @@ class OpenAICompatEngine(Engine):
         yield Delta(tool_calls=tool_calls, finish_reason=finish, usage=usage)
 
     async def embed(self, texts: list[str], model: str, attempt: int = 0) -> tuple[list[list[float]], int]:
-        try:
-            async with self.session_for(attempt).post(
-                f"{self.base}/embeddings", json={"model": model, "input": texts}
-            ) as response:
-                await _fail_on_status(self.name, response)
-                data = await response.json(loads=orjson.loads)
-        except RETRYABLE as exc:
-            raise _failure(self.name, exc, False) from exc
-        except aiohttp.ClientError as exc:
-            raise EngineFailure(f"{self.name}: {type(exc).__name__}: {exc}") from exc
+        data = await self.post_json(f"{self.base}/embeddings", {"model": model, "input": texts}, attempt)
         vectors = [d["embedding"] for d in sorted(data["data"], key=lambda d: d["index"])]
         return vectors, int((data.get("usage") or {}).get("prompt_tokens", 0))
 
