@@ -81,10 +81,7 @@ class OllamaEngine(Engine):
             return r.status == 200
 
     async def discover(self) -> None:
-        async with self.session.get(
-            f"{self.config.url}/api/tags", timeout=aiohttp.ClientTimeout(total=3)
-        ) as r:
-            data = await r.json(loads=orjson.loads)
+        data = await self.get_json(f"{self.config.url}/api/tags")
         for item in data.get("models", []):
             details = item.get("details") or {}
             info = ModelInfo(item["name"], int(item.get("size", 0)), 0, details.get("family", ""))

@@ -113,6 +113,11 @@ class Engine:
             return min(self.config.context, trained)
         return self.config.context or trained
 
+    async def get_json(self, url: str, timeout_s: float = 3.0) -> Any:
+        """A listing the engine serves (models, tags): its JSON, read within ``timeout_s``."""
+        async with self.session.get(url, timeout=aiohttp.ClientTimeout(total=timeout_s)) as response:
+            return await response.json(loads=orjson.loads)
+
     async def post_json(self, url: str, body: dict[str, Any], attempt: int) -> Any:
         """One JSON request and its JSON answer, failures sorted as every adapter sorts them."""
         try:
@@ -216,10 +221,7 @@ class OpenAICompatEngine(Engine):
             return response.status == 200
 
     async def discover(self) -> None:
-        async with self.session.get(
-            f"{self.base}/models", timeout=aiohttp.ClientTimeout(total=3)
-        ) as response:
-            data = await response.json(loads=orjson.loads)
+        data = await self.get_json(f"{self.base}/models")
         for item in data.get("data", []):
             meta = item.get("meta") or {}
             only_embeddings = bool(self.config.embedding_models) and not self.config.models

@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 from sutazai.stack.gateway.bounded import LRUDict
@@ -231,19 +231,24 @@ class SlotPool:
         loaded = self.resident()
         return not loaded or model in loaded
 
-    def _eligible(self, priority: Priority) -> list[str]:
+    def _eligible(self, priority: Priority) -> Collection[str]:
         """Agents whose next request may go now: those that waited ``switch_after_s`` for another
-        model, else those for a resident model; batch work for another model once the engine is idle."""
-        agents = list(self._queues[priority])
+        model, else those for a resident model; batch work for another model once the engine is idle.
+        Engines that do not load models (every one but Ollama) get the queue itself: no copy on the
+        dispatch path."""
+        queues = self._queues[priority]
         if self.resident is None or priority == "interactive":
-            return agents
+            return queues.keys()
         loaded = self.resident()
         if not loaded:
-            return agents
+            return queues.keys()
         now = time.monotonic()
-        queues = self._queues[priority]
-        warm = [a for a in agents if queues[a][0].model in loaded]
-        stale = [a for a in agents if a not in warm and now - queues[a][0].since >= self.switch_after_s]
+        warm = [a for a in queues if queues[a][0].model in loaded]
+        stale = [
+            a
+            for a in queues
+            if queues[a][0].model not in loaded and now - queues[a][0].since >= self.switch_after_s
+        ]
         if stale:
             return stale  # waited long enough for another model: it goes now, nothing starves
         if warm:
@@ -251,7 +256,7 @@ class SlotPool:
         if priority == "batch" and self.in_flight:
             self._wake_later()
             return []
-        return agents
+        return queues.keys()
 
     def _wake_later(self) -> None:
         if self._wake is None or self._wake.cancelled():
