@@ -3,12 +3,13 @@
 ``load_agent`` raises the errors these checks find; the language server publishes all of them as
 diagnostics on the text being edited; its quick fixes read each problem's ``code`` and ``data``.
 Rule codes: ``syntax``, ``schema``, ``name-mismatch``, ``prompt-escape``, ``missing-prompt``,
-``unknown-tool``, ``smoke-unknown-tool``. Checks that need the rest of the workspace or a live
+``unknown-tool``, ``tool-choice``, ``smoke-unknown-tool``. Checks that need the rest of the workspace or a live
 gateway (duplicate names, unknown models) stay with the language server, which has both.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,7 +105,29 @@ def _check_tree(folder: Path, tree: Any, spec_file: Path, lines: list[str]) -> A
                 hint=f"define `def {tool}(...)` in tools.py, or use one of: {', '.join(known)}",
                 data={"tool": tool, **({"replace": suggestion} if suggestion else {})},
             )
+    if tree.get("tool_choice") == "required":
+        _check_required_choice(tree, at)
     return AgentCheck(spec=spec, tree=tree, problems=problems, defined_tools=defined)
+
+
+def _check_required_choice(tree: Any, at: Callable[..., None]) -> None:
+    """``tool_choice: required`` forces a call through native tool calls: it needs something to
+    call and a protocol that can force it (the text protocol only asks politely)."""
+    offered = [v for key in ("tools", "delegates") if isinstance(v := tree.get(key), list) and v]
+    if not offered and not tree.get("entrypoint"):
+        at(
+            ("tool_choice",),
+            "tool_choice is `required` but the agent has no tools or delegates to call",
+            code="tool-choice",
+            hint="add `tools:` or `delegates:`, or remove `tool_choice`",
+        )
+    elif tree.get("tool_protocol") == "text":
+        at(
+            ("tool_choice",),
+            "tool_choice `required` needs native tool calls; `tool_protocol: text` cannot force one",
+            code="tool-choice",
+            hint="set `tool_protocol: auto` (the gateway makes tool calls work on small models)",
+        )
 
 
 def agent_tools_of(folder: Path) -> set[str] | None:

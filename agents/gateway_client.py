@@ -160,12 +160,14 @@ class GatewayClient:
         temperature: float,
         seed: int | None = None,
         tools: list[dict[str, Any]] | None = None,
+        tool_choice: str | None = None,
         agent: str | None = None,
         priority: str | None = None,
         deadline: float | None = None,
         on_backoff: BackoffHook | None = None,
     ) -> AsyncIterator[ChatChunk]:
-        """Stream one answer; ``deadline`` (event-loop time) bounds waiting on a busy gateway."""
+        """Stream one answer; ``deadline`` (event-loop time) bounds waiting on a busy gateway;
+        ``tool_choice`` (with ``tools``) is OpenAI's: "required" makes the model call one."""
         body: dict[str, Any] = {
             "model": model,
             "messages": messages,
@@ -178,6 +180,8 @@ class GatewayClient:
             body["seed"] = seed
         if tools:
             body["tools"] = tools
+            if tool_choice is not None:
+                body["tool_choice"] = tool_choice
         headers = {**self._headers(agent, priority), **tracing.propagation_headers()}
         try:
             for attempt in itertools.count():

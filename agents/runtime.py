@@ -224,10 +224,12 @@ class AgentRuntime:
             messages = [dict(m) for m in replayed]
 
         content = ""
-        for _ in range(spec.limits.max_iterations):
+        for iteration in range(spec.limits.max_iterations):
             within_budget(agent, state)
+            # `required` holds for a run's first call only, so the model can answer once it has results.
+            forced = native is not None and spec.tool_choice == "required" and iteration == 0
             content, calls = await self._call_model(
-                agent, messages, native, bool(use_text), priority, state, queue
+                agent, messages, native, bool(use_text), priority, state, queue, forced
             )
             known = set(tools)
             call = calls[0] if calls else (protocol.parse_text_call(content, known) if use_text else None)
@@ -318,6 +320,7 @@ class AgentRuntime:
         priority: str | None,
         state: RunState,
         queue: asyncio.Queue[RunEvent | None],
+        forced: bool = False,
     ) -> tuple[str, list[protocol.ParsedCall]]:
         spec = agent.spec
         started = time.time()
@@ -343,6 +346,7 @@ class AgentRuntime:
                 temperature=spec.temperature,
                 seed=spec.seed,
                 tools=native_tools,
+                tool_choice="required" if forced else None,
                 agent=agent.name,
                 priority=priority or spec.priority,
                 deadline=state.deadline,
@@ -391,6 +395,7 @@ class AgentRuntime:
                 "response": content,
                 "tool_calls": [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in parsed],
                 "native_tools": native_tools is not None,
+                **({"tool_choice": "required"} if forced else {}),
                 "exchange_key": chat_key(messages, spec.model_ref, native_tools),  # smoke add --from-run
                 "first_token_ms": first_token_ms,
             },

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 Kind = Literal["document", "code", "conversation", "knowledge"]
 Priority = Literal["interactive", "normal", "batch"]
 ToolProtocol = Literal["auto", "native", "text"]
+ToolChoice = Literal["auto", "required"]
 SCHEMA_ID = "https://sutazai.dev/schema/agent.json"
 
 # Chroma keeps one collection per kind, as in the fleet design.
@@ -93,6 +94,12 @@ class AgentSpec(_Strict):
     )
     tool_protocol: ToolProtocol = Field(
         "auto", description="native tool calls, a text protocol small models follow, or auto (both)."
+    )
+    tool_choice: ToolChoice = Field(
+        "auto",
+        description="`required`: the first model call of a run must call one of its tools or "
+        "delegates (the gateway constrains small models to a call), later calls choose freely; for "
+        "agents whose job is to hand work on, like a planner. Needs native tool calls.",
     )
     memory: MemorySpec = Field(default_factory=lambda: MemorySpec.model_validate({}))
     limits: LimitsSpec = Field(default_factory=lambda: LimitsSpec.model_validate({}))

@@ -88,6 +88,7 @@ def agent_context(name: str, kind: str, tier: str = "fast", framework: str | Non
         "max_tokens": 96,
         "entrypoint": "agent_main:run" if framework else None,
         "delegates": [],
+        "tool_choice": None,
         **defaults,
     }
 

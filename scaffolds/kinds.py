@@ -89,6 +89,7 @@ DEMO_PLANNER: dict[str, Any] = {
     "name": "planner",
     "kind": "document",
     "delegates": ["fact-finder", "summarizer"],
+    "tool_choice": "required",  # a small model would rather answer itself than hand the work on
     "description": "Plans an answer, asking fact-finder for the facts and summarizer for a short summary.",
     "prompt": "You plan answers. Ask ask_fact_finder for the facts a question needs, then ask "
     "ask_summarizer to summarise them, and answer with that summary.",

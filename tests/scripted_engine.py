@@ -9,6 +9,7 @@ import asyncio
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,8 @@ class ScriptedEngine:
     headers: list[dict[str, str]] = field(default_factory=list)
     embedding_requests: list[dict[str, Any]] = field(default_factory=list)
     default: str = "ok"
+    # Answers some requests by their body (load that must not eat the script); None: next reply.
+    pick: Callable[[dict[str, Any]], Reply | None] | None = None
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -54,7 +57,8 @@ class ScriptedEngine:
         body = await request.json()
         self.requests.append(body)
         self.headers.append(dict(request.headers))
-        reply = self.replies.pop(0) if self.replies else Reply(self.default)
+        picked = self.pick(body) if self.pick else None
+        reply = picked or (self.replies.pop(0) if self.replies else Reply(self.default))
         if reply.drop and request.transport is not None:
             request.transport.close()
             return web.Response()

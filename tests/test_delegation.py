@@ -7,8 +7,12 @@ import asyncio
 import contextlib
 import json
 import os
+import threading
 from pathlib import Path
 from typing import Any
+
+import httpx
+import pytest
 
 from sutazai.agents.gateway_client import GatewayClient
 from sutazai.agents.loader import AgentCatalog
@@ -16,6 +20,7 @@ from sutazai.agents.runstore import RunStore
 from sutazai.agents.runtime import AgentRuntime
 from sutazai.scaffolds.generate import init_workspace
 from sutazai.workspace import Workspace
+from tests.conftest import eventually, scripted_gateway
 from tests.scripted_engine import Reply, ScriptedEngine
 from tests.test_cli import cli
 
@@ -161,11 +166,99 @@ def test_a_child_inherits_its_parents_interactive_priority(
     assert set(priorities) == {"interactive"} and {"top", "middle", "leaf"} <= set(agents)
 
 
+def test_a_child_of_an_interactive_run_passes_a_batch_backlog(tmp_path: Path) -> None:
+    """Under fleet load through the real gateway: 24 batch requests of 2 s hold the background slots
+    for 16 s; the tree's five calls (the child's and grandchild's too) take the reserved slot."""
+    root = _three_levels(tmp_path)
+    slow = ScriptedEngine(replies=_tree_replies())
+    slow.pick = lambda body: Reply("batch", delay_s=2.0) if "backlog" in str(body["messages"]) else None
+    with scripted_gateway(root, slow) as url:
+        done = threading.Event()
+
+        async def crowd() -> None:
+            headers = {"X-Sutazai-Agent": "reporter", "X-Sutazai-Priority": "batch"}
+            ask = {"model": "fast", "messages": [{"role": "user", "content": "backlog"}]}
+            async with httpx.AsyncClient(timeout=60) as client:
+                posts = [
+                    asyncio.ensure_future(
+                        client.post(f"{url}/v1/chat/completions", json=ask, headers=headers)
+                    )
+                    for _ in range(24)
+                ]
+                await asyncio.to_thread(done.wait)
+                for post in posts:  # hang up: the gateway drops what is still queued
+                    post.cancel()
+                await asyncio.gather(*posts, return_exceptions=True)
+
+        load = threading.Thread(target=asyncio.run, args=(crowd(),), daemon=True)
+        load.start()
+        eventually(lambda: len(slow.requests) >= 3)
+        run = cli("run", "top", "question", "--priority", "interactive", "--json", cwd=root)
+        served_batch = sum("backlog" in str(r["messages"]) for r in slow.requests)
+        done.set()
+        load.join(10)
+    assert run.returncode == 0 and json.loads(run.stdout)["output"] == "Final: Paris.", run.stderr
+    assert served_batch <= 9, f"the tree waited behind {served_batch} batch requests"
+    store = RunStore(Workspace(root).runs_db)
+    leaf = next(r for r in store.runs(limit=10) if r.agent == "leaf")
+    [call] = [s for s in store.steps(leaf.id) if s.kind == "llm"]
+    assert call.duration_ms < 1500  # a background slot would have cost a 2 s wave
+
+
 def test_the_demo_planner_delegates_to_two_demo_agents(tmp_path: Path) -> None:
     root = init_workspace(tmp_path / "ws", demo=True)
     planner = AgentCatalog.scan(Workspace(root)).get("planner")
     assert planner.spec.delegates == ["fact-finder", "summarizer"]
+    assert planner.spec.tool_choice == "required"
     assert (root / "agents" / "planner" / "smoke.yaml").exists()
+
+
+@pytest.mark.slow
+def test_the_demo_planner_shows_a_tree_on_the_embedded_engine(real_stack: tuple[Workspace, str]) -> None:
+    """What a new user sees: SmolLM2 would answer the planner's question itself; `tool_choice:
+    required` makes its first call a delegation, so the run has a child."""
+    workspace, _ = real_stack
+    run = cli("run", "planner", "What is the capital of France?", "--json", cwd=workspace.root)
+    assert run.returncode == 0, run.stderr
+    record = json.loads(run.stdout)
+    children = RunStore(workspace.runs_db).children(record["run_id"])
+    assert children and {c.agent for c in children} <= {"fact-finder", "summarizer"}
+    assert all(c.status == "ok" for c in children)
+    fleet = cli("fleet", "run", cwd=workspace.root, env={**os.environ, "COLUMNS": "200"})
+    assert "↳ fact-finder" in fleet.stdout or "↳ summarizer" in fleet.stdout, fleet.stdout
+
+
+def test_required_tool_choice_holds_for_the_first_call_only(
+    tmp_path: Path, engine: tuple[ScriptedEngine, str]
+) -> None:
+    root = _three_levels(tmp_path)
+    spec = root / "agents" / "top" / "agent.yaml"
+    spec.write_text(spec.read_text() + "tool_protocol: native\ntool_choice: required\n")
+    engine[0].replies = [
+        Reply(tool_calls=[{"name": "ask_middle", "arguments": {"input": "facts?"}}]),
+        Reply("middle knows"),  # middle, text protocol: no tool_choice of its own
+        Reply("Final."),
+    ]
+    run = cli("--gateway", engine[1], "run", "top", "question", "--json", cwd=root)
+    assert run.returncode == 0 and json.loads(run.stdout)["output"] == "Final.", run.stderr
+    choices = [r.get("tool_choice") for r in engine[0].requests]
+    assert choices == ["required", None, None]
+    store = RunStore(Workspace(root).runs_db)
+    top = next(r for r in store.runs(limit=10) if r.agent == "top")
+    assert next(s for s in store.steps(top.id) if s.kind == "llm").data["tool_choice"] == "required"
+
+
+def test_required_tool_choice_without_a_way_to_force_it_is_a_located_error(tmp_path: Path) -> None:
+    root = _three_levels(tmp_path)
+    leaf = root / "agents" / "leaf" / "agent.yaml"
+    leaf.write_text(leaf.read_text() + "tool_choice: required\n")
+    middle = root / "agents" / "middle" / "agent.yaml"
+    middle.write_text(middle.read_text() + "tool_protocol: text\ntool_choice: required\n")
+    nothing = cli("run", "leaf", "x", cwd=root)
+    assert nothing.returncode == 2 and "no tools or delegates to call" in nothing.stderr
+    assert "leaf/agent.yaml:10:14:" in nothing.stderr and "Traceback" not in nothing.stderr
+    text = cli("run", "middle", "x", cwd=root)
+    assert text.returncode == 2 and "`tool_protocol: text` cannot force one" in text.stderr
 
 
 def test_a_framework_entrypoint_calls_a_workspace_agent_in_the_same_tree(

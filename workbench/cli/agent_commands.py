@@ -304,11 +304,12 @@ def show(
         if step.kind == "llm":
             for message in data.get("messages", []):
                 console.print(
-                    f"  [dim]{message.get('role')}:[/] {escape(str(message.get('content'))[:400])}",
+                    f"  [dim]{message.get('role')}:[/] {escape(_message_text(message)[:400])}",
                     markup=True,
                     soft_wrap=True,
                 )
-            console.print(f"  [green]response:[/] {escape(str(data.get('response', '')))}", soft_wrap=True)
+            response = data.get("response") or "".join(_call_text(c) for c in data.get("tool_calls", []))
+            console.print(f"  [green]response:[/] {escape(str(response))}", soft_wrap=True)
         elif step.kind == "tool":
             console.print(
                 escape(f"  {data.get('tool')}({json.dumps(data.get('arguments'))}) → {data.get('result')}")
@@ -324,6 +325,21 @@ def show(
         console.print(f"\n[bold]output:[/] {escape(record.output)}")
     if record.error:
         console.print(f"\n[red]error: {escape(record.error)}[/]")
+
+
+def _message_text(message: dict[str, Any]) -> str:
+    """A message as read in a trace: its text, or the tool calls an assistant made instead."""
+    calls = [
+        _call_text({"name": c["function"]["name"], "arguments": c["function"]["arguments"]})
+        for c in message.get("tool_calls") or []
+    ]
+    return " ".join(filter(None, [message.get("content") or "", *calls]))
+
+
+def _call_text(call: dict[str, Any]) -> str:
+    arguments = call.get("arguments")
+    shown = arguments if isinstance(arguments, str) else json.dumps(arguments)
+    return f"→ {call.get('name')}({shown})"
 
 
 def _tree_lines(store: RunStore, run_id: str, depth: int) -> list[str]:

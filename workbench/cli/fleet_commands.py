@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from sutazai.agents.session import demo_input, open_runtime, run_to_end
 from sutazai.workbench.cli.output import EXIT_RUN_FAILED, console, emit_json
 from sutazai.workbench.cli.session import workspace_from
+
+if TYPE_CHECKING:
+    from sutazai.agents.runstore import RunStore
 
 fleet_app = typer.Typer(help="Work with the whole fleet at once.", no_args_is_help=True)
 
@@ -38,10 +42,37 @@ async def _run_fleet(
                 "tokens": finished.tokens,
                 "output": finished.output,
                 "error": finished.error,
+                "children": _delegated(runtime.store, finished.run_id),
             }
 
         jobs = [one(a, c) for a in catalog.agents.values() for c in range(copies)]
         return list(await asyncio.gather(*jobs))
+
+
+def _delegated(store: RunStore, run_id: str) -> list[dict[str, Any]]:
+    """The runs a run handed work to, nested, so the table shows each composition as a tree."""
+    return [
+        {
+            "agent": child.agent,
+            "run_id": child.id,
+            "status": child.status,
+            "tokens": child.prompt_tokens + child.completion_tokens,
+            "output": child.output,
+            "children": _delegated(store, child.id),
+        }
+        for child in store.children(run_id)
+    ]
+
+
+def _child_rows(children: list[dict[str, Any]], depth: int = 1) -> list[tuple[str, ...]]:
+    rows: list[tuple[str, ...]] = []
+    for child in children:
+        colour = "green" if child["status"] == "ok" else "red"
+        answer = escape((child["output"] or "").replace("\n", " ")[:90])
+        name = f"[dim]{'  ' * (depth - 1)}↳ {child['agent']}[/]"
+        rows.append((name, f"[{colour}]{child['status']}[/]", "", str(child["tokens"]), f"[dim]{answer}[/]"))
+        rows += _child_rows(child["children"], depth + 1)
+    return rows
 
 
 @fleet_app.command("run")
@@ -62,7 +93,6 @@ def run_fleet(
     if as_json:
         emit_json({"seconds": round(elapsed, 2), "runs": rows})
     else:
-        from rich.markup import escape
         from rich.table import Table
 
         table = Table("agent", "status", "s", "tokens", "answer", box=None)
@@ -72,6 +102,8 @@ def run_fleet(
             table.add_row(
                 r["agent"], f"[{colour}]{r['status']}[/]", str(r["seconds"]), str(r["tokens"]), answer
             )
+            for child in _child_rows(r["children"]):
+                table.add_row(*child)
         console.print(table)
         ok = sum(r["status"] == "ok" for r in rows)
         console.print(f"{ok}/{len(rows)} runs ok in {elapsed:.1f} s, {sum(r['tokens'] for r in rows)} tokens")
