@@ -3,11 +3,11 @@
 One embedded engine (the plan's slot count) behind the gateway. For each fleet (150 agents loading
 the engine to half its calibrated capacity, all of it, and twice over it, plus a developer's
 interactive requests), the plan predicts output tokens/s and the
-interactive time to first token, first from its reference constants, then from a calibration
+mean interactive time to first token, first from its reference constants, then from a calibration
 against this engine (three probes, seconds), and a run of the fleet (open loop, Poisson arrivals,
 fresh prompts, fixed output lengths) measures both. The runs take turns over the rounds.
 
-    .venv/bin/python -m bench.bench_plan [--seconds 60] [--rounds 2]
+    .venv/bin/python -m bench.bench_plan [--seconds 60] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def rpm_for(share: float, capacity_tokens_per_s: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=60.0)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     model = find_model()
     assert model, "install the embedded engine first (scripts/setup)"
@@ -76,8 +76,8 @@ def main() -> None:
         )
         print(
             f"calibrated: step {speed.step_base * 1000:.1f} + {speed.step_per_seq * 1000:.2f} ms x B, "
-            f"prefill {speed.prefill_rate:.0f} tokens/s (reference: prefill "
-            f"{probe.speed.prefill_rate:.0f})",
+            f"prefill {speed.prefill_rate:.0f} tokens/s under load, {speed.latency_prefill_rate:.0f} "
+            f"alone (reference: prefill {probe.speed.prefill_rate:.0f})",
             flush=True,
         )
         capacity = plan(fleet(1.0), machine, model_bytes=size, speed=speed).capacity_tokens_per_s
@@ -96,26 +96,32 @@ def main() -> None:
                 m = asyncio.run(run_fleet(via, MODEL_ALIAS, fleets[name], args.seconds, ADMIN))
                 runs[name].append(m)
                 print(
-                    f"round {r + 1} {name:<15} {m.tokens_per_s:6.1f} tokens/s  TTFT median "
-                    f"{m.ttft_median_s:5.2f} s ({len(m.ttft_s)})  {m.requests} requests  {m.errors} errors  "
+                    f"round {r + 1} {name:<15} {m.tokens_per_s:6.1f} tokens/s  TTFT mean "
+                    f"{m.ttft_mean_s:5.2f} s, median {m.ttft_median_s:5.2f} s ({len(m.ttft_s)})  {m.requests} requests  {m.errors} errors  "
                     f"{m.prompt_tokens / max(m.requests, 1):.0f} prompt tokens a request",
                     flush=True,
                 )
     print()
     print(
         f"{'fleet':<15} {'tokens/s: reference':>20} {'calibrated':>11} {'measured (min-max)':>22} "
-        f"{'TTFT s: reference':>18} {'calibrated':>11} {'measured':>9} {'errors':>7}"
+        f"{'mean TTFT s: reference':>23} {'calibrated':>11} {'measured (round means)':>24} {'errors':>7}"
     )
     for name in FLEETS:
         rates = [m.tokens_per_s for m in runs[name]]
-        ttfts = [m.ttft_median_s for m in runs[name]]
-        measured_rate, measured_ttft = statistics.median(rates), statistics.median(ttfts)
+        ttfts = [t for m in runs[name] for t in m.ttft_s]  # every interactive request of every round
+        measured_rate, measured_ttft = statistics.median(rates), statistics.mean(ttfts)
         ref, cal = reference[name], calibrated[name]
         print(
             f"{name:<15} {ref.throughput_tokens_per_s:20.1f} {cal.throughput_tokens_per_s:11.1f} "
             f"{measured_rate:8.1f} ({min(rates):.1f}-{max(rates):.1f}) "
-            f"{ref.interactive_ttft_s:18.2f} {cal.interactive_ttft_s:11.2f} {measured_ttft:9.2f} "
-            f"{sum(m.errors for m in runs[name]):7d}"
+            f"{ref.interactive_ttft_s:23.2f} {cal.interactive_ttft_s:11.2f} {measured_ttft:9.2f} "
+            f"({min(m.ttft_mean_s for m in runs[name]):.2f}-{max(m.ttft_mean_s for m in runs[name]):.2f}, "
+            f"n={len(ttfts)}) {sum(m.errors for m in runs[name]):7d}"
+        )
+        parts = cal.interactive
+        print(
+            f"    calibrated TTFT parts: slot wait {parts.slot_wait_s:.2f} s, others' prompts "
+            f"{parts.others_prefill_s:.2f} s, own prompt {parts.own_s:.2f} s"
         )
         for label, predicted in (("reference", ref), ("calibrated", cal)):
             rate_error = measured_rate / predicted.throughput_tokens_per_s - 1

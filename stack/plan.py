@@ -9,8 +9,12 @@ The model, per engine (llama-server or Ollama's runner, continuous batching):
 - a request costs its uncached prompt tokens of prefill and its output tokens of decoding, so at
   full load ``r`` requests a second satisfy ``r * (prompt / prefill_rate) + r * out * step(B) / B = 1``;
 - an interactive request has a slot held for it (``reserved_interactive``), so the fleet gets the
-  other slots, and an interactive first token waits for one step of the busy batch and its own
-  prefill, not for the queue.
+  other slots and an interactive first token never waits behind the fleet's queue. It waits for
+  three things (:class:`InteractiveLatency`): a slot it may use, which another interactive request
+  can be holding (Erlang C's chance of waiting, then the first of that slot or a background slot
+  to free); the background prompts the engine is prefilling when it lands (a batch is not
+  interrupted, and a prompt arriving meanwhile shares the next one); and its own prefill, batched
+  with one decode step of the busy slots.
 
 The constants come from a reference measurement (SmolLM2-135M Q4_1, 98 MB, on 2 cores: 1 stream
 ~120 tokens/s, 24 slots ~170 tokens/s aggregate, prefill ~240 tokens/s), scaled by model size and
@@ -22,7 +26,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -54,12 +58,19 @@ class Machine:
 
 @dataclass(frozen=True, kw_only=True)
 class EngineSpeed:
-    """Seconds a decode step takes (``step_base + step_per_seq * B``) and prefill tokens/s."""
+    """Seconds a decode step takes (``step_base + step_per_seq * B``) and prefill tokens/s: as the
+    engine spends them under load (``prefill_rate``, for throughput) and as one prompt gets them
+    (``prompt_rate``, for a waiting request's latency; the same when not measured apart)."""
 
     step_base: float
     step_per_seq: float
     prefill_rate: float
+    prompt_rate: float | None = None
     source: str = "reference"
+
+    @property
+    def latency_prefill_rate(self) -> float:
+        return self.prompt_rate or self.prefill_rate
 
     def step(self, batch: int) -> float:
         return self.step_base + self.step_per_seq * batch
@@ -135,11 +146,29 @@ class Plan:
     demand_tokens_per_s: float
     capacity_tokens_per_s: float
     throughput_tokens_per_s: float
-    interactive_ttft_s: float
+    interactive: InteractiveLatency
     utilisation: float
     speed: EngineSpeed
     ollama: dict[str, str]
     notes: list[str]
+
+    @property
+    def interactive_ttft_s(self) -> float:
+        """Mean time to an interactive request's first token."""
+        return self.interactive.total_s
+
+
+@dataclass(frozen=True, kw_only=True)
+class InteractiveLatency:
+    """The mean time to an interactive request's first token, in the parts that make it."""
+
+    slot_wait_s: float  # for a slot it may use: the held one may serve another interactive request
+    others_prefill_s: float  # the background prompt being prefilled when it lands, finishing
+    own_s: float  # its own prefill, batched with one decode step of the busy slots
+
+    @property
+    def total_s(self) -> float:
+        return self.slot_wait_s + self.others_prefill_s + self.own_s
 
 
 def capacity_requests_per_s(speed: EngineSpeed, slots: int, uncached_prompt: float, output: float) -> float:
@@ -148,9 +177,66 @@ def capacity_requests_per_s(speed: EngineSpeed, slots: int, uncached_prompt: flo
     return 1 / per_request if per_request > 0 else math.inf
 
 
-def interactive_ttft_s(speed: EngineSpeed, busy: int, prompt: float) -> float:
-    """A held slot: one step of the busy batch plus its own prefill, sharing the cores."""
-    return speed.step(busy + 1) + prompt / speed.prefill_rate
+def own_prefill_s(speed: EngineSpeed, busy: int, prompt: float) -> float:
+    """A request's own prefill, batched with one decode step of the ``busy`` slots."""
+    return speed.step(busy + 1) + prompt / speed.latency_prefill_rate
+
+
+def interactive_latency(
+    speed: EngineSpeed,
+    *,
+    busy: int,
+    free: int,
+    prompt: float,
+    output: float,
+    interactive_rate: float,
+    background_rate: float,
+    background_prompt: float,
+) -> InteractiveLatency:
+    """``busy`` slots decode background work, ``free`` slots are open to interactive requests
+    arriving at ``interactive_rate`` a second; background requests start (and end) at
+    ``background_rate``, each with ``background_prompt`` tokens to prefill."""
+    own = own_prefill_s(speed, busy, prompt)
+    # Landing while the engine prefills background prompts (a share of its time) costs the rest of
+    # that batch, and a prompt that arrives meanwhile joins the next batch with this one: measured
+    # here, a whole background prefill on average, not the half a residual alone would give.
+    prefill = background_prompt / speed.latency_prefill_rate
+    prefilling = min(0.9, background_rate * prefill)  # share of the engine's time on fleet prompts
+    others = prefilling * prefill
+    # What an interactive request holds its slot for; a batch that prefills pauses every decode.
+    hold = own + others + output * speed.step(busy + 1) / (1 - prefilling)
+    load = interactive_rate * hold
+    # A waiting request takes the first slot to free: one of the interactive slots (the first of
+    # `free` residuals of a hold) or a background slot (they end at `background_rate`).
+    first_residual = hold / (free + 1)
+    wait = erlang_c(load, free) * first_of_s(2 * first_residual, background_rate)
+    if load >= free + busy:
+        wait = math.inf  # more interactive work than the engine has slots
+    return InteractiveLatency(slot_wait_s=wait, others_prefill_s=others, own_s=own)
+
+
+def erlang_c(load: float, servers: int) -> float:
+    """The chance that a request waits in an M/M/c queue with ``load`` (rate x hold) on ``servers``;
+    1 when the work arrives as fast as the servers do it or faster."""
+    if load <= 0 or servers <= 0:
+        return 0.0 if load <= 0 else 1.0
+    if load >= servers:
+        return 1.0
+    term, below = 1.0, 0.0
+    for k in range(servers):  # sum of load^k / k! below c; term ends as load^c / c!
+        below += term
+        term *= load / (k + 1)
+    tail = term * servers / (servers - load)
+    return tail / (below + tail)
+
+
+def first_of_s(uniform_upto: float, rate: float) -> float:
+    """Mean of the smaller of a uniform wait on (0, ``uniform_upto``) and an exponential one at
+    ``rate``."""
+    if rate <= 0:
+        return uniform_upto / 2
+    x = rate * uniform_upto
+    return (1 - (1 - math.exp(-x)) / x) / rate if x > 1e-9 else uniform_upto / 2
 
 
 def _ctx_per_slot(fleet: Fleet, model_context: int) -> int:
@@ -176,14 +262,16 @@ def plan(
     memory_left = max(machine.ram_bytes - 2 * model_bytes - (2 << 30), kv_per_slot * MIN_SLOTS)
     out = fleet.mean("output_tokens") or 1.0
     interactive = [g for g in fleet.groups if g.priority == "interactive"]
-    interactive_prompt = max((g.prompt_tokens for g in interactive), default=int(fleet.mean("prompt_tokens")))
+    interactive_prompt = max(
+        (g.prompt_tokens * (1 - g.cached_share) for g in interactive), default=fleet.uncached_prompt
+    )
     notes: list[str] = []
     best = MIN_SLOTS
     for slots in range(MIN_SLOTS + 4, MAX_SLOTS + 1, 4):
         if slots * kv_per_slot > memory_left:
             notes.append(f"KV cache limits slots to {best} ({kv_per_slot / 2**20:.0f} MiB each)")
             break
-        if interactive_ttft_s(speed, slots - 1, interactive_prompt) > ttft_target_s:
+        if own_prefill_s(speed, slots - 1, interactive_prompt) > ttft_target_s:
             notes.append(f"interactive TTFT target {ttft_target_s:g} s limits slots to {best}")
             break
         gain = capacity_requests_per_s(speed, slots, fleet.uncached_prompt, out)
@@ -207,6 +295,19 @@ def plan(
         if fleet_demand >= fleet_capacity
         else max(1, min(background, round(background * fleet_demand / fleet_capacity)))
     )
+    background_groups = Fleet(groups=[g for g in fleet.groups if g.priority != "interactive"])
+    latency = interactive_latency(
+        speed,
+        busy=busy,
+        free=best - busy,
+        prompt=interactive_prompt,
+        output=max((g.output_tokens for g in interactive), default=out),
+        interactive_rate=sum(g.requests_per_s for g in interactive),
+        background_rate=min(fleet_demand, fleet_capacity) / out,
+        background_prompt=background_groups.uncached_prompt,
+    )
+    if math.isinf(latency.slot_wait_s):
+        notes.append("interactive requests arrive faster than their slots finish them: raise slots")
     if demand > capacity:
         notes.append(
             f"demand is {demand / capacity:.1f}x what one machine serves: batch work will queue; "
@@ -222,7 +323,7 @@ def plan(
         demand_tokens_per_s=demand,
         capacity_tokens_per_s=capacity,
         throughput_tokens_per_s=throughput,
-        interactive_ttft_s=interactive_ttft_s(speed, busy, interactive_prompt),
+        interactive=latency,
         utilisation=min(1.0, demand / capacity) if capacity else 1.0,
         speed=speed,
         ollama={
@@ -234,12 +335,6 @@ def plan(
         },
         notes=notes,
     )
-
-
-def with_speed(result: Plan, fleet: Fleet, machine: Machine, speed: EngineSpeed, model_bytes: int) -> Plan:
-    """The same recommendation re-predicted with another speed (a calibration)."""
-    again = plan(fleet, machine, model_bytes=model_bytes, speed=speed)
-    return replace(again, notes=[*again.notes, f"speed: {speed.source}"])
 
 
 class _GroupSpec(BaseModel):

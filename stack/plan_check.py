@@ -11,7 +11,7 @@ import asyncio
 import random
 import statistics
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import aiohttp
 import orjson
@@ -50,6 +50,11 @@ class Measured:
     @property
     def tokens_per_s(self) -> float:
         return self.output_tokens / self.seconds
+
+    @property
+    def ttft_mean_s(self) -> float:
+        """What the plan predicts: a mean (a median of a dozen requests hides who waited)."""
+        return statistics.mean(self.ttft_s) if self.ttft_s else float("nan")
 
     @property
     def ttft_median_s(self) -> float:
@@ -99,7 +104,8 @@ async def calibrate(
     ``slots`` clients in a closed loop with requests of the fleet's shape (``prompt_tokens`` in,
     ``output_tokens`` out) for ``loaded_s``. The last fixes the prefill rate as it is under load:
     the engine batches prompts with other requests' decoding, so a prompt alone (measured too,
-    as the fallback) is slower per token than inside a busy batch."""
+    as the fallback) is slower per token than inside a busy batch. A prompt alone gives the rate a
+    waiting request sees (``prompt_rate``)."""
     rng = random.Random()
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=300)) as session:
 
@@ -114,7 +120,9 @@ async def calibrate(
 
         await _stream(session, url, body(8, 4), headers)  # warm
         one = await _stream(session, url, body(8, 64), headers)
-        long = await _stream(session, url, body(600, 1), headers)
+        alone_probes = [
+            await _stream(session, url, body(_words(prompt_tokens), 1), headers) for _ in range(3)
+        ]
         many = await asyncio.gather(*(_stream(session, url, body(8, 64), headers) for _ in range(slots)))
         done: list[tuple[float, float, int, int]] = []
         stop = time.perf_counter() + loaded_s
@@ -126,13 +134,13 @@ async def calibrate(
                     done.append(result)
 
         await asyncio.gather(*(client() for _ in range(slots)))
-    if one is None or long is None or not all(many):
+    if one is None or not all(alone_probes) or not all(many):
         raise RuntimeError("the gateway refused a calibration request")
     one_rate = (one[3] - 1) / (one[1] - one[0])
-    alone = long[2] / max(long[0] - 1 / one_rate, 1e-3)
+    alone = statistics.median(p[2] / max(p[0] - 1 / one_rate, 1e-3) for p in alone_probes if p)
     span = max(m[1] for m in many if m) - min(m[0] for m in many if m)
     many_rate = sum(m[3] - 1 for m in many if m) / span
-    speed = EngineSpeed.fitted(one_rate, many_rate, slots, alone)
+    speed = replace(EngineSpeed.fitted(one_rate, many_rate, slots, alone), prompt_rate=alone)
     if not done:
         return speed
     per_request = loaded_s / len(done)  # engine time a request of this shape costs at full load
@@ -140,9 +148,7 @@ async def calibrate(
     decoding = output_tokens / speed.decode_rate(busy)
     prompt = statistics.mean(d[2] for d in done)
     prefill = prompt / (per_request - decoding) if per_request > decoding else alone
-    return EngineSpeed(
-        step_base=speed.step_base, step_per_seq=speed.step_per_seq, prefill_rate=prefill, source="calibrated"
-    )
+    return replace(speed, prefill_rate=prefill)
 
 
 def _words(prompt_tokens: int) -> int:

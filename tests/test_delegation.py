@@ -90,6 +90,32 @@ def test_a_three_level_composition_is_one_tree_live_and_replayed(
     assert len(engine[0].requests) == requests  # the whole tree replayed from the cassette
 
 
+@pytest.mark.slow
+def test_a_three_level_composition_on_the_embedded_engine_live_and_replayed(
+    tmp_path: Path, real_stack: tuple[Workspace, str]
+) -> None:
+    """SmolLM2 through the real gateway: each level's first call is made a delegation
+    (`tool_choice: required`), the leaf answers; then the tree is recorded and replayed with no engine."""
+    root = _three_levels(tmp_path)
+    for name in ("top", "middle"):
+        spec = root / "agents" / name / "agent.yaml"
+        spec.write_text(spec.read_text() + "tool_choice: required\n")
+    url = real_stack[1]
+    run = cli("--gateway", url, "run", "top", "What is the capital of France?", "--json", cwd=root)
+    assert run.returncode == 0, run.stderr
+    store = RunStore(Workspace(root).runs_db)
+    top_id = json.loads(run.stdout)["run_id"]
+    middles = store.children(top_id)  # the model may ask again once it has an answer: at least once
+    leaves = store.children(middles[0].id) if middles else []
+    assert middles and leaves and {r.agent for r in middles} == {"middle"} and leaves[0].agent == "leaf"
+    assert all(r.status == "ok" and r.prompt_tokens > 0 for r in (middles[0], leaves[0]))
+
+    recorded = cli("--gateway", url, "smoke", "top", "--record", "--json", cwd=root)
+    assert json.loads(recorded.stdout)["cases"][0]["status"] == "passed", recorded.stdout
+    replayed = cli("--gateway", "http://127.0.0.1:9", "smoke", "top", "--replay", "--json", cwd=root)
+    assert json.loads(replayed.stdout)["cases"][0]["status"] == "passed", replayed.stdout
+
+
 def test_a_delegation_loop_is_refused_by_the_loader_with_its_place(tmp_path: Path) -> None:
     root = init_workspace(tmp_path / "ws")
     _agent(root, "alpha", ["beta"])

@@ -4,13 +4,25 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 
 import pytest
 
 from sutazai.errors import SpecError
-from sutazai.stack.plan import AgentGroup, EngineSpeed, Fleet, Machine, load_fleet, plan
+from sutazai.stack.plan import (
+    AgentGroup,
+    EngineSpeed,
+    Fleet,
+    InteractiveLatency,
+    Machine,
+    erlang_c,
+    first_of_s,
+    interactive_latency,
+    load_fleet,
+    plan,
+)
 from tests.test_cli import cli
 
 MACHINE = Machine(cores=2, ram_bytes=24 << 30)
@@ -54,10 +66,52 @@ def test_the_interactive_target_and_memory_bound_the_slots() -> None:
     slow = EngineSpeed(step_base=0.2, step_per_seq=0.01, prefill_rate=5000)  # batching pays, latency grows
     tight = plan(_fleet(150, 2), MACHINE, model_bytes=MODEL, speed=slow, ttft_target_s=0.5)
     assert (
-        tight.slots == 24 and tight.interactive_ttft_s <= 0.5 and any("TTFT target" in n for n in tight.notes)
+        tight.slots == 24 and tight.interactive.own_s <= 0.5 and any("TTFT target" in n for n in tight.notes)
     )
     small_ram = plan(_fleet(150, 2), Machine(cores=2, ram_bytes=3 << 30), model_bytes=MODEL * 40)
     assert any("KV cache limits" in n for n in small_ram.notes)
+
+
+def test_the_chance_of_waiting_is_erlang_c() -> None:
+    assert erlang_c(0.5, 1) == pytest.approx(0.5)  # one server: busy half the time
+    assert erlang_c(1.0, 2) == pytest.approx(1 / 3)  # the textbook value for a = 1, c = 2
+    assert erlang_c(0.0, 1) == 0 and erlang_c(3.0, 2) == 1
+
+
+def test_interactive_latency_grows_with_interactive_and_background_load() -> None:
+    speed = EngineSpeed(step_base=0.002, step_per_seq=0.01, prefill_rate=200, prompt_rate=250)
+
+    def latency(interactive_rate: float, background_rate: float, free: int = 1) -> InteractiveLatency:
+        return interactive_latency(
+            speed,
+            busy=3,
+            free=free,
+            prompt=120,
+            output=32,
+            interactive_rate=interactive_rate,
+            background_rate=background_rate,
+            background_prompt=120,
+        )
+
+    alone = latency(0.0, 0.0)
+    assert alone.slot_wait_s == 0 and alone.others_prefill_s == 0
+    assert alone.own_s == pytest.approx(speed.step(4) + 120 / 250)  # the rate a lone prompt gets
+    assert latency(0.0, 1.0).others_prefill_s > latency(0.0, 0.3).others_prefill_s > 0
+    assert latency(0.4, 1.0).slot_wait_s > latency(0.2, 1.0).slot_wait_s > 0
+    assert latency(0.2, 1.0, free=3).slot_wait_s < latency(0.2, 1.0).slot_wait_s / 10
+    # background slots that free let a waiting interactive request in sooner than its own slot would
+    assert first_of_s(2.0, 0.0) == pytest.approx(1.0) and first_of_s(2.0, 2.0) < 0.5
+    assert first_of_s(2.0, 1e6) == pytest.approx(1e-6, rel=0.01)
+    assert math.isinf(latency(5.0, 0.0).slot_wait_s)  # more interactive work than slots
+
+
+def test_at_capacity_interactive_requests_wait_longer_than_at_half() -> None:
+    speed = EngineSpeed(step_base=0.002, step_per_seq=0.0106, prefill_rate=234, prompt_rate=265)
+    half, full = (plan(_fleet(150, rpm), MACHINE, model_bytes=MODEL, speed=speed) for rpm in (0.05, 0.3))
+    assert half.utilisation < 1 <= full.demand_tokens_per_s / full.capacity_tokens_per_s
+    assert full.interactive.slot_wait_s > half.interactive.slot_wait_s
+    assert full.interactive.others_prefill_s > half.interactive.others_prefill_s
+    assert full.interactive_ttft_s == pytest.approx(sum(vars(full.interactive).values()))
 
 
 def test_a_calibration_fits_the_two_measured_rates() -> None:

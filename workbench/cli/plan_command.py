@@ -64,6 +64,10 @@ def plan_command(
         Path | None, typer.Option(help="The model's GGUF (default: the embedded SmolLM2-135M).")
     ] = None,
     context: Annotated[int, typer.Option(help="The model's trained context.")] = 8192,
+    ttft_target: Annotated[
+        float,
+        typer.Option(help="Seconds more slots may add to an interactive first token (prefill + a step)."),
+    ] = 2.0,
     calibrate: Annotated[
         bool, typer.Option("--calibrate", help="Measure the engine's speeds through the gateway first.")
     ] = False,
@@ -83,7 +87,7 @@ def plan_command(
         raise UserError(Problem("no model file to plan for", hint="pass --model-file PATH (a GGUF)"))
     machine = Machine.this_one()
     size = model.stat().st_size
-    result = plan(fleet, machine, model_bytes=size, model_context=context)
+    result = plan(fleet, machine, model_bytes=size, model_context=context, ttft_target_s=ttft_target)
     measured: Measured | None = None
     if calibrate or check:
         workspace = workspace_from(ctx)
@@ -103,7 +107,14 @@ def plan_command(
                     output_tokens=round(fleet.mean("output_tokens")),
                 )
             )
-            result = plan(fleet, machine, model_bytes=size, model_context=context, speed=speed)
+            result = plan(
+                fleet,
+                machine,
+                model_bytes=size,
+                model_context=context,
+                speed=speed,
+                ttft_target_s=ttft_target,
+            )
         if check:
             measured = asyncio.run(run_fleet(url, MODEL_ALIAS, fleet, check, headers))
     if as_json:
@@ -115,11 +126,12 @@ def plan_command(
 def _as_json(result: Plan, measured: Measured | None) -> dict[str, object]:
     from dataclasses import asdict
 
-    out: dict[str, object] = asdict(result)
+    out: dict[str, object] = {**asdict(result), "interactive_ttft_s": result.interactive_ttft_s}
     if measured is not None:
         out["measured"] = {
             "tokens_per_s": measured.tokens_per_s,
-            "interactive_ttft_s": measured.ttft_median_s,
+            "interactive_ttft_s": measured.ttft_mean_s,
+            "interactive_ttft_median_s": measured.ttft_median_s,
             "requests": measured.requests,
             "errors": measured.errors,
             "prompt_tokens_mean": measured.prompt_tokens / max(measured.requests, 1),
@@ -153,7 +165,7 @@ def _print(result: Plan, machine: Machine, model: Path, measured: Measured | Non
     console.print(advice)
     prediction = Table("figure", "predicted", "measured", "measured vs predicted", title="prediction")
     m_rate = f"{measured.tokens_per_s:.1f}" if measured else "-"
-    m_ttft = f"{measured.ttft_median_s:.2f} s" if measured and measured.ttft_s else "-"
+    m_ttft = f"{measured.ttft_mean_s:.2f} s" if measured and measured.ttft_s else "-"
     prediction.add_row("demand, output tokens/s", f"{result.demand_tokens_per_s:.1f}", "", "")
     prediction.add_row("capacity, output tokens/s", f"{result.capacity_tokens_per_s:.1f}", "", "")
     prediction.add_row(
@@ -163,11 +175,15 @@ def _print(result: Plan, machine: Machine, model: Path, measured: Measured | Non
         _agrees(result.throughput_tokens_per_s, measured.tokens_per_s) if measured else "",
     )
     prediction.add_row(
-        "interactive time to first token",
+        "interactive time to first token (mean)",
         f"{result.interactive_ttft_s:.2f} s",
         m_ttft,
-        _agrees(result.interactive_ttft_s, measured.ttft_median_s) if measured else "",
+        _agrees(result.interactive_ttft_s, measured.ttft_mean_s) if measured else "",
     )
+    parts = result.interactive
+    prediction.add_row("  waiting for a slot", f"{parts.slot_wait_s:.2f} s", "", "")
+    prediction.add_row("  others' prompts finishing", f"{parts.others_prefill_s:.2f} s", "", "")
+    prediction.add_row("  its own prompt", f"{parts.own_s:.2f} s", "", "")
     console.print(prediction)
     if measured is not None:
         console.print(
