@@ -165,6 +165,7 @@ class InteractiveLatency:
     slot_wait_s: float  # for a slot it may use: the held one may serve another interactive request
     others_prefill_s: float  # the background prompt being prefilled when it lands, finishing
     own_s: float  # its own prefill, batched with one decode step of the busy slots
+    slot_load: float = 0.0  # how busy interactive work keeps the slots open to it (0..1, or more)
 
     @property
     def total_s(self) -> float:
@@ -212,7 +213,9 @@ def interactive_latency(
     wait = erlang_c(load, free) * first_of_s(2 * first_residual, background_rate)
     if load >= free + busy:
         wait = math.inf  # more interactive work than the engine has slots
-    return InteractiveLatency(slot_wait_s=wait, others_prefill_s=others, own_s=own)
+    return InteractiveLatency(
+        slot_wait_s=wait, others_prefill_s=others, own_s=own, slot_load=load / max(free, 1)
+    )
 
 
 def erlang_c(load: float, servers: int) -> float:
@@ -308,6 +311,13 @@ def plan(
     )
     if math.isinf(latency.slot_wait_s):
         notes.append("interactive requests arrive faster than their slots finish them: raise slots")
+    elif latency.slot_load >= 0.7:
+        held = min(math.ceil(latency.slot_load * (best - busy) / 0.5), best - 1)
+        notes.append(
+            f"interactive work keeps the slots open to it {latency.slot_load:.0%} busy, so interactive "
+            f"requests wait for each other: hold {held} for them (`[stack] reserved_interactive = "
+            f"{held}`); past one held slot's worth of interactive work the predicted wait is coarse"
+        )
     if demand > capacity:
         notes.append(
             f"demand is {demand / capacity:.1f}x what one machine serves: batch work will queue; "

@@ -111,7 +111,23 @@ def test_at_capacity_interactive_requests_wait_longer_than_at_half() -> None:
     assert half.utilisation < 1 <= full.demand_tokens_per_s / full.capacity_tokens_per_s
     assert full.interactive.slot_wait_s > half.interactive.slot_wait_s
     assert full.interactive.others_prefill_s > half.interactive.others_prefill_s
-    assert full.interactive_ttft_s == pytest.approx(sum(vars(full.interactive).values()))
+    parts = full.interactive
+    assert full.interactive_ttft_s == pytest.approx(parts.slot_wait_s + parts.others_prefill_s + parts.own_s)
+
+
+def test_interactive_work_past_its_held_slot_gets_advice_to_hold_more() -> None:
+    busy_developers = Fleet(
+        groups=[
+            AgentGroup(agents=150, output_tokens=64, requests_per_minute=2),
+            AgentGroup(name="dev", agents=1, priority="interactive", output_tokens=64, requests_per_minute=6),
+        ]
+    )
+    result = plan(busy_developers, MACHINE, model_bytes=MODEL)
+    assert result.interactive.slot_load >= 0.7
+    assert any("reserved_interactive = " in n for n in result.notes), result.notes
+    assert not any(
+        "reserved_interactive" in n for n in plan(_fleet(150, 0.1), MACHINE, model_bytes=MODEL).notes
+    )
 
 
 def test_a_calibration_fits_the_two_measured_rates() -> None:
