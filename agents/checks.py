@@ -3,8 +3,8 @@
 ``load_agent`` raises the errors these checks find; the language server publishes all of them as
 diagnostics on the text being edited; its quick fixes read each problem's ``code`` and ``data``.
 Rule codes: ``syntax``, ``schema``, ``name-mismatch``, ``prompt-escape``, ``missing-prompt``,
-``unknown-tool``, ``tool-choice``, ``smoke-unknown-tool``. Checks that need the rest of the workspace or a live
-gateway (duplicate names, unknown models) stay with the language server, which has both.
+``unknown-tool``, ``tool-choice``, ``smoke-unknown-tool``. Checks that need the rest of the
+workspace or a live gateway (duplicate names, unknown models) stay with the language server.
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ def _check_required_choice(tree: Any, at: Callable[..., None]) -> None:
     """``tool_choice: required`` forces a call through native tool calls: it needs something to
     call and a protocol that can force it (the text protocol only asks politely)."""
     offered = [v for key in ("tools", "delegates") if isinstance(v := tree.get(key), list) and v]
-    if not offered and not tree.get("entrypoint"):
+    if not offered:
         at(
             ("tool_choice",),
             "tool_choice is `required` but the agent has no tools or delegates to call",

@@ -163,7 +163,7 @@ class InteractiveLatency:
     """The mean time to an interactive request's first token, in the parts that make it."""
 
     slot_wait_s: float  # for a slot it may use: the held one may serve another interactive request
-    others_prefill_s: float  # the background prompt being prefilled when it lands, finishing
+    others_prefill_s: float  # fleet prompts being prefilled as it lands, or sharing its batch
     own_s: float  # its own prefill, batched with one decode step of the busy slots
     slot_load: float = 0.0  # how busy interactive work keeps the slots open to it (0..1, or more)
 
