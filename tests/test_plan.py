@@ -153,6 +153,8 @@ def test_plan_command_prints_a_recommendation_and_json(tmp_path: Path) -> None:
     table = cli("plan", "--agents", "150", "--rpm", "2", cwd=ws, env={**os.environ, "COLUMNS": "160"})
     assert table.returncode == 0, table.stderr
     assert "[stack] parallel (slots)" in table.stdout and "interactive time to first token" in table.stdout
+    assert "waiting for a slot" in table.stdout and "its own prompt" in table.stdout
+    assert "`[stack] reserved_interactive = " in table.stdout  # the developer keeps the held slot busy
     data = json.loads(cli("plan", "--json", cwd=ws).stdout)
     assert data["slots"] >= 4 and data["ollama"]["OLLAMA_NUM_PARALLEL"] == str(data["slots"])
     (ws / "fleet.toml").write_text("[[group]]\nagent = 3\n")

@@ -191,7 +191,7 @@ def _print(result: Plan, machine: Machine, model: Path, measured: Measured | Non
             f"{measured.prompt_tokens / max(measured.requests, 1):.0f} prompt tokens a request"
         )
     for note in result.notes:
-        console.print(f"note: {note}")
+        console.print(f"note: {escape(note)}", soft_wrap=True)  # notes name `[stack]` keys
 
 
 def register(app: typer.Typer) -> None:
