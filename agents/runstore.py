@@ -189,13 +189,17 @@ class RunStore:
         )
         return run_id
 
-    def tree(self, run_id: str) -> list[dict[str, Any]]:
-        """The runs this run delegated to, each with its steps and its own children, as plain data
-        (``sutazai show --json``, MCP ``read_trace``)."""
+    def tree(self, run_id: str, steps: bool = True) -> list[dict[str, Any]]:
+        """The runs this run delegated to, each with its own children (and its steps unless
+        ``steps=False``), as plain data (``sutazai show --json``, MCP ``read_trace``, ``fleet run``)."""
         from dataclasses import asdict
 
         return [
-            {**asdict(c), "steps": [asdict(s) for s in self.steps(c.id)], "children": self.tree(c.id)}
+            {
+                **asdict(c),
+                **({"steps": [asdict(s) for s in self.steps(c.id)]} if steps else {}),
+                "children": self.tree(c.id, steps),
+            }
             for c in self.children(run_id)
         ]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -12,9 +12,6 @@ from rich.markup import escape
 from sutazai.agents.session import demo_input, open_runtime, run_to_end
 from sutazai.workbench.cli.output import EXIT_RUN_FAILED, console, emit_json
 from sutazai.workbench.cli.session import workspace_from
-
-if TYPE_CHECKING:
-    from sutazai.agents.runstore import RunStore
 
 fleet_app = typer.Typer(help="Work with the whole fleet at once.", no_args_is_help=True)
 
@@ -42,26 +39,11 @@ async def _run_fleet(
                 "tokens": finished.tokens,
                 "output": finished.output,
                 "error": finished.error,
-                "children": _delegated(runtime.store, finished.run_id),
+                "children": runtime.store.tree(finished.run_id, steps=False),
             }
 
         jobs = [one(a, c) for a in catalog.agents.values() for c in range(copies)]
         return list(await asyncio.gather(*jobs))
-
-
-def _delegated(store: RunStore, run_id: str) -> list[dict[str, Any]]:
-    """The runs a run handed work to, nested, so the table shows each composition as a tree."""
-    return [
-        {
-            "agent": child.agent,
-            "run_id": child.id,
-            "status": child.status,
-            "tokens": child.prompt_tokens + child.completion_tokens,
-            "output": child.output,
-            "children": _delegated(store, child.id),
-        }
-        for child in store.children(run_id)
-    ]
 
 
 def _child_rows(children: list[dict[str, Any]], depth: int = 1) -> list[tuple[str, ...]]:
@@ -70,7 +52,8 @@ def _child_rows(children: list[dict[str, Any]], depth: int = 1) -> list[tuple[st
         colour = "green" if child["status"] == "ok" else "red"
         answer = escape((child["output"] or "").replace("\n", " ")[:90])
         name = f"[dim]{'  ' * (depth - 1)}↳ {child['agent']}[/]"
-        rows.append((name, f"[{colour}]{child['status']}[/]", "", str(child["tokens"]), f"[dim]{answer}[/]"))
+        tokens = str(child["prompt_tokens"] + child["completion_tokens"])
+        rows.append((name, f"[{colour}]{child['status']}[/]", "", tokens, f"[dim]{answer}[/]"))
         rows += _child_rows(child["children"], depth + 1)
     return rows
 
