@@ -94,6 +94,7 @@ def complete(
                 insert_text=f"{key}: ",
             )
             for key, doc in keys_of(model).items()
+            if key not in ctx.present
         ]
     key = ctx.key or ""
     if key in MODEL_KEYS and not ctx.path:

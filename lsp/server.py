@@ -11,6 +11,9 @@ import argparse
 import asyncio
 import functools
 import logging
+import os
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -261,19 +264,60 @@ def on_formatting(ls: SutazaiLanguageServer, params: lsp.DocumentFormattingParam
     return formatting.format_yaml(ls.text_of(params.text_document.uri))
 
 
-def main(argv: list[str] | None = None) -> None:
+LOG_LEVELS = ("error", "warning", "info", "debug")
+
+
+def arguments() -> argparse.ArgumentParser:
+    """What editors pass: vscode-languageclient adds ``--stdio`` and ``--clientProcessId=N``, Neovim
+    and Helix pass nothing; ``--tcp`` is for debugging the server by hand."""
     parser = argparse.ArgumentParser(
         prog="sutazai-lsp", description="Language server for SutazAI agent files"
     )
-    parser.add_argument("--tcp", action="store_true", help="listen on TCP instead of stdio")
-    parser.add_argument("--host", default="127.0.0.1")
+    transport = parser.add_mutually_exclusive_group()
+    transport.add_argument("--stdio", action="store_true", help="talk over stdin/stdout (the default)")
+    transport.add_argument("--tcp", action="store_true", help="listen on TCP instead of stdio")
+    parser.add_argument("--host", default="127.0.0.1", help="TCP address (default: loopback only)")
     parser.add_argument("--port", type=int, default=2087)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    parser.add_argument(
+        "--clientProcessId", "--client-process-id", dest="client_pid", type=int, default=None,
+        help="the editor's process id; the server exits when it is gone",
+    )
+    parser.add_argument(
+        "--log-level", choices=LOG_LEVELS, default=os.environ.get("SUTAZAI_LSP_LOG", "warning"),
+        help="what reaches the editor's output channel (stderr); default warning",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = arguments().parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    if args.client_pid is not None:
+        watch_parent(args.client_pid)
     if args.tcp:
         server.start_tcp(args.host, args.port)
     else:
         server.start_io()
+
+
+def watch_parent(pid: int, every_s: float = 3.0) -> None:
+    """Exit when the editor is gone (a crashed editor never sends ``exit``)."""
+
+    def alive() -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:  # someone else's process: it exists
+            return True
+        return True
+
+    def loop() -> None:
+        while alive():
+            time.sleep(every_s)
+        os._exit(0)
+
+    threading.Thread(target=loop, name="sutazai-lsp-parent-watch", daemon=True).start()
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ class Context:
     in_list_of: str | None  # the key whose list item the cursor is in ("tools")
     prefix: str  # the word being typed
     at_key: bool  # typing a key (not a value)
+    present: frozenset[str] = frozenset()  # keys already in the mapping being typed into
 
 
 def _indent(line: str) -> int:
@@ -51,6 +52,32 @@ def parents(lines: list[str], line_no: int, indent: int) -> list[str]:
     return path
 
 
+def siblings(lines: list[str], line_no: int, indent: int) -> frozenset[str]:
+    """Keys at ``indent`` in the mapping around ``line_no`` (that line excluded). A ``- key:`` line
+    starts a list item: walking up it is the first key of ours, walking down another item's."""
+    keys: set[str] = set()
+    for step in (-1, 1):
+        i = line_no + step
+        while 0 <= i < len(lines):
+            line = lines[i]
+            i += step
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            spaces = _indent(line)
+            match = _KEY.match(line)
+            if match and match.group(2):
+                if step == -1 and spaces + len(match.group(2)) == indent:
+                    keys.add(match.group(3))
+                if spaces + len(match.group(2)) <= indent:
+                    break
+                continue
+            if spaces < indent:
+                break
+            if spaces == indent and match:
+                keys.add(match.group(3))
+    return frozenset(keys)
+
+
 def context_at(text: str, line_no: int, character: int) -> Context:
     lines = text.split("\n")
     line = lines[line_no][:character] if line_no < len(lines) else ""
@@ -66,4 +93,5 @@ def context_at(text: str, line_no: int, character: int) -> Context:
         owners = parents(lines, line_no, indent + 1)
         return Context(owners[:-1], None, owners[-1] if owners else None, prefix, False)
     indent = _indent(line)
-    return Context(parents(lines, line_no, indent), None, None, prefix, True)
+    present = siblings(lines, line_no, indent)
+    return Context(parents(lines, line_no, indent), None, None, prefix, True, present)

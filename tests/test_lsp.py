@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -28,7 +29,12 @@ def lsp_workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         yield ROOT
 
 
-@pytest_lsp.fixture(config=ClientServerConfig(server_command=[sys.executable, "-m", "sutazai.lsp.server"]))
+# Started exactly as vscode-languageclient starts it (TransportKind.stdio): the console script,
+# ``--stdio`` and ``--clientProcessId=<editor pid>``.
+VSCODE_COMMAND = [str(Path(sys.executable).parent / "sutazai-lsp"), "--stdio", f"--clientProcessId={os.getpid()}"]
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=VSCODE_COMMAND))
 async def client(lsp_client: LanguageClient, lsp_workspace: Path) -> AsyncIterator[None]:
     await lsp_client.initialize_session(
         lsp.InitializeParams(
@@ -140,7 +146,9 @@ async def test_completion_keys_values_tools_models_files(client: LanguageClient)
         "max_depth",
         "max_delegations",
     } == await labels(8, 4)
-    assert {"name", "kind", "prompt", "tools", "memory"} <= await labels(9, 0)
+    top_level = await labels(9, 0)
+    assert {"memory", "delegates", "description"} <= top_level
+    assert not {"name", "kind", "tier", "prompt", "tools", "limits"} & top_level  # already in the file
 
 
 async def test_hover_definition_and_symbols(client: LanguageClient) -> None:
@@ -357,3 +365,42 @@ async def test_delegates_complete_check_and_link(client: LanguageClient) -> None
     )
     target = found[0] if isinstance(found, list) else found
     assert target is not None and target.uri.endswith("/agents/planner/agent.yaml")
+
+
+def test_the_command_lines_editors_use_are_accepted() -> None:
+    from sutazai.lsp.server import arguments
+
+    vscode = arguments().parse_args(["--stdio", "--clientProcessId=4242"])
+    assert vscode.stdio and not vscode.tcp and vscode.client_pid == 4242 and vscode.log_level == "warning"
+    assert not arguments().parse_args([]).tcp  # Neovim, Helix: nothing, stdio
+    tcp = arguments().parse_args(["--tcp", "--port", "2090", "--log-level", "debug"])
+    assert tcp.tcp and tcp.host == "127.0.0.1" and tcp.log_level == "debug"
+    with pytest.raises(SystemExit):
+        arguments().parse_args(["--stdio", "--tcp"])
+
+
+def test_completion_skips_keys_of_the_same_list_item_only() -> None:
+    from sutazai.lsp.yamlpath import context_at
+
+    text = "cases:\n  - name: a\n    input: x\n    \n  - name: b\n    expect: {}\n"
+    ctx = context_at(text, 3, 4)
+    assert ctx.at_key and ctx.path == ["cases"] and ctx.present == {"name", "input"}
+
+
+def test_the_server_exits_when_its_editor_is_gone(tmp_path: Path) -> None:
+    """A crashed editor never sends ``exit``: ``--clientProcessId`` makes the server leave anyway."""
+    import subprocess
+
+    editor = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(1)"])
+    server = subprocess.Popen(
+        [*VSCODE_COMMAND[:2], f"--clientProcessId={editor.pid}"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    editor.wait()
+    try:
+        assert server.wait(timeout=20) == 0
+    finally:
+        server.kill()
+    assert server.stderr is not None and server.stderr.read() == b""  # WARNING by default: a quiet start

@@ -1,14 +1,57 @@
-// Starts sutazai-lsp over stdio for agent.yaml, smoke*.yaml and sutazai.toml files.
+// Starts sutazai-lsp for SutazAI workspaces: finds the server without help, says once and clearly
+// when it cannot, and restarts it on demand or when its settings change.
 import * as vscode from "vscode";
 import { LanguageClient, LanguageClientOptions, ServerOptions, TransportKind } from "vscode-languageclient/node";
+import { locate } from "./locate";
 
+const SECTION = "sutazai";
 let client: LanguageClient | undefined;
+let output: vscode.OutputChannel;
 
-export async function activate(context: vscode.ExtensionContext): Promise<void> {
-  const command = vscode.workspace.getConfiguration("sutazai").get<string>("lsp.path", "sutazai-lsp");
+function folders(): string[] {
+  return (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === "file").map((f) => f.uri.fsPath);
+}
+
+/** The interpreter the Python extension has selected for the first folder, if it is installed. */
+async function selectedInterpreter(): Promise<string | undefined> {
+  const python = vscode.extensions.getExtension("ms-python.python");
+  if (!python) {
+    return undefined;
+  }
+  try {
+    const api = python.isActive ? python.exports : await python.activate();
+    const folder = vscode.workspace.workspaceFolders?.[0];
+    const env = await api?.environments?.getActiveEnvironmentPath?.(folder?.uri);
+    return typeof env?.path === "string" ? env.path : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function start(): Promise<void> {
+  const config = vscode.workspace.getConfiguration(SECTION);
+  const located = await locate(config.get<string>("lsp.path", ""), folders(), selectedInterpreter);
+  if ("missing" in located) {
+    output.appendLine(located.missing);
+    const choice = await vscode.window.showErrorMessage(
+      `SutazAI: ${located.missing} Install it (pip install sutazai-workbench) or set its path.`,
+      "Set path",
+      "Show log",
+    );
+    if (choice === "Set path") {
+      await vscode.commands.executeCommand("workbench.action.openSettings", `${SECTION}.lsp.path`);
+    } else if (choice === "Show log") {
+      output.show();
+    }
+    return;
+  }
+  const { command, args, source } = located.found;
+  const logLevel = config.get<string>("lsp.trace", "warning");
+  output.appendLine(`Starting ${command} ${args.join(" ")} (found in ${source}), log level ${logLevel}`);
+  const serverArgs = [...args, "--log-level", logLevel, `--clientProcessId=${process.pid}`];
   const serverOptions: ServerOptions = {
-    run: { command, transport: TransportKind.stdio },
-    debug: { command, transport: TransportKind.stdio },
+    run: { command, args: serverArgs, transport: TransportKind.stdio },
+    debug: { command, args: serverArgs, transport: TransportKind.stdio },
   };
   const clientOptions: LanguageClientOptions = {
     documentSelector: [
@@ -17,12 +60,55 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       { scheme: "file", pattern: "**/sutazai.toml" },
     ],
     synchronize: { fileEvents: vscode.workspace.createFileSystemWatcher("**/agents/*/{agent.yaml,tools.py,*.md}") },
+    outputChannel: output,
   };
   client = new LanguageClient("sutazai", "SutazAI agents", serverOptions, clientOptions);
-  await client.start();
-  context.subscriptions.push({ dispose: () => void client?.stop() });
+  try {
+    await client.start();
+  } catch (error) {
+    const choice = await vscode.window.showErrorMessage(
+      `SutazAI: ${command} did not start (${String(error)}).`,
+      "Set path",
+      "Show log",
+    );
+    if (choice === "Set path") {
+      await vscode.commands.executeCommand("workbench.action.openSettings", `${SECTION}.lsp.path`);
+    } else if (choice === "Show log") {
+      output.show();
+    }
+  }
+}
+
+async function stop(): Promise<void> {
+  const running = client;
+  client = undefined;
+  if (running?.isRunning()) {
+    await running.stop();
+  }
+  await running?.dispose();
+}
+
+async function restart(): Promise<void> {
+  await stop();
+  await start();
+}
+
+export async function activate(context: vscode.ExtensionContext): Promise<void> {
+  output = vscode.window.createOutputChannel("SutazAI agents");
+  context.subscriptions.push(
+    output,
+    vscode.commands.registerCommand("sutazai.restartServer", restart),
+    vscode.commands.registerCommand("sutazai.showLog", () => output.show()),
+    vscode.workspace.onDidChangeConfiguration((event) => {
+      if (event.affectsConfiguration(`${SECTION}.lsp`)) {
+        void restart();
+      }
+    }),
+    { dispose: () => void stop() },
+  );
+  await start();
 }
 
 export async function deactivate(): Promise<void> {
-  await client?.stop();
+  await stop();
 }
