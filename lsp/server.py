@@ -279,11 +279,17 @@ def arguments() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1", help="TCP address (default: loopback only)")
     parser.add_argument("--port", type=int, default=2087)
     parser.add_argument(
-        "--clientProcessId", "--client-process-id", dest="client_pid", type=int, default=None,
+        "--clientProcessId",
+        "--client-process-id",
+        dest="client_pid",
+        type=int,
+        default=None,
         help="the editor's process id; the server exits when it is gone",
     )
     parser.add_argument(
-        "--log-level", choices=LOG_LEVELS, default=os.environ.get("SUTAZAI_LSP_LOG", "warning"),
+        "--log-level",
+        choices=LOG_LEVELS,
+        default=os.environ.get("SUTAZAI_LSP_LOG", "warning"),
         help="what reaches the editor's output channel (stderr); default warning",
     )
     return parser

@@ -1,5 +1,5 @@
-"""Editor setup: the Continue.dev config points at the gateway and our MCP server, and the VS Code
-extension builds with ``npm ci && npm run compile``."""
+"""Editor setup: the Continue.dev config points at the gateway and our MCP server (the VS Code
+extension has its own module, ``test_vscode.py``)."""
 
 from __future__ import annotations
 
@@ -29,19 +29,6 @@ def test_continue_config_uses_the_gateway_tiers_and_mcp() -> None:
     assert {m["model"] for m in config["models"]} <= set(DEFAULT_TIERS)
     [server] = config["mcpServers"]
     assert server["command"] == "sutazai" and server["args"] == ["mcp"]
-
-
-@pytest.mark.slow
-def test_vscode_extension_builds(tmp_path: Path) -> None:
-    npm = shutil.which("npm")
-    if npm is None:
-        pytest.skip("npm is not installed")
-    work = tmp_path / "vscode"
-    shutil.copytree(ROOT / "lsp" / "vscode", work, ignore=shutil.ignore_patterns("node_modules", "out"))
-    for step in (["ci", "--no-audit", "--no-fund"], ["run", "compile"]):
-        result = subprocess.run([npm, *step], cwd=work, capture_output=True, text=True, timeout=600)
-        assert result.returncode == 0, result.stdout + result.stderr
-    assert "LanguageClient" in (work / "out" / "extension.js").read_text()
 
 
 @pytest.mark.slow

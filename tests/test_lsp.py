@@ -31,7 +31,11 @@ def lsp_workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 # Started exactly as vscode-languageclient starts it (TransportKind.stdio): the console script,
 # ``--stdio`` and ``--clientProcessId=<editor pid>``.
-VSCODE_COMMAND = [str(Path(sys.executable).parent / "sutazai-lsp"), "--stdio", f"--clientProcessId={os.getpid()}"]
+VSCODE_COMMAND = [
+    str(Path(sys.executable).parent / "sutazai-lsp"),
+    "--stdio",
+    f"--clientProcessId={os.getpid()}",
+]
 
 
 @pytest_lsp.fixture(config=ClientServerConfig(server_command=VSCODE_COMMAND))

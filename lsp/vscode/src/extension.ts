@@ -28,21 +28,24 @@ async function selectedInterpreter(): Promise<string | undefined> {
   }
 }
 
-async function start(): Promise<void> {
-  const config = vscode.workspace.getConfiguration(SECTION);
-  const located = await locate(config.get<string>("lsp.path", ""), folders(), selectedInterpreter);
-  if ("missing" in located) {
-    output.appendLine(located.missing);
-    const choice = await vscode.window.showErrorMessage(
-      `SutazAI: ${located.missing} Install it (pip install sutazai-workbench) or set its path.`,
-      "Set path",
-      "Show log",
-    );
+/** One message with the two ways out. Not awaited: activation (and the restart command, which
+ * waits for it) must not hang on a notification nobody has clicked yet. */
+function offerHelp(message: string): void {
+  void vscode.window.showErrorMessage(message, "Set path", "Show log").then(async (choice) => {
     if (choice === "Set path") {
       await vscode.commands.executeCommand("workbench.action.openSettings", `${SECTION}.lsp.path`);
     } else if (choice === "Show log") {
       output.show();
     }
+  });
+}
+
+async function start(): Promise<void> {
+  const config = vscode.workspace.getConfiguration(SECTION);
+  const located = await locate(config.get<string>("lsp.path", ""), folders(), selectedInterpreter);
+  if ("missing" in located) {
+    output.appendLine(located.missing);
+    offerHelp(`SutazAI: ${located.missing} Install it (pip install sutazai-workbench) or set its path.`);
     return;
   }
   const { command, args, source } = located.found;
@@ -66,16 +69,7 @@ async function start(): Promise<void> {
   try {
     await client.start();
   } catch (error) {
-    const choice = await vscode.window.showErrorMessage(
-      `SutazAI: ${command} did not start (${String(error)}).`,
-      "Set path",
-      "Show log",
-    );
-    if (choice === "Set path") {
-      await vscode.commands.executeCommand("workbench.action.openSettings", `${SECTION}.lsp.path`);
-    } else if (choice === "Show log") {
-      output.show();
-    }
+    offerHelp(`SutazAI: ${command} did not start (${String(error)}).`);
   }
 }
 
