@@ -93,6 +93,21 @@ def test_the_vsix_carries_the_bundle_and_its_docs_only(vsix: Path) -> None:
     assert manifest["contributes"]["yamlValidation"][0]["url"] == "./schemas/agent.schema.json"
 
 
+def test_the_server_search_on_real_folders_and_a_real_interpreter() -> None:
+    """``lsp/vscode/test/locate.test.ts`` under node's own test runner: the parts of the search that
+    code-server cannot show here (the Python extension's interpreter)."""
+    _require_tools()
+    result = subprocess.run(
+        ["npm", "test"],
+        cwd=EXTENSION,
+        env={**os.environ, "SUTAZAI_TEST_PYTHON": sys.executable},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0 and "# fail 0" in result.stdout, result.stdout + result.stderr
+
+
 def test_the_published_schema_is_the_one_the_runtime_validates_with() -> None:
     from sutazai.agents.spec import json_schema
 
