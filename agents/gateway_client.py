@@ -24,6 +24,7 @@ import httpx
 from sutazai.agents import tracing
 from sutazai.errors import GatewayUnavailable, Problem, UserError
 from sutazai.gateway_report import ModelEntry, QueueSnapshot, ServedModel, StatsSnapshot
+from sutazai.wire import AGENT_HEADER, BUDGET_HEADER, PRIORITY_HEADER, error_message
 
 
 class GatewayError(UserError):
@@ -103,9 +104,9 @@ class GatewayClient:
     def _headers(self, agent: str | None, priority: str | None) -> dict[str, str]:
         headers = {}
         if agent or self.agent:
-            headers["X-Sutazai-Agent"] = agent or self.agent or ""
+            headers[AGENT_HEADER] = agent or self.agent or ""
         if priority:
-            headers["X-Sutazai-Priority"] = priority
+            headers[PRIORITY_HEADER] = priority
         return headers
 
     def _unreachable(self, exc: Exception) -> GatewayUnavailable:
@@ -120,18 +121,16 @@ class GatewayClient:
     async def _detail(response: httpx.Response) -> str:
         body = (await response.aread()).decode("utf-8", "replace")
         try:
-            detail = json.loads(body).get("error", body)
-            detail = detail.get("message", detail) if isinstance(detail, dict) else detail
-        except (ValueError, AttributeError):
-            detail = body
-        return str(detail)
+            return error_message(json.loads(body)) or body
+        except ValueError:
+            return body
 
     async def _raise_for_status(self, response: httpx.Response) -> None:
         if response.status_code < 400:
             return
         detail = await self._detail(response)
         hint = "the gateway is busy; retry later" if response.status_code in BUSY else None
-        if response.headers.get("X-SutazAI-Budget") == "exceeded":
+        if response.headers.get(BUDGET_HEADER) == "exceeded":
             hint = "raise the agent's budget in sutazai.toml [budgets], or wait for 00:00 UTC"
         raise GatewayError(Problem(f"gateway answered {response.status_code}: {detail}", hint=hint))
 
@@ -139,7 +138,7 @@ class GatewayClient:
         self, response: httpx.Response, attempt: int, deadline: float | None, on_backoff: BackoffHook | None
     ) -> float | None:
         """Seconds to wait before trying again, or None when this answer is final."""
-        if response.status_code not in BUSY or response.headers.get("X-SutazAI-Budget") == "exceeded":
+        if response.status_code not in BUSY or response.headers.get(BUDGET_HEADER) == "exceeded":
             return None  # a spent budget does not come back by waiting
         wait = backoff_seconds(response.headers.get("Retry-After"), attempt)
         loop_time = asyncio.get_running_loop().time()

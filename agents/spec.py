@@ -6,8 +6,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from sutazai.wire import Priority
+
 Kind = Literal["document", "code", "conversation", "knowledge"]
-Priority = Literal["interactive", "normal", "batch"]
 ToolProtocol = Literal["auto", "native", "text"]
 ToolChoice = Literal["auto", "required"]
 SCHEMA_ID = "https://sutazai.dev/schema/agent.json"

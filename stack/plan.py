@@ -28,13 +28,11 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sutazai.errors import Problem
-
-Priority = Literal["interactive", "normal", "batch"]
+from sutazai.wire import Priority
 
 REFERENCE_MODEL_BYTES = 98_362_432  # SmolLM2-135M-Instruct.Q4_1.gguf
 REFERENCE_CORES = 2

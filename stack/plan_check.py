@@ -17,6 +17,7 @@ import aiohttp
 import orjson
 
 from sutazai.stack.plan import RESERVED_INTERACTIVE, EngineSpeed, Fleet
+from sutazai.wire import AGENT_HEADER, PRIORITY_HEADER
 
 WORDS = [
     "river",
@@ -181,7 +182,7 @@ async def run_fleet(
                 "temperature": 0.7,
                 "messages": [{"role": "user", "content": _prompt(prompt_words, rng)}],
             }
-            h = {**headers, "X-Sutazai-Agent": agent, "X-Sutazai-Priority": group_priority}
+            h = {**headers, AGENT_HEADER: agent, PRIORITY_HEADER: group_priority}
             sent = time.perf_counter()
             try:
                 result = await _stream(session, url, body, h)

@@ -15,13 +15,13 @@ import orjson
 from aiohttp import web
 
 from sutazai.stack.gateway import telemetry
-from sutazai.stack.gateway.budgets import BUDGET_HEADER
 from sutazai.stack.gateway.engines import ModelInfo
 from sutazai.stack.gateway.http_common import identity, input_texts, json_body, require
 from sutazai.stack.gateway.service import Gateway
 from sutazai.stack.gateway.tool_calls import json_schema_format
 from sutazai.stack.gateway.types import ChatRequest, Delta, GatewayHTTPError, Usage
 from sutazai.stack.gateway.validate import check_messages, check_options, check_tools
+from sutazai.wire import BUDGET_HEADER
 
 OLLAMA_VERSION = "0.6.5"
 OPTION_MAP = {

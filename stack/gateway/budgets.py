@@ -19,8 +19,6 @@ from sutazai.gateway_report import BudgetUse
 from sutazai.stack.gateway.bounded import LRUDict
 from sutazai.stack.gateway.types import GatewayHTTPError
 
-BUDGET_HEADER = "X-SutazAI-Budget"
-
 
 class BudgetExceeded(GatewayHTTPError):
     def __init__(self, message: str, retry_after: float) -> None:

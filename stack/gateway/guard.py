@@ -24,7 +24,8 @@ from urllib.parse import urlsplit
 import orjson
 from aiohttp import web
 
-TOKEN_HEADER = "X-Sutazai-Token"
+from sutazai.wire import TOKEN_HEADER
+
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 # What Ollama accepts by default, plus editor webviews (Continue runs inside VS Code's).
 DEFAULT_ORIGINS = (

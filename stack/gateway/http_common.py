@@ -11,10 +11,8 @@ from aiohttp import web
 from sutazai.stack.gateway.guard import GUARD, TOKEN_HINT
 from sutazai.stack.gateway.types import PRIORITIES, GatewayHTTPError, Priority
 from sutazai.stack.gateway.validate import agent_name, bad
+from sutazai.wire import AGENT_HEADER, CACHE_HEADER, PRIORITY_HEADER
 
-AGENT_HEADER = "X-Sutazai-Agent"
-PRIORITY_HEADER = "X-Sutazai-Priority"
-CACHE_HEADER = "X-Sutazai-Cache"
 MAX_BODY = web.AppKey("max_body", int)
 BODY_TIMEOUT = web.AppKey("body_timeout_s", float)
 

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import orjson
 
-Priority = Literal["interactive", "normal", "batch"]
-PRIORITIES: tuple[Priority, ...] = ("interactive", "normal", "batch")
+from sutazai.wire import (
+    ENGINE_HEADER,
+    PRIORITIES,
+    QUEUE_ESTIMATE_HEADER,
+    QUEUE_POSITION_HEADER,
+    QUEUE_WAIT_HEADER,
+    Priority,
+)
+
+__all__ = ["PRIORITIES", "Priority"]  # re-exported for the gateway's modules
 
 
 class GatewayHTTPError(Exception):
@@ -57,10 +65,10 @@ class Placement:
 
     def headers(self) -> dict[str, str]:
         return {
-            "X-SutazAI-Engine": self.engine,
-            "X-SutazAI-Queue-Position": str(self.position),
-            "X-SutazAI-Queue-Estimate-Ms": str(round(self.estimate_ms)),
-            "X-SutazAI-Queue-Wait-Ms": str(round(self.waited_ms)),
+            ENGINE_HEADER: self.engine,
+            QUEUE_POSITION_HEADER: str(self.position),
+            QUEUE_ESTIMATE_HEADER: str(round(self.estimate_ms)),
+            QUEUE_WAIT_HEADER: str(round(self.waited_ms)),
         }
 
 
