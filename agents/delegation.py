@@ -20,7 +20,7 @@ from sutazai.errors import Problem
 
 if TYPE_CHECKING:
     from sutazai.agents.loader import AgentDefinition
-    from sutazai.agents.run_state import RunState
+    from sutazai.agents.run_state import RunContext, RunState
     from sutazai.agents.runtime import AgentRuntime
     from sutazai.agents.tools import Tool
     from sutazai.workspace import Workspace
@@ -31,19 +31,6 @@ TOOL_PREFIX = "ask_"
 class DelegationRefused(Exception):
     """A delegation past ``limits.max_depth`` or ``limits.max_delegations``: refused at once, reported
     to the calling model as the tool's error (never a hang)."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class Lineage:
-    """What a child run inherits from the run that calls it."""
-
-    run_id: str  # the parent run
-    step: int  # the parent's step (its tool call) that this run answers
-    depth: int
-    max_depth: int  # the deepest level any run below may reach (the tightest limit on the way)
-    deadline: float | None  # event-loop time: the child ends when its parent must
-    budget: int | None  # tokens the parent has left: the child's are counted against them
-    priority: str | None
 
 
 class Callees:
@@ -65,11 +52,10 @@ class Callees:
         return cached[1]
 
 
-def delegate_tools(
-    runtime: AgentRuntime, caller: AgentDefinition, state: RunState, priority: str | None
-) -> dict[str, Tool]:
+def delegate_tools(runtime: AgentRuntime, caller: AgentDefinition, state: RunState) -> dict[str, Tool]:
     """The agents ``caller`` may call, as tools; each call is a child run under ``state``'s run,
     refused at once past the depth or fan-out limits."""
+    from sutazai.agents.run_state import within_budget
     from sutazai.agents.tools import Tool
 
     tools: dict[str, Tool] = {}
@@ -77,28 +63,22 @@ def delegate_tools(
         callee = runtime.callees.get(name)
 
         async def ask(input: str, _callee: AgentDefinition = callee) -> str:
+            within_budget(caller, state)  # a run that has spent its budget starts no child
             limits = caller.spec.limits
-            if state.depth + 1 > state.max_depth:
+            context = state.context
+            if context.depth + 1 > context.max_depth:
                 raise DelegationRefused(
-                    f"delegation from {caller.name} would reach depth {state.depth + 1}, past the "
-                    f"limit of {state.max_depth} (limits.max_depth here or in a calling agent)"
+                    f"delegation from {caller.name} would reach depth {context.depth + 1}, past the "
+                    f"limit of {context.max_depth} (limits.max_depth here or in a calling agent)"
                 )
             if state.delegations >= limits.max_delegations:
                 raise DelegationRefused(
                     f"{caller.name} may start {limits.max_delegations} runs (limits.max_delegations)"
                 )
             state.delegations += 1
-            used = state.usage.prompt + state.usage.completion
-            lineage = Lineage(
-                run_id=state.run_id,
-                step=state.seq + 1,  # the tool step this call is recorded as
-                depth=state.depth + 1,
-                max_depth=state.max_depth,
-                deadline=state.deadline,
-                budget=None if state.budget is None else max(state.budget - used, 1),
-                priority=priority or caller.spec.priority,
-            )
-            output, prompt_tokens, completion_tokens = await run_child(runtime, _callee, input, lineage)
+            # state.seq + 1: the tool step this call is recorded as
+            inherited = context.inherited(state.run_id, state.seq + 1, state.used)
+            output, prompt_tokens, completion_tokens = await run_child(runtime, _callee, input, inherited)
             state.usage.prompt += prompt_tokens  # a child's tokens count against its parent
             state.usage.completion += completion_tokens
             return output
@@ -109,7 +89,7 @@ def delegate_tools(
 
 
 async def run_child(
-    runtime: AgentRuntime, callee: AgentDefinition, text: str, lineage: Lineage
+    runtime: AgentRuntime, callee: AgentDefinition, text: str, inherited: RunContext
 ) -> tuple[str, int, int]:
     """Run ``callee`` under ``lineage``; its answer, prompt and completion tokens. A child that does
     not finish ``ok`` is an error of the calling tool, with the child's reason. Cancelling the parent
@@ -117,7 +97,7 @@ async def run_child(
     from sutazai.agents.events import RunFinished
 
     finished: RunFinished | None = None
-    async for event in runtime.run(callee, text, priority=lineage.priority, parent=lineage):
+    async for event in runtime.run(callee, text, parent=inherited):
         if isinstance(event, RunFinished):
             finished = event
     if finished is None or finished.status != "ok":

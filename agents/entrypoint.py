@@ -7,6 +7,7 @@ records the call as a step, so framework agents are traced like any other.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import importlib.util
 import inspect
@@ -18,10 +19,12 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from sutazai.errors import Problem, SpecError
+from sutazai.errors import Problem, SpecError, UserError
+from sutazai.wire import AGENT_HEADER, PRIORITY_HEADER, RUN_BUDGET_HEADER, RUN_HEADER
 
 if TYPE_CHECKING:
     from sutazai.agents.loader import AgentDefinition
+    from sutazai.agents.run_state import RunState
     from sutazai.agents.runtime import AgentRuntime
     from sutazai.agents.tools import Tool
 
@@ -150,29 +153,35 @@ async def run_entrypoint(
     runtime: AgentRuntime,
     agent: AgentDefinition,
     user_input: str,
-    run_id: str,
+    state: RunState,
     record: Callable[[str, float, float, dict[str, Any]], None],
     on_tool: ToolHook | None = None,
     delegates: dict[str, Tool] | None = None,
 ) -> str:
+    """Call the entrypoint with a context whose headers carry the run's priority and id: the
+    framework's model calls are scheduled as the run asks and counted in its tokens and budget."""
     function = resolve(agent)
+    usage = GatewayUsage(runtime, state)
     context = AgentContext(
         agent=agent.name,
-        run_id=run_id,
+        run_id=state.run_id,
         model=agent.spec.model_ref,
         base_url=runtime.client.base_url + "/v1",
         api_key=runtime.client.token or "sutazai-local",
         system_prompt=agent.system_prompt,
-        headers={"X-Sutazai-Agent": agent.name, "X-Sutazai-Priority": agent.spec.priority},
+        headers=run_headers(agent.name, state),
         on_tool=on_tool,
-        delegates=delegates or {},
+        delegates={name: usage.counted_before(tool) for name, tool in (delegates or {}).items()},
         loop=asyncio.get_running_loop(),
     )
     started, t0 = time.time(), time.perf_counter()
-    if inspect.iscoroutinefunction(function):
-        result = await function(user_input, context)
-    else:
-        result = await asyncio.to_thread(function, user_input, context)
+    try:
+        if inspect.iscoroutinefunction(function):
+            result = await function(user_input, context)
+        else:
+            result = await asyncio.to_thread(function, user_input, context)
+    finally:
+        await usage.sync()
     output = str(result)
     record(
         "entrypoint",
@@ -181,3 +190,40 @@ async def run_entrypoint(
         {"entrypoint": agent.spec.entrypoint, "input": user_input, "response": output},
     )
     return output
+
+
+def run_headers(agent: str, state: RunState) -> dict[str, str]:
+    headers = {AGENT_HEADER: agent, PRIORITY_HEADER: state.context.priority, RUN_HEADER: state.run_id}
+    if state.context.budget is not None:
+        headers[RUN_BUDGET_HEADER] = str(max(state.context.budget - state.used, 0))
+    return headers
+
+
+class GatewayUsage:
+    """The framework's own model calls, as the gateway counted them for this run (its children
+    count their own), added to the run's usage: at the end, and before each delegation so the
+    child inherits what is really left of the budget."""
+
+    def __init__(self, runtime: AgentRuntime, state: RunState) -> None:
+        self.runtime = runtime
+        self.state = state
+        self.prompt = 0
+        self.completion = 0
+
+    async def sync(self) -> None:
+        try:
+            prompt, completion = await self.runtime.client.run_usage(self.state.run_id)
+        except UserError:  # an older gateway or no token: the tokens stay as the runtime saw them
+            return
+        self.state.usage.prompt += prompt - self.prompt
+        self.state.usage.completion += completion - self.completion
+        self.prompt, self.completion = prompt, completion
+
+    def counted_before(self, tool: Tool) -> Tool:
+        original = tool.function
+
+        async def call(**arguments: Any) -> Any:
+            await self.sync()
+            return await original(**arguments)
+
+        return dataclasses.replace(tool, function=call)

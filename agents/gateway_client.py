@@ -275,6 +275,12 @@ class GatewayClient:
         """Who waits for which engine, in order, per agent and priority (``/admin/queue``)."""
         return QueueSnapshot.model_validate(await self._get_json("/admin/queue"))
 
+    async def run_usage(self, run_id: str) -> tuple[int, int]:
+        """Prompt and completion tokens the gateway counted for requests tagged with ``run_id``
+        (``X-Sutazai-Run``): a framework agent's own model calls (needs the workspace token)."""
+        usage = await self._get_json(f"/admin/runs/{run_id}/usage")
+        return int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))
+
 
 def _parse_chunk(event: dict[str, Any]) -> ChatChunk:
     chunk = ChatChunk()

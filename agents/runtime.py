@@ -9,13 +9,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import math
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 from sutazai.agents import protocol, tracing
-from sutazai.agents.delegation import Callees, Lineage
+from sutazai.agents.delegation import Callees
 from sutazai.agents.events import (
     MemoriesRetrieved,
     RunEvent,
@@ -28,12 +27,13 @@ from sutazai.agents.events import (
 from sutazai.agents.gateway_client import GatewayClient
 from sutazai.agents.loader import AgentDefinition
 from sutazai.agents.memory import Memory, MemoryHit, open_store
-from sutazai.agents.run_state import RunState, Usage, now, within_budget
+from sutazai.agents.run_state import RunContext, RunState, Usage, now, within_budget
 from sutazai.agents.runstore import RunStore
 from sutazai.agents.smoke.cassette import chat_key
 from sutazai.agents.spec import LimitsSpec
 from sutazai.agents.tools import RUNTIME_TOOLS, Tool
 from sutazai.errors import BudgetExceeded, GatewayUnavailable, UserError
+from sutazai.wire import Priority
 from sutazai.workspace import Workspace
 
 
@@ -90,33 +90,24 @@ class AgentRuntime:
         user_input: str,
         *,
         history: list[dict[str, Any]] | None = None,
-        priority: str | None = None,
+        priority: Priority | None = None,
         messages: list[dict[str, Any]] | None = None,
-        parent: Lineage | None = None,
+        parent: RunContext | None = None,
     ) -> AsyncIterator[RunEvent]:
         """Run one turn; yields events as they happen. Cancel the consumer to cancel the run.
 
-        ``messages`` replays a conversation exactly as given (a trace step, edited): no memory
-        retrieval, no prompt assembly; the loop continues from there.
+        ``priority`` overrides the spec's (a chat is interactive); ``parent`` is what a calling run
+        passes down (see ``RunContext.inherited``). ``messages`` replays a conversation exactly as
+        given (a trace step, edited): no memory retrieval, no prompt assembly; the loop continues
+        from there.
         """
         spec = agent.spec
+        context = RunContext.resolve(spec, priority, parent)
         run_id = self.store.start_run(
-            agent.name,
-            user_input,
-            spec.model_ref,
-            parent.run_id if parent else None,
-            parent.step if parent else None,
+            agent.name, user_input, spec.model_ref, context.parent_run, context.parent_step
         )
-        timeout_s = spec.limits.timeout_s
-        budget = spec.limits.max_total_tokens
-        if parent is not None:  # a child inherits its parent's deadline and what is left of its budget
-            timeout_s = max(0.001, min(timeout_s, (parent.deadline or math.inf) - now()))
-            budget = parent.budget if budget is None else min(budget, parent.budget or budget)
-        depth = parent.depth if parent else 0
-        max_depth = depth + spec.limits.max_depth
-        if parent is not None:
-            max_depth = min(max_depth, parent.max_depth)
-        state = RunState(run_id, now() + timeout_s, depth=depth, budget=budget, max_depth=max_depth)
+        state = RunState(run_id, context)
+        timeout_s = context.timeout_s
         yield RunStarted(run_id, agent.name, spec.model_ref)
         queue: asyncio.Queue[RunEvent | None] = asyncio.Queue()
         output_parts: list[str] = []
@@ -125,9 +116,7 @@ class AgentRuntime:
             try:
                 with tracing.agent_span(agent.name, run_id, spec.model_ref):
                     async with asyncio.timeout(timeout_s):
-                        output = await self._loop(
-                            agent, user_input, history or [], priority, state, queue, messages
-                        )
+                        output = await self._loop(agent, user_input, history or [], state, queue, messages)
                 output_parts.append(output)
                 await self._finish(state, "ok", output, None, queue)
             except TimeoutError:
@@ -187,7 +176,6 @@ class AgentRuntime:
         agent: AgentDefinition,
         user_input: str,
         history: list[dict[str, Any]],
-        priority: str | None,
         state: RunState,
         queue: asyncio.Queue[RunEvent | None],
         replayed: list[dict[str, Any]] | None = None,
@@ -200,12 +188,12 @@ class AgentRuntime:
                 self,
                 agent,
                 user_input,
-                state.run_id,
+                state,
                 self._record_for(state),
                 self._tool_hook(state, queue),
-                self._delegate_tools(agent, state, priority),
+                self._delegate_tools(agent, state),
             )
-        tools = {**self._bound_tools(agent), **self._delegate_tools(agent, state, priority)}
+        tools = {**self._bound_tools(agent), **self._delegate_tools(agent, state)}
         system = agent.system_prompt
         if replayed is None and spec.memory.enabled and spec.memory.top_k > 0:
             hits = await self._retrieve(agent, user_input, state)
@@ -229,7 +217,7 @@ class AgentRuntime:
             # `required` holds for a run's first call only, so the model can answer once it has results.
             forced = native is not None and spec.tool_choice == "required" and iteration == 0
             content, calls = await self._call_model(
-                agent, messages, native, bool(use_text), priority, state, queue, forced
+                agent, messages, native, bool(use_text), state, queue, forced
             )
             known = set(tools)
             call = calls[0] if calls else (protocol.parse_text_call(content, known) if use_text else None)
@@ -243,12 +231,10 @@ class AgentRuntime:
                 messages.append({"role": "user", "content": f"RESULT: {result}"})
         return content
 
-    def _delegate_tools(
-        self, agent: AgentDefinition, state: RunState, priority: str | None
-    ) -> dict[str, Tool]:
+    def _delegate_tools(self, agent: AgentDefinition, state: RunState) -> dict[str, Tool]:
         from sutazai.agents.delegation import delegate_tools
 
-        return delegate_tools(self, agent, state, priority) if agent.spec.delegates else {}
+        return delegate_tools(self, agent, state) if agent.spec.delegates else {}
 
     async def _native_tools(self, tool_protocol: str, model: str) -> bool:
         """Standard tool calls when the spec asks for them, or (``auto``) when the gateway says it
@@ -317,7 +303,6 @@ class AgentRuntime:
         messages: list[dict[str, Any]],
         native_tools: list[dict[str, Any]] | None,
         hold_tool_lines: bool,
-        priority: str | None,
         state: RunState,
         queue: asyncio.Queue[RunEvent | None],
         forced: bool = False,
@@ -348,8 +333,8 @@ class AgentRuntime:
                 tools=native_tools,
                 tool_choice="required" if forced else None,
                 agent=agent.name,
-                priority=priority or spec.priority,
-                deadline=state.deadline,
+                priority=state.context.priority,
+                deadline=state.context.deadline,
                 on_backoff=self._backoff_recorder(state),
             ):
                 usage.add(chunk)
@@ -429,7 +414,7 @@ class AgentRuntime:
                     None if tool.delegate else await self.client.replayed_tool(call.name, call.arguments)
                 )
                 if tool.delegate:  # the child run's own model calls are what a cassette replays
-                    result = await tool.call(call.arguments, max(1.0, (state.deadline or 0) - now()))
+                    result = await tool.call(call.arguments, max(1.0, (state.context.deadline or 0) - now()))
                 elif replayed is not None:  # a cassette's answer: a clock or a search replays alike
                     result = replayed
                 else:

@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from sutazai.wire import Priority
 from sutazai.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -67,7 +68,7 @@ async def run_to_end(
     agent: AgentDefinition,
     text: str,
     *,
-    priority: str | None = None,
+    priority: Priority | None = None,
     history: list[dict[str, Any]] | None = None,
     messages: list[dict[str, Any]] | None = None,
     on_event: Callable[[RunEvent], Any] | None = None,

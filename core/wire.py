@@ -35,3 +35,11 @@ def error_message(body: object) -> str | None:
         message = error.get("message")
         return str(message) if message is not None else None
     return str(error) if error is not None else None
+
+
+def parse_priority(value: str) -> Priority:
+    """``value`` as a priority, or ValueError naming the choices (for flags and form fields)."""
+    for priority in PRIORITIES:
+        if value.strip().lower() == priority:
+            return priority
+    raise ValueError(f"priority must be one of {', '.join(PRIORITIES)}, not {value!r}")

@@ -17,6 +17,7 @@ from aiohttp import web
 from sutazai.stack.gateway import telemetry
 from sutazai.stack.gateway.engines import ModelInfo
 from sutazai.stack.gateway.http_common import identity, input_texts, json_body, require
+from sutazai.stack.gateway.run_usage import run_tag
 from sutazai.stack.gateway.service import Gateway
 from sutazai.stack.gateway.tool_calls import json_schema_format
 from sutazai.stack.gateway.types import ChatRequest, Delta, GatewayHTTPError, Usage
@@ -169,6 +170,7 @@ class OllamaRoutes:
                     content_type="application/json",
                 )
             req = self._parse(request, body, chat)
+            req.run, req.run_budget = run_tag(request)
         except GatewayHTTPError as exc:
             return error_response(exc)
         with telemetry.server_span(request.headers, req, "chat" if chat else "text_completion"):

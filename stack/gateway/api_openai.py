@@ -14,6 +14,7 @@ from aiohttp import web
 
 from sutazai.stack.gateway import telemetry
 from sutazai.stack.gateway.http_common import identity, input_texts, json_body, require
+from sutazai.stack.gateway.run_usage import run_tag
 from sutazai.stack.gateway.service import Gateway
 from sutazai.stack.gateway.tool_calls import parse_tool_choice
 from sutazai.stack.gateway.types import ChatRequest, Completion, Delta, GatewayHTTPError, Usage
@@ -118,6 +119,7 @@ class OpenAIRoutes:
         started = time.perf_counter()
         try:
             req = _parse(await json_body(request), chat, request)
+            req.run, req.run_budget = run_tag(request)
             with telemetry.server_span(request.headers, req, "chat" if chat else "text_completion"):
                 if req.stream:
                     return await self._stream(request, req, chat, started)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import asdict
 from typing import Any
 
 import orjson
@@ -82,6 +83,14 @@ def build_app(gateway: Gateway) -> web.Application:
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/admin/stats", stats)
     app.router.add_get("/admin/queue", queue)
+
+    async def run_usage(request: web.Request) -> web.Response:
+        run = request.match_info["run"]
+        count = gateway.runs.get(run)
+        body = {"run": run, **asdict(count)}
+        return web.Response(body=orjson.dumps(body), content_type="application/json")
+
+    app.router.add_get("/admin/runs/{run}/usage", run_usage)
     app.router.add_get("/", root)
 
     async def lifecycle(app: web.Application):  # type: ignore[no-untyped-def]

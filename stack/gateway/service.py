@@ -23,6 +23,7 @@ from sutazai.stack.gateway.config import GatewayConfig
 from sutazai.stack.gateway.embed_batcher import EmbeddingBatcher
 from sutazai.stack.gateway.engines import Engine, ModelInfo, build_engine
 from sutazai.stack.gateway.routing import Router, prefix_key
+from sutazai.stack.gateway.run_usage import RunUsage
 from sutazai.stack.gateway.scheduler import SlotPool
 from sutazai.stack.gateway.stats import GatewayStats
 from sutazai.stack.gateway.tool_calls import engine_stream, tool_path
@@ -72,6 +73,7 @@ class Gateway:
                 self.pools[name].resident = lambda engine=engine: engine.resident() or set()
                 self.pools[name].switch_after_s = config.model_switch_after_s
         self.router = Router(config.routing, config.load_bound)
+        self.runs = RunUsage()
         self.budgets = DailyBudgets(
             config.daily_tokens, config.agent_daily_tokens, config.budget_file, config.max_agents
         )
@@ -181,6 +183,7 @@ class Gateway:
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[Delta, None]:
         self.budgets.check(request.agent)
+        self.runs.check(request.run, request.run_budget)
         request.placement.key = prefix_key(request)
         candidates = self.candidates(request.model, key=request.placement.key)
         if not request.deterministic or request.cache_bypass:
@@ -309,9 +312,12 @@ class Gateway:
                                     tokens = delta.usage.completion_tokens if delta.usage else tokens + 1
                                     telemetry.record_usage(span, delta.usage)
                                     if delta.usage is not None:
+                                        used = delta.usage
                                         self.budgets.charge(
-                                            request.agent,
-                                            delta.usage.prompt_tokens + delta.usage.completion_tokens,
+                                            request.agent, used.prompt_tokens + used.completion_tokens
+                                        )
+                                        self.runs.charge(
+                                            request.run, used.prompt_tokens, used.completion_tokens
                                         )
                                     yield delta
                         engine.breaker.record_success()

@@ -87,6 +87,8 @@ class ChatRequest:
     agent: str = "anonymous"
     priority: Priority = "normal"
     cache_bypass: bool = False
+    run: str | None = None  # X-Sutazai-Run: usage counted for that run (see run_usage.py)
+    run_budget: int | None = None  # X-Sutazai-Run-Budget: tokens the run may still use
     placement: Placement = field(default_factory=Placement, compare=False)
     trace: Any = field(default=None, compare=False, repr=False)  # the gateway's span (telemetry.py)
 

@@ -13,8 +13,9 @@ from rich.markup import escape
 
 from sutazai.agents.session import RunOutcome, open_runtime, run_to_end
 from sutazai.errors import Problem, UserError
+from sutazai.wire import Priority
 from sutazai.workbench.cli.output import EXIT_GATEWAY, EXIT_RUN_FAILED, console, emit_json, err_console
-from sutazai.workbench.cli.session import workspace_from
+from sutazai.workbench.cli.session import priority_flag, workspace_from
 
 if TYPE_CHECKING:
     from sutazai.agents.runstore import RunStore
@@ -117,7 +118,7 @@ async def _run_once(
     ctx: typer.Context,
     agent_name: str,
     text: str,
-    priority: str | None,
+    priority: Priority | None,
     as_json: bool,
     history: list[dict[str, Any]] | None = None,
 ) -> RunOutcome:
@@ -161,7 +162,7 @@ def run(
     as_json: JsonFlag = False,
 ) -> None:
     """Run an agent once, streaming its answer; prints the run id."""
-    finished = asyncio.run(_run_once(ctx, agent, text, priority, as_json))
+    finished = asyncio.run(_run_once(ctx, agent, text, priority_flag(priority), as_json))
     if as_json:
         emit_json(
             {
@@ -193,6 +194,7 @@ def chat(
     priority: Annotated[str, typer.Option(help="interactive | normal | batch")] = "interactive",
 ) -> None:
     """Chat with an agent; each turn is a recorded run. Ctrl-D or /exit to leave."""
+    chosen = priority_flag(priority)
     history: list[dict[str, Any]] = []
     console.print(f"Chatting with [bold]{agent}[/] (Ctrl-D or /exit to leave)")
     while True:
@@ -205,7 +207,7 @@ def chat(
             return
         if not text.strip():
             continue
-        finished = asyncio.run(_run_once(ctx, agent, text, priority, False, history))
+        finished = asyncio.run(_run_once(ctx, agent, text, chosen, False, history))
         console.print()
         if finished.status == "ok":
             history += [{"role": "user", "content": text}, {"role": "assistant", "content": finished.output}]

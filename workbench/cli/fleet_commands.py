@@ -10,14 +10,15 @@ import typer
 from rich.markup import escape
 
 from sutazai.agents.session import demo_input, open_runtime, run_to_end
+from sutazai.wire import Priority
 from sutazai.workbench.cli.output import EXIT_RUN_FAILED, console, emit_json
-from sutazai.workbench.cli.session import workspace_from
+from sutazai.workbench.cli.session import priority_flag, workspace_from
 
 fleet_app = typer.Typer(help="Work with the whole fleet at once.", no_args_is_help=True)
 
 
 async def _run_fleet(
-    ctx: typer.Context, text: str | None, copies: int, priority: str
+    ctx: typer.Context, text: str | None, copies: int, priority: Priority
 ) -> list[dict[str, Any]]:
     from sutazai.agents.loader import AgentCatalog
 
@@ -71,7 +72,7 @@ def run_fleet(
 ) -> None:
     """Run every agent concurrently and show what each answered."""
     started = time.perf_counter()
-    rows = asyncio.run(_run_fleet(ctx, text, copies, priority))
+    rows = asyncio.run(_run_fleet(ctx, text, copies, priority_flag(priority) or "normal"))
     elapsed = time.perf_counter() - started
     if as_json:
         emit_json({"seconds": round(elapsed, 2), "runs": rows})

@@ -15,6 +15,7 @@ from textual.message import Message
 from textual.widgets import Input, RichLog, Select, Static
 from textual.worker import Worker
 
+from sutazai.wire import parse_priority
 from sutazai.workbench.tui.errors import show_error
 from sutazai.workspace import Workspace
 
@@ -92,7 +93,7 @@ class ChatPane(Vertical):
 
         log = self.query_one("#chat-log", RichLog)
         answer = self.query_one("#chat-answer", Static)
-        priority = str(self.query_one("#chat-priority", Select).value)
+        priority = parse_priority(str(self.query_one("#chat-priority", Select).value))
         assert self.agent is not None
         try:
             agent = AgentCatalog.scan(self.workspace).get(self.agent)
