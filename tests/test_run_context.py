@@ -76,7 +76,9 @@ def test_a_framework_agent_and_its_child_reach_the_gateway_at_the_runs_priority(
     engine = ScriptedEngine(default="Paris")
     with scripted_gateway(root, engine) as url:
         token = Workspace(root).gateway_token() or ""
-        result = cli("run", "framework", "capital of France?", "--priority", "interactive", "--json", cwd=root)
+        result = cli(
+            "run", "framework", "capital of France?", "--priority", "interactive", "--json", cwd=root
+        )
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout)["output"] == "Paris / Paris"
         by_priority = _by_priority(url, token)
@@ -88,7 +90,9 @@ def test_a_framework_agent_and_its_child_reach_the_gateway_at_the_runs_priority(
     assert leaf.parent_run == framework.id
     # The framework's own model call counts in its run, with its child's tokens on top.
     assert leaf.prompt_tokens > 0
-    assert framework.prompt_tokens > leaf.prompt_tokens and framework.completion_tokens > leaf.completion_tokens
+    assert (
+        framework.prompt_tokens > leaf.prompt_tokens and framework.completion_tokens > leaf.completion_tokens
+    )
 
 
 def test_a_framework_agent_past_its_budget_is_stopped_at_the_gateway(tmp_path: Path) -> None:

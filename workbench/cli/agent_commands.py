@@ -14,6 +14,7 @@ from rich.markup import escape
 from sutazai.agents.session import RunOutcome, open_runtime, run_to_end
 from sutazai.errors import Problem, UserError
 from sutazai.wire import Priority
+from sutazai.workbench.cli.default_group import defaulting_to
 from sutazai.workbench.cli.output import EXIT_GATEWAY, EXIT_RUN_FAILED, console, emit_json, err_console
 from sutazai.workbench.cli.session import priority_flag, workspace_from
 
@@ -217,31 +218,16 @@ def chat(
 
 def runs(
     ctx: typer.Context,
-    names: Annotated[
-        list[str] | None, typer.Argument(help="AGENT: only its runs; `export [AGENT]`: write them out.")
-    ] = None,
+    agent: Annotated[str | None, typer.Argument(metavar="AGENT", help="Only this agent's runs.")] = None,
     limit: Annotated[int, typer.Option(help="How many.")] = 20,
-    export_format: Annotated[
-        str, typer.Option("--format", help="export: jsonl (runs with steps) or otlp (OTLP/JSON traces).")
-    ] = "jsonl",
-    out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="export: write here (default: stdout).")
-    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Recent runs, newest first; `sutazai runs export [AGENT] --format jsonl|otlp` for other tools."""
+    """Recent runs, newest first."""
     from dataclasses import asdict
 
     from sutazai.agents.runstore import RunStore
 
     workspace = workspace_from(ctx)
-    names = names or []
-    if names and names[0] == "export":
-        _export(RunStore(workspace.runs_db), names[1] if len(names) > 1 else None, limit, export_format, out)
-        return
-    if len(names) > 1:
-        raise UserError(Problem("give one agent, or `export [AGENT]`", hint="sutazai runs --help"))
-    agent = names[0] if names else None
     records = RunStore(workspace.runs_db).runs(agent, limit)
     if as_json:
         emit_json([asdict(r) for r in records])
@@ -377,18 +363,36 @@ def register(app: typer.Typer) -> None:
     app.command("list")(list_agents)
     app.command()(run)
     app.command()(chat)
-    app.command()(runs)
+    runs_app = typer.Typer(
+        rich_markup_mode=None,
+        cls=defaulting_to("list"),
+        help="Recorded runs: `sutazai runs [AGENT]` lists them, `sutazai runs export` writes them out.",
+    )
+    runs_app.command("list")(runs)
+    runs_app.command("export")(export)
+    app.add_typer(runs_app, name="runs")
     app.command()(show)
     app.command()(schema)
 
 
-def _export(store: RunStore, agent: str | None, limit: int, export_format: str, out: Path | None) -> None:
+def export(
+    ctx: typer.Context,
+    agent: Annotated[str | None, typer.Argument(metavar="AGENT", help="Only this agent's runs.")] = None,
+    limit: Annotated[int, typer.Option(help="How many runs, newest first.")] = 20,
+    export_format: Annotated[
+        str, typer.Option("--format", help="jsonl (runs with steps) or otlp (OTLP/JSON traces).")
+    ] = "jsonl",
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write here (default: stdout).")] = None,
+) -> None:
+    """Write runs out for other tools: JSON lines with their steps, or OpenTelemetry traces."""
     import sys
 
     from sutazai.agents.run_export import runs_jsonl, runs_otlp
+    from sutazai.agents.runstore import RunStore
 
     if export_format not in ("jsonl", "otlp"):
         raise UserError(Problem(f"unknown format {export_format!r}", hint="--format jsonl or --format otlp"))
+    store = RunStore(workspace_from(ctx).runs_db)
     runs = [(r, store.steps(r.id)) for r in store.runs(agent, limit)]
     if export_format == "jsonl":
         text = "".join(line + "\n" for line in runs_jsonl(runs))

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 
 from sutazai.errors import UserError
 from sutazai.workbench.cli.output import console, emit_json
@@ -150,13 +151,18 @@ def doctor(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] 
     if as_json:
         emit_json([asdict(c) for c in checks])
     else:
-        for c in checks:
-            mark = "[green]✓[/]" if c.ok else ("[red]✗[/]" if c.required else "[yellow]–[/]")
-            console.print(f"{mark} {c.name:<14} {c.detail}")
-            if not c.ok and c.fix:
-                console.print(f"    [dim]fix:[/] {c.fix}")
+        show(checks)
     if any(not c.ok and c.required for c in checks):
         raise typer.Exit(1)
+
+
+def show(checks: list[Check]) -> None:
+    """One line a check, and its fix as written (a ``[native]`` extra is text, not markup)."""
+    for c in checks:
+        mark = "[green]✓[/]" if c.ok else ("[red]✗[/]" if c.required else "[yellow]–[/]")
+        console.print(f"{mark} {c.name:<14} {escape(c.detail)}")
+        if not c.ok and c.fix:
+            console.print(f"    [dim]fix:[/] {escape(c.fix)}")
 
 
 def register(app: typer.Typer) -> None:

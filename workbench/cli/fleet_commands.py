@@ -14,7 +14,9 @@ from sutazai.wire import Priority
 from sutazai.workbench.cli.output import EXIT_RUN_FAILED, console, emit_json
 from sutazai.workbench.cli.session import priority_flag, workspace_from
 
-fleet_app = typer.Typer(help="Work with the whole fleet at once.", no_args_is_help=True)
+fleet_app = typer.Typer(
+    rich_markup_mode=None, help="Work with the whole fleet at once.", no_args_is_help=True
+)
 
 
 async def _run_fleet(

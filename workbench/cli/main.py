@@ -26,6 +26,7 @@ from sutazai.workbench.cli import (
 from sutazai.workbench.cli.output import report_error
 
 app = typer.Typer(
+    rich_markup_mode=None,
     name="sutazai",
     help="SutazAI Workbench: build, run, trace and smoke-test fleets of local LLM agents.",
     no_args_is_help=True,

@@ -74,7 +74,9 @@ def register(app: typer.Typer) -> None:
 
 
 tools_app = typer.Typer(
-    help="External tools in their own environments (Aider, GPT-Engineer).", no_args_is_help=True
+    rich_markup_mode=None,
+    help="External tools in their own environments (Aider, GPT-Engineer).",
+    no_args_is_help=True,
 )
 
 

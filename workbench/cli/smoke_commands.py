@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from sutazai.workbench.cli.default_group import defaulting_to
 from sutazai.workbench.cli.output import EXIT_GATEWAY, EXIT_RUN_FAILED, console, emit_json
 from sutazai.workbench.cli.session import workspace_from
 
@@ -20,24 +21,13 @@ def smoke(
     record: Annotated[bool, typer.Option("--record", help="Store model exchanges in cassettes.")] = False,
     replay: Annotated[bool, typer.Option("--replay", help="Replay cassettes offline, no engine.")] = False,
     junit: Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML here.")] = None,
-    from_run: Annotated[
-        str | None, typer.Option("--from-run", help="`smoke add AGENT --from-run RUN`: a case from a run.")
-    ] = None,
-    name: Annotated[str | None, typer.Option("--name", help="`smoke add`: the new case's name.")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Run smoke cases through the gateway (batch priority); non-zero exit on any failure.
-
-    `sutazai smoke add AGENT --from-run RUN_ID` turns a recorded run into a case and its cassette."""
+    """Run smoke cases through the gateway (batch priority); non-zero exit on any failure."""
     from sutazai.agents.smoke.report import counts, summary_table, to_json, write_junit
     from sutazai.agents.smoke.runner import SmokeRunner, collect
     from sutazai.errors import Problem, UserError
 
-    if agents and agents[0] == "add":
-        if len(agents) != 2 or not from_run:
-            raise UserError(Problem("usage: sutazai smoke add AGENT --from-run RUN_ID [--name NAME]"))
-        _add(ctx, agents[1], from_run, name, as_json)
-        return
     if record and replay:
         raise UserError(Problem("--record and --replay exclude each other"))
     workspace = workspace_from(ctx)
@@ -85,7 +75,14 @@ def smoke(
         raise typer.Exit(EXIT_RUN_FAILED)
 
 
-def _add(ctx: typer.Context, agent_name: str, run_id: str, name: str | None, as_json: bool) -> None:
+def add(
+    ctx: typer.Context,
+    agent_name: Annotated[str, typer.Argument(metavar="AGENT", help="The agent the case is for.")],
+    run_id: Annotated[str, typer.Option("--from-run", help="The recorded run to turn into a case.")],
+    name: Annotated[str | None, typer.Option("--name", help="The new case's name.")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Turn a recorded run into a smoke case and its cassette (expectations proposed: edit them)."""
     from sutazai.agents.gateway_client import GatewayClient
     from sutazai.agents.loader import AgentCatalog
     from sutazai.agents.runstore import RunStore
@@ -119,5 +116,14 @@ def _add(ctx: typer.Context, agent_name: str, run_id: str, name: str | None, as_
         )
 
 
+smoke_app = typer.Typer(
+    rich_markup_mode=None,
+    cls=defaulting_to("run"),
+    help="Smoke tests before deploy: `sutazai smoke [AGENTS]` runs them, `sutazai smoke add` adds one.",
+)
+smoke_app.command("run")(smoke)
+smoke_app.command("add")(add)
+
+
 def register(app: typer.Typer) -> None:
-    app.command()(smoke)
+    app.add_typer(smoke_app, name="smoke")

@@ -13,7 +13,9 @@ if TYPE_CHECKING:
     from sutazai.gateway_report import QueueSnapshot
     from sutazai.stack.state import ServiceState
 
-stack_app = typer.Typer(help="Start, check, follow and stop the local backend stack.", no_args_is_help=True)
+stack_app = typer.Typer(
+    rich_markup_mode=None, help="Start, check, follow and stop the local backend stack.", no_args_is_help=True
+)
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 

@@ -1,0 +1,23 @@
+"""Command groups with a default: ``sutazai runs [AGENT]`` lists runs and ``sutazai runs export``
+exports them; ``sutazai smoke [AGENTS]`` runs cases and ``sutazai smoke add`` adds one. Each
+subcommand has its own ``--help``; a first word that is no subcommand goes to the default (an agent
+named like a subcommand is reached as ``sutazai smoke run NAME``)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from typer.core import TyperGroup
+
+
+class DefaultCommandGroup(TyperGroup):
+    default_command: ClassVar[str]
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if not args or (args[0] not in self.commands and args[0] not in ctx.help_option_names):
+            args = [self.default_command, *args]
+        return super().parse_args(ctx, args)  # type: ignore[no-any-return]
+
+
+def defaulting_to(command: str) -> type[DefaultCommandGroup]:
+    return type(f"DefaultTo{command.title()}", (DefaultCommandGroup,), {"default_command": command})
