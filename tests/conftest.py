@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 import os
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -25,6 +26,9 @@ def free_port() -> int:
 
 
 ADMIN_TOKEN = "test-admin-token"
+# Tests never read the developer's own settings (~/.config/sutazai/config.toml): every process the
+# suite starts looks for user config in an empty folder of its own.
+os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="sutazai-tests-config-")
 # Aider and GPT-Engineer environments built by tests live in the checkout, not the user's home.
 os.environ.setdefault("SUTAZAI_TOOLS_DIR", str(Path(__file__).resolve().parents[1] / ".cache" / "tools"))
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -92,3 +93,13 @@ def test_workspace_is_found_walking_up(tmp_path: Path, monkeypatch: pytest.Monke
 def test_names_never_escape_their_folder(name: str) -> None:
     with pytest.raises(UserError):
         check_name(name)
+
+
+def test_the_suite_never_reads_the_developers_own_settings() -> None:
+    """conftest points XDG_CONFIG_HOME at an empty folder: a developer's ~/.config/sutazai/config.toml
+    (another gateway URL, other tiers) cannot change what the tests see."""
+    from sutazai.config import user_config_path
+
+    path = user_config_path()
+    assert not path.is_relative_to(Path.home() / ".config")
+    assert path.is_relative_to(Path(os.environ["XDG_CONFIG_HOME"])) and not path.exists()
