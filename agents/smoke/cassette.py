@@ -6,13 +6,13 @@ when either no longer matches, the case is reported as stale instead of replayin
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from sutazai.agents.exchange_keys import chat_key, digest
 from sutazai.agents.gateway_client import ChatChunk, GatewayClient, ToolCallDelta
 from sutazai.agents.loader import AgentDefinition
 from sutazai.files import atomic_write
@@ -25,23 +25,15 @@ class StaleCassette(Exception):
     """The agent or its requests changed since the cassette was recorded."""
 
 
-def _digest(value: Any) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
 def agent_fingerprint(agent: AgentDefinition) -> str:
     tools_source = agent.tools_file.read_text(encoding="utf-8") if agent.tools_file.exists() else ""
     spec = agent.spec.model_dump(exclude={"description", "smoke"})
-    return _digest({"prompt": agent.system_prompt, "spec": spec, "tools": tools_source})
+    return digest({"prompt": agent.system_prompt, "spec": spec, "tools": tools_source})
 
 
 def cassette_path(agent: AgentDefinition) -> Path:
     smoke = agent.folder / (agent.spec.smoke or "smoke.yaml")
     return smoke.with_name(smoke.stem + ".cassette.json")
-
-
-def chat_key(messages: list[dict[str, Any]], model: str, tools: list[dict[str, Any]] | None) -> str:
-    return _digest({"model": model, "messages": messages, "tools": tools})
 
 
 class Cassette:
@@ -94,11 +86,11 @@ class RecordingClient(GatewayClient):
 
     async def embed(self, texts: list[str], model: str, agent: str | None = None) -> list[list[float]]:
         vectors = await super().embed(texts, model, agent)
-        self.exchanges.append({"kind": "embed", "key": _digest(texts), "vectors": vectors})
+        self.exchanges.append({"kind": "embed", "key": digest(texts), "vectors": vectors})
         return vectors
 
     def recorded_tool(self, name: str, arguments: dict[str, Any], result: str) -> None:
-        self.exchanges.append({"kind": "tool", "key": _digest([name, arguments]), "result": result})
+        self.exchanges.append({"kind": "tool", "key": digest([name, arguments]), "result": result})
 
     async def capabilities(self, model: str) -> frozenset[str]:
         found = await super().capabilities(model)
@@ -137,7 +129,7 @@ class ReplayClient(GatewayClient):
             yield ChatChunk(**raw, tool_calls=calls)
 
     async def embed(self, texts: list[str], model: str, agent: str | None = None) -> list[list[float]]:
-        return self._next("embed", _digest(texts))["vectors"]  # type: ignore[no-any-return]
+        return self._next("embed", digest(texts))["vectors"]  # type: ignore[no-any-return]
 
     async def models(self) -> list[str]:
         return []
@@ -148,7 +140,7 @@ class ReplayClient(GatewayClient):
     async def replayed_tool(self, name: str, arguments: dict[str, Any]) -> str | None:
         """The recorded result of this call; None (run the tool) when the recording has none,
         as for a tool that failed while recording."""
-        key = _digest([name, arguments])
+        key = digest([name, arguments])
         if self._exchanges and self._exchanges[0]["kind"] == "tool" and self._exchanges[0]["key"] == key:
             return str(self._exchanges.pop(0)["result"])
         return None

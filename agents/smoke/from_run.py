@@ -17,10 +17,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from sutazai.agents.exchange_keys import chat_key, digest
 from sutazai.agents.gateway_client import ChatChunk, ToolCallDelta
 from sutazai.agents.loader import AgentDefinition
 from sutazai.agents.runstore import RunRecord, RunStore, StepRecord
-from sutazai.agents.smoke.cassette import Cassette, _digest, agent_fingerprint, cassette_path, chat_key
+from sutazai.agents.smoke.cassette import Cassette, agent_fingerprint, cassette_path
 from sutazai.agents.smoke.spec import SmokeCase
 from sutazai.errors import Problem, UserError
 
@@ -90,7 +91,7 @@ async def exchanges_of(agent: AgentDefinition, steps: list[StepRecord], embed: E
     for step in steps:
         if step.kind == "memory" and step.data.get("hits"):  # an empty store is never embedded
             query = str(step.data.get("query", ""))
-            out.append({"kind": "embed", "key": _digest([query]), "vectors": await embed([query])})
+            out.append({"kind": "embed", "key": digest([query]), "vectors": await embed([query])})
         elif step.kind == "llm":
             if asked_capabilities and not any(e["kind"] == "capabilities" for e in out):
                 capabilities = ["completion", "tools"] if native else ["completion"]
@@ -99,7 +100,7 @@ async def exchanges_of(agent: AgentDefinition, steps: list[StepRecord], embed: E
                 )
             out.append(_chat_exchange(agent, step, native))
         elif step.kind == "tool" and not step.error:
-            key = _digest([step.data.get("tool"), step.data.get("arguments")])
+            key = digest([step.data.get("tool"), step.data.get("arguments")])
             out.append({"kind": "tool", "key": key, "result": step.data.get("result", "")})
     return out
 

@@ -1,4 +1,4 @@
-"""Smoke results for people (a rich summary table) and for CI (JUnit XML, JSON)."""
+"""Smoke results for CI and tools: counts, JUnit XML, JSON (the table people read is the CLI's)."""
 
 from __future__ import annotations
 
@@ -9,26 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from sutazai.agents.smoke.runner import CaseResult
-
-COLOURS = {"passed": "green", "failed": "red", "stale": "yellow", "error": "red", "unavailable": "magenta"}
-
-
-def summary_table(results: list[CaseResult]) -> Any:
-    from rich.markup import escape
-    from rich.table import Table
-
-    table = Table("agent", "case", "result", "ms", "tokens", "reason", box=None)
-    for r in results:
-        reason = escape("\n".join(r.reasons)) if r.reasons else ""
-        table.add_row(
-            r.agent,
-            r.case,
-            f"[{COLOURS[r.status]}]{r.status}[/]",
-            f"{r.latency_ms:.0f}",
-            str(r.prompt_tokens + r.completion_tokens),
-            reason,
-        )
-    return table
 
 
 def counts(results: list[CaseResult]) -> dict[str, int]:

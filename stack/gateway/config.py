@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from sutazai.config import Settings
-from sutazai.stack.embedded import CTX_PER_SLOT, MODEL_ALIAS
 from sutazai.stack.gateway.engines import EngineConfig
 from sutazai.stack.gateway.routing import RoutingPolicy
 
+MODEL_ALIAS = "smollm2"  # the embedded model's name at the gateway
+CTX_PER_SLOT = 4096  # room for tools like Aider; the KV cache costs ~23 KB a token for SmolLM2-135M
 EMBEDDED_MODEL = MODEL_ALIAS
 EMBEDDING_MODEL = "e5-small"
 

@@ -78,7 +78,8 @@ def plan_command(
 ) -> None:
     """Recommend slots, context per slot, replicas and Ollama settings; predict throughput and TTFT."""
     from sutazai.errors import Problem, UserError
-    from sutazai.stack.embedded import MODEL_ALIAS, find_model
+    from sutazai.stack.embedded import find_model
+    from sutazai.stack.gateway.config import MODEL_ALIAS
     from sutazai.stack.plan import Machine, plan
 
     fleet = _fleet(ctx, fleet_file, agents, prompt_tokens, output_tokens, rpm)

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
+from rich.table import Table
 
 from sutazai.workbench.cli.default_group import defaulting_to
 from sutazai.workbench.cli.output import EXIT_GATEWAY, EXIT_RUN_FAILED, console, emit_json
 from sutazai.workbench.cli.session import workspace_from
+
+if TYPE_CHECKING:
+    from sutazai.agents.smoke.runner import CaseResult
 
 
 def smoke(
@@ -24,7 +29,7 @@ def smoke(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Run smoke cases through the gateway (batch priority); non-zero exit on any failure."""
-    from sutazai.agents.smoke.report import counts, summary_table, to_json, write_junit
+    from sutazai.agents.smoke.report import counts, to_json, write_junit
     from sutazai.agents.smoke.runner import SmokeRunner, collect
     from sutazai.errors import Problem, UserError
 
@@ -114,6 +119,24 @@ def add(
         console.print(
             "note: the agent changed since its cassette was recorded: other cases need --record again"
         )
+
+
+COLOURS = {"passed": "green", "failed": "red", "stale": "yellow", "error": "red", "unavailable": "magenta"}
+
+
+def summary_table(results: list[CaseResult]) -> Table:
+    table = Table("agent", "case", "result", "ms", "tokens", "reason", box=None)
+    for r in results:
+        reason = escape("\n".join(r.reasons)) if r.reasons else ""
+        table.add_row(
+            escape(r.agent),
+            escape(r.case),
+            f"[{COLOURS[r.status]}]{r.status}[/]",
+            f"{r.latency_ms:.0f}",
+            str(r.prompt_tokens + r.completion_tokens),
+            reason,
+        )
+    return table
 
 
 smoke_app = typer.Typer(
