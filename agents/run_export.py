@@ -13,9 +13,9 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict
 from typing import Any
 
+from sutazai.agents.run_record import RunView
 from sutazai.agents.runstore import RunRecord, StepRecord
 
 PROVIDER = "sutazai"
@@ -23,11 +23,14 @@ _SPAN_KIND_INTERNAL, _SPAN_KIND_CLIENT = 1, 3
 _STATUS_OK, _STATUS_ERROR = 1, 2
 
 
-def runs_jsonl(runs: Iterable[tuple[RunRecord, list[StepRecord]]]) -> Iterator[str]:
-    for run, steps in runs:
-        yield json.dumps(
-            {**asdict(run), "steps": [asdict(s) for s in steps]}, ensure_ascii=False, default=str
-        )
+def runs_jsonl(views: Iterable[RunView]) -> Iterator[str]:
+    """One line a run, in the shape ``sutazai show --json`` prints; a run whose parent is also
+    exported is inside its parent's ``children``, not on a line of its own."""
+    views = list(views)
+    exported = {v.run.id for v in views}
+    for view in views:
+        if view.run.parent_run not in exported:
+            yield json.dumps(view.to_json(), ensure_ascii=False, default=str)
 
 
 def _id(text: str, size: int) -> str:

@@ -189,20 +189,6 @@ class RunStore:
         )
         return run_id
 
-    def tree(self, run_id: str, steps: bool = True) -> list[dict[str, Any]]:
-        """The runs this run delegated to, each with its own children (and its steps unless
-        ``steps=False``), as plain data (``sutazai show --json``, MCP ``read_trace``, ``fleet run``)."""
-        from dataclasses import asdict
-
-        return [
-            {
-                **asdict(c),
-                **({"steps": [asdict(s) for s in self.steps(c.id)]} if steps else {}),
-                "children": self.tree(c.id, steps),
-            }
-            for c in self.children(run_id)
-        ]
-
     def children(self, run_id: str) -> list[RunRecord]:
         """Runs this run delegated to, in the order they started."""
         rows = self._db.execute(

@@ -4,7 +4,6 @@ MCP client: list agents, run one, run smoke tests, read a trace."""
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from typing import Any
 
 from mcp.server.mcpserver import MCPServer
@@ -79,14 +78,14 @@ def build(workspace: Workspace) -> MCPServer:
     def read_trace(run_id: str) -> str:
         """A run's trace: the run, then every step (prompt as sent, response, tool calls, timings, tokens),
         then the runs it delegated to (``children``), each with its own steps and children."""
+        from sutazai.agents.run_record import run_view
         from sutazai.agents.runstore import RunStore
 
         store = RunStore(workspace.runs_db)
         record = store.run(run_id)
         if record is None:
             return reply({"error": f"no single run matches {run_id!r}"})
-        steps = [asdict(s) for s in store.steps(record.id)]
-        return reply({"run": asdict(record), "steps": steps, "children": store.tree(record.id)})
+        return reply(run_view(store, record).to_json())
 
     return server
 

@@ -19,7 +19,7 @@ from sutazai.workbench.cli.output import EXIT_GATEWAY, EXIT_RUN_FAILED, console,
 from sutazai.workbench.cli.session import priority_flag, workspace_from
 
 if TYPE_CHECKING:
-    from sutazai.agents.runstore import RunStore
+    pass
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
@@ -254,93 +254,21 @@ def show(
     run_id: Annotated[str, typer.Argument(help="Run id (a unique prefix is enough).")],
     as_json: JsonFlag = False,
 ) -> None:
-    """A run's trace, step by step."""
-    from dataclasses import asdict
-
+    """A run's trace, step by step, with the runs it delegated to."""
+    from sutazai.agents.run_record import run_view
     from sutazai.agents.runstore import RunStore
     from sutazai.errors import Problem, UserError
+    from sutazai.workbench.run_render import render_run
 
     store = RunStore(workspace_from(ctx).runs_db)
     record = store.run(run_id)
     if record is None:
         raise UserError(Problem(f"no single run matches {run_id!r}", hint="`sutazai runs` lists run ids"))
-    steps = store.steps(record.id)
+    view = run_view(store, record)
     if as_json:
-        emit_json(
-            {
-                "run": asdict(record),
-                "steps": [asdict(s) for s in steps],
-                "children": store.tree(record.id),
-            }
-        )
+        emit_json(view.to_json())
         return
-    console.print(
-        f"[bold]run {record.id}[/] · {record.agent} · {record.model} · {record.status} · "
-        f"{_when(record.started_at)}"
-    )
-    if record.parent_run:
-        console.print(f"[dim]delegated by run {record.parent_run}, step #{record.parent_step}[/]")
-    for line in _tree_lines(store, record.id, 1):
-        console.print(line, highlight=False)
-    console.print(f"[bold]input:[/] {escape(record.input)}")
-    for step in steps:
-        head = f"\n[bold]#{step.seq} {step.kind}[/] {step.duration_ms:.1f} ms"
-        if step.prompt_tokens or step.completion_tokens:
-            head += f" · {step.prompt_tokens}+{step.completion_tokens} tokens"
-        console.print(head)
-        data = step.data
-        if step.kind == "llm":
-            for message in data.get("messages", []):
-                console.print(
-                    f"  [dim]{message.get('role')}:[/] {escape(_message_text(message)[:400])}",
-                    markup=True,
-                    soft_wrap=True,
-                )
-            response = data.get("response") or "".join(_call_text(c) for c in data.get("tool_calls", []))
-            console.print(f"  [green]response:[/] {escape(str(response))}", soft_wrap=True)
-        elif step.kind == "tool":
-            console.print(
-                escape(f"  {data.get('tool')}({json.dumps(data.get('arguments'))}) → {data.get('result')}")
-            )
-        elif step.kind == "memory":
-            for hit in data.get("hits", []):
-                console.print(f"  {hit['score']:.2f} {escape(hit['text'][:200])}")
-        else:
-            console.print(escape(f"  {json.dumps(data)[:400]}"))
-        if step.error:
-            console.print(f"  [red]error: {escape(step.error)}[/]")
-    if record.output:
-        console.print(f"\n[bold]output:[/] {escape(record.output)}")
-    if record.error:
-        console.print(f"\n[red]error: {escape(record.error)}[/]")
-
-
-def _message_text(message: dict[str, Any]) -> str:
-    """A message as read in a trace: its text, or the tool calls an assistant made instead."""
-    calls = [
-        _call_text({"name": c["function"]["name"], "arguments": c["function"]["arguments"]})
-        for c in message.get("tool_calls") or []
-    ]
-    return " ".join(filter(None, [message.get("content") or "", *calls]))
-
-
-def _call_text(call: dict[str, Any]) -> str:
-    arguments = call.get("arguments")
-    shown = arguments if isinstance(arguments, str) else json.dumps(arguments)
-    return f"→ {call.get('name')}({shown})"
-
-
-def _tree_lines(store: RunStore, run_id: str, depth: int) -> list[str]:
-    """The delegation tree under a run: agent, run, status, tokens and time per child."""
-    lines = []
-    for child in store.children(run_id):
-        ms = f"{child.duration_ms:.0f} ms" if child.duration_ms is not None else "running"
-        lines.append(
-            f"{'  ' * depth}└ step #{child.parent_step} → {child.agent} run {child.id} · {child.status} · "
-            f"{child.prompt_tokens + child.completion_tokens} tokens · {ms}"
-        )
-        lines += _tree_lines(store, child.id, depth + 1)
-    return lines
+    console.print(render_run(view), soft_wrap=True)
 
 
 def schema() -> None:
@@ -388,18 +316,20 @@ def export(
     import sys
 
     from sutazai.agents.run_export import runs_jsonl, runs_otlp
+    from sutazai.agents.run_record import run_view
     from sutazai.agents.runstore import RunStore
 
     if export_format not in ("jsonl", "otlp"):
         raise UserError(Problem(f"unknown format {export_format!r}", hint="--format jsonl or --format otlp"))
     store = RunStore(workspace_from(ctx).runs_db)
-    runs = [(r, store.steps(r.id)) for r in store.runs(agent, limit)]
+    records = store.runs(agent, limit)
     if export_format == "jsonl":
-        text = "".join(line + "\n" for line in runs_jsonl(runs))
+        text = "".join(line + "\n" for line in runs_jsonl(run_view(store, r) for r in records))
     else:
+        runs = [(r, store.steps(r.id)) for r in records]
         text = json.dumps(runs_otlp(runs), ensure_ascii=False) + "\n"
     if out is None:
         sys.stdout.write(text)
     else:
         out.write_text(text, encoding="utf-8")
-        console.print(f"{len(runs)} runs written to {out} ({export_format})", highlight=False)
+        console.print(f"{len(records)} runs written to {out} ({export_format})", highlight=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -14,6 +14,9 @@ from sutazai.wire import Priority
 from sutazai.workbench.cli.output import EXIT_RUN_FAILED, console, emit_json
 from sutazai.workbench.cli.session import priority_flag, workspace_from
 
+if TYPE_CHECKING:
+    from sutazai.agents.run_record import RunView
+
 fleet_app = typer.Typer(
     rich_markup_mode=None, help="Work with the whole fleet at once.", no_args_is_help=True
 )
@@ -21,17 +24,20 @@ fleet_app = typer.Typer(
 
 async def _run_fleet(
     ctx: typer.Context, text: str | None, copies: int, priority: Priority
-) -> list[dict[str, Any]]:
+) -> list[tuple[dict[str, Any], RunView | None]]:
     from sutazai.agents.loader import AgentCatalog
+    from sutazai.agents.run_record import run_view
 
     workspace = workspace_from(ctx)
     catalog = AgentCatalog.scan(workspace)
     async with open_runtime(workspace) as runtime:
 
-        async def one(agent: Any, copy: int) -> dict[str, Any]:
+        async def one(agent: Any, copy: int) -> tuple[dict[str, Any], RunView | None]:
             prompt = text or demo_input(agent)
             started = time.perf_counter()
             finished = await run_to_end(runtime, agent, prompt, priority=priority)
+            record = runtime.store.run(finished.run_id)
+            view = run_view(runtime.store, record, steps=False) if record else None
             return {
                 "agent": agent.name,
                 "copy": copy,
@@ -42,22 +48,22 @@ async def _run_fleet(
                 "tokens": finished.tokens,
                 "output": finished.output,
                 "error": finished.error,
-                "children": runtime.store.tree(finished.run_id, steps=False),
-            }
+                "children": view.to_json()["children"] if view else [],
+            }, view
 
         jobs = [one(a, c) for a in catalog.agents.values() for c in range(copies)]
         return list(await asyncio.gather(*jobs))
 
 
-def _child_rows(children: list[dict[str, Any]], depth: int = 1) -> list[tuple[str, ...]]:
+def _child_rows(view: RunView | None) -> list[tuple[str, ...]]:
+    """A row a run it delegated to, indented by depth under the fleet row."""
     rows: list[tuple[str, ...]] = []
-    for child in children:
-        colour = "green" if child["status"] == "ok" else "red"
-        answer = escape((child["output"] or "").replace("\n", " ")[:90])
-        name = f"[dim]{'  ' * (depth - 1)}↳ {child['agent']}[/]"
-        tokens = str(child["prompt_tokens"] + child["completion_tokens"])
-        rows.append((name, f"[{colour}]{child['status']}[/]", "", tokens, f"[dim]{answer}[/]"))
-        rows += _child_rows(child["children"], depth + 1)
+    for depth, child in view.walk()[1:] if view else []:
+        run = child.run
+        colour = "green" if run.status == "ok" else "red"
+        answer = escape((run.output or "").replace("\n", " ")[:90])
+        name = f"[dim]{'  ' * (depth - 1)}↳ {escape(run.agent)}[/]"
+        rows.append((name, f"[{colour}]{run.status}[/]", "", str(child.tokens), f"[dim]{answer}[/]"))
     return rows
 
 
@@ -74,7 +80,8 @@ def run_fleet(
 ) -> None:
     """Run every agent concurrently and show what each answered."""
     started = time.perf_counter()
-    rows = asyncio.run(_run_fleet(ctx, text, copies, priority_flag(priority) or "normal"))
+    results = asyncio.run(_run_fleet(ctx, text, copies, priority_flag(priority) or "normal"))
+    rows = [row for row, _ in results]
     elapsed = time.perf_counter() - started
     if as_json:
         emit_json({"seconds": round(elapsed, 2), "runs": rows})
@@ -82,13 +89,13 @@ def run_fleet(
         from rich.table import Table
 
         table = Table("agent", "status", "s", "tokens", "answer", box=None)
-        for r in rows:
+        for r, view in results:
             answer = escape((r["output"] or r["error"] or "").replace("\n", " ")[:90])
             colour = "green" if r["status"] == "ok" else "red"
             table.add_row(
                 r["agent"], f"[{colour}]{r['status']}[/]", str(r["seconds"]), str(r["tokens"]), answer
             )
-            for child in _child_rows(r["children"]):
+            for child in _child_rows(view):
                 table.add_row(*child)
         console.print(table)
         ok = sum(r["status"] == "ok" for r in rows)

@@ -175,8 +175,8 @@ class WorkbenchApp(App[None]):
     def on_chat_pane_run_finished(self, message: ChatPane.RunFinished) -> None:
         from sutazai.workbench.tui.panes.traces import TracesPane
 
-        self.query_one("#traces-pane", TracesPane).action_reload()
-        self.agents_pane.reload()
+        self.query_one("#traces-pane", TracesPane).update_run(message.run_id)
+        self.agents_pane.update_agent(message.agent)
 
     # --- actions ----------------------------------------------------------------------------
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import gc
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on, work
@@ -17,6 +19,9 @@ from sutazai.workbench.tui.data import AgentRow, load_rows
 from sutazai.workbench.tui.fuzzy import score
 from sutazai.workbench.tui.widgets.row_table import RowTable
 from sutazai.workspace import Workspace
+
+if TYPE_CHECKING:
+    from sutazai.agents.runstore import RunRecord
 
 # Fixed widths: each row renders once, whatever the filter (see widgets/row_table.py).
 COLUMNS = (
@@ -73,6 +78,36 @@ class AgentsPane(Vertical):
         gc.collect()
         gc.freeze()
         self.app.call_from_thread(self._loaded, rows)
+
+    @work(thread=True, group="agent-update")
+    def update_agent(self, name: str) -> None:
+        """One agent's last run changed: read that run and repaint its row, nothing else."""
+        from sutazai.agents.runstore import RunStore
+
+        if not self.workspace.runs_db.exists():
+            return
+        store = RunStore(self.workspace.runs_db)
+        try:
+            latest = store.runs(name, limit=1)
+        finally:
+            store.close()
+        if latest:
+            self.app.call_from_thread(self._run_finished, name, latest[0])
+
+    def _run_finished(self, name: str, run: RunRecord) -> None:
+        for index, row in enumerate(self.rows):
+            if row.name == name and row.status != "broken":
+                self.rows[index] = row = dataclasses.replace(
+                    row,
+                    status=run.status,
+                    last_run=run.started_at,
+                    tokens=run.prompt_tokens + run.completion_tokens,
+                    errors=(run.error or "")[:80],
+                )
+                table = self.query_one("#agents-table", RowTable)
+                flagged = frozenset(r.name for r in self.rows if r.status in ("broken", "error"))
+                table.set_row(name, self._cells_of(row), flagged)
+                return
 
     def _loaded(self, rows: list[AgentRow]) -> None:
         self.rows = rows

@@ -26,9 +26,10 @@ class ChatPane(Vertical):
     class RunFinished(Message):
         """A run ended here; the Traces and Agents panes refresh."""
 
-        def __init__(self, run_id: str) -> None:
+        def __init__(self, run_id: str, agent: str) -> None:
             super().__init__()
             self.run_id = run_id
+            self.agent = agent
 
     BINDINGS = [
         Binding("escape", "cancel", "Cancel run"),
@@ -129,7 +130,7 @@ class ChatPane(Vertical):
                             "start the stack: Stack tab, u" if event.status == "unavailable" else "see Traces"
                         )
                         self.notify(f"{event.status}: {hint}", severity="error")
-                    self.post_message(self.RunFinished(event.run_id))
+                    self.post_message(self.RunFinished(event.run_id, self.agent))
 
     def action_cancel(self) -> None:
         if self._worker and self._worker.is_running:

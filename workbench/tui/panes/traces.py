@@ -8,56 +8,56 @@ time: a highlight never blocks the UI on SQLite, and no connection is opened per
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from rich.markup import escape
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable, Static, Tree
+from textual.widgets.tree import TreeNode
 
-from sutazai.agents.runstore import RunRecord, RunStore, StepRecord
+from sutazai.agents.run_record import LlmStep, RunView, Step, run_view
+from sutazai.agents.runstore import RunRecord, RunStore
+from sutazai.workbench.run_render import child_label, render_run, render_step, when
 from sutazai.workspace import Workspace
 
 T = TypeVar("T")
 
 
-def render_step(step: StepRecord) -> str:
-    data = step.data
-    head = f"[b]#{step.seq} {step.kind}[/b] {step.duration_ms:.1f} ms"
-    if step.prompt_tokens or step.completion_tokens:
-        head += f" · {step.prompt_tokens}+{step.completion_tokens} tokens"
-    lines = [head]
-    if step.kind == "llm":
-        for message in data.get("messages", []):
-            lines.append(f"[dim]{message.get('role')}:[/dim] {escape(str(message.get('content')))}")
-        lines.append(f"[b]response:[/b] {escape(str(data.get('response', '')))}")
-    elif step.kind == "tool":
-        lines.append(
-            escape(f"{data.get('tool')}({json.dumps(data.get('arguments'))}) → {data.get('result')}")
-        )
-    elif step.kind == "memory":
-        lines += [f"{h['score']:.2f} {escape(h['text'])}" for h in data.get("hits", [])]
-    else:
-        lines.append(escape(json.dumps(data)))
-    if step.error:
-        lines.append(f"[b]error:[/b] {escape(step.error)}")
-    return "\n".join(lines)
+def run_rows(records: list[RunRecord], unfolded: set[str]) -> list[tuple[int, RunRecord, int]]:
+    """The runs list as a tree: each run whose parent is not listed is a root, its children right
+    under it when unfolded. Rows are (depth, run, number of children)."""
+    listed = {r.id for r in records}
+    children: dict[str, list[RunRecord]] = {}
+    for r in records:
+        if r.parent_run in listed:
+            children.setdefault(str(r.parent_run), []).append(r)
+    rows: list[tuple[int, RunRecord, int]] = []
+
+    def add(run: RunRecord, depth: int) -> None:
+        below = sorted(children.get(run.id, []), key=lambda c: c.started_at)
+        rows.append((depth, run, len(below)))
+        if run.id in unfolded:
+            for child in below:
+                add(child, depth + 1)
+
+    for r in records:
+        if r.parent_run not in listed:
+            add(r, 0)
+    return rows
 
 
-def render_run(record: RunRecord, steps: list[StepRecord]) -> str:
-    head = (
-        f"[b]{record.id}[/b] {record.agent} · {record.status} · "
-        f"{record.prompt_tokens}+{record.completion_tokens} tokens\n[b]input:[/b] {escape(record.input)}"
-    )
-    body = "\n\n".join(render_step(s) for s in steps)
-    tail = f"\n\n[b]output:[/b] {escape(record.output or record.error or '')}"
-    return head + "\n\n" + body + tail
+def agent_cell(run: RunRecord, depth: int, below: int, unfolded: bool) -> Text:
+    marker = ("▾ " if unfolded else "▸ ") if below else "  "
+    cell = Text("  " * depth + ("↳ " if depth else "") + marker + run.agent)
+    if below and not unfolded:
+        cell.append(f" (+{below})", style="dim")
+    return cell
 
 
 class TracesPane(Horizontal):
@@ -65,6 +65,7 @@ class TracesPane(Horizontal):
         Binding("e", "edit_replay", "Edit & replay"),
         Binding("m", "mark", "Mark to compare"),
         Binding("s", "smoke_case", "Smoke case from run"),
+        Binding("space", "fold", "Fold/unfold"),
         Binding("f5", "reload", "Reload"),
     ]
 
@@ -72,8 +73,9 @@ class TracesPane(Horizontal):
         super().__init__(id=id)
         self.workspace = workspace
         self.marked: list[str] = []
-        self.steps: list[StepRecord] = []
-        self.record: RunRecord | None = None
+        self.view: RunView | None = None
+        self.records: list[RunRecord] = []
+        self.unfolded: set[str] = set()
         self._store: RunStore | None = None  # one for the pane's life, used from worker threads
         self._store_lock = threading.Lock()
 
@@ -110,19 +112,68 @@ class TracesPane(Horizontal):
                 self._store = RunStore(self.workspace.runs_db)
             return query(self._store)
 
+    @property
+    def record(self) -> RunRecord | None:
+        return self.view.run if self.view else None
+
+    @property
+    def steps(self) -> tuple[Step, ...]:
+        return self.view.steps if self.view else ()
+
     @work(thread=True, exclusive=True, group="runs")
     def action_reload(self) -> None:
         none: list[RunRecord] = []
         records = self._read(lambda store: store.runs(limit=500), none)
         self.app.call_from_thread(self._show_runs, records)
 
-    def _show_runs(self, records: list[RunRecord]) -> None:
+    def _show_runs(self, records: list[RunRecord], keep: str | None = None) -> None:
+        """Rows in tree order, newest first; the cursor on ``keep`` if given, else on top."""
+        self.records = records
         table = self.query_one("#runs-table", DataTable)
         table.clear()
-        for r in records:
-            when = dt.datetime.fromtimestamp(r.started_at).strftime("%m-%d %H:%M:%S")
-            table.add_row(r.id, r.agent, when, r.status, str(r.prompt_tokens + r.completion_tokens), key=r.id)
+        for depth, r, below in run_rows(records, self.unfolded):
+            table.add_row(
+                r.id,
+                agent_cell(r, depth, below, r.id in self.unfolded),
+                when(r.started_at),
+                r.status,
+                str(r.prompt_tokens + r.completion_tokens),
+                key=r.id,
+            )
+        if keep is not None and keep in table.rows:
+            table.move_cursor(row=table.get_row_index(keep))
         self._run_highlighted()
+
+    def update_run(self, run_id: str) -> None:
+        """A run finished (or changed): read that one run and put it in place, nothing else."""
+        self._refresh_one(run_id)
+
+    @work(thread=True, group="run-update")
+    def _refresh_one(self, run_id: str) -> None:
+        record = self._read(lambda store: store.run(run_id), None)
+        if record is not None:
+            self.app.call_from_thread(self._put_run, record)
+
+    def _put_run(self, record: RunRecord) -> None:
+        known = {r.id: i for i, r in enumerate(self.records)}
+        if record.id in known:
+            self.records[known[record.id]] = record
+        else:
+            self.records.insert(0, record)
+        table = self.query_one("#runs-table", DataTable)
+        if record.id in table.rows and record.parent_run not in known:
+            row = table.get_row_index(record.id)
+            table.update_cell_at(Coordinate(row, 3), record.status)
+            table.update_cell_at(Coordinate(row, 4), str(record.prompt_tokens + record.completion_tokens))
+        else:
+            self._show_runs(self.records, keep=self.current_run())
+
+    def action_fold(self) -> None:
+        run_id = self.current_run()
+        if run_id is None:
+            return
+        self.unfolded ^= {run_id}
+        self._show_runs(self.records, keep=run_id)
 
     def current_run(self) -> str | None:
         table = self.query_one("#runs-table", DataTable)
@@ -136,58 +187,43 @@ class TracesPane(Horizontal):
 
     @work(thread=True, exclusive=True, group="run")
     def load_run(self, run_id: str) -> None:
-        nothing: tuple[RunRecord | None, list[StepRecord], list[dict[str, Any]]] = (None, [], [])
-        record, steps, tree = self._read(
-            lambda store: (store.run(run_id), store.steps(run_id), store.tree(run_id)), nothing
-        )
-        self.app.call_from_thread(self._show_run, record, steps, tree)
+        def read(store: RunStore) -> RunView | None:
+            record = store.run(run_id)
+            return run_view(store, record) if record else None
 
-    def _show_tree(self, tree: list[dict[str, Any]]) -> None:
+        self.app.call_from_thread(self._show_run, self._read(read, None))
+
+    def _show_tree(self, view: RunView | None) -> None:
         widget = self.query_one("#run-tree", Tree)
         widget.clear()
-        widget.display = bool(tree)
+        widget.display = bool(view and view.children)
 
-        def add(node: Any, children: list[dict[str, Any]]) -> None:
+        def add(node: TreeNode[str], children: tuple[RunView, ...]) -> None:
             for child in children:
-                ms = (
-                    "running"
-                    if child["ended_at"] is None
-                    else f"{(child['ended_at'] - child['started_at']) * 1000:.0f} ms"
-                )
-                label = (
-                    f"step #{child['parent_step']} → {child['agent']} · {child['status']} · "
-                    f"{child['prompt_tokens'] + child['completion_tokens']} tokens · {ms}"
-                )
-                add(
-                    node.add(label, expand=True) if child["children"] else node.add_leaf(label),
-                    child["children"],
-                )
+                label = child_label(child)
+                add(node.add(label, expand=True) if child.children else node.add_leaf(label), child.children)
 
-        add(widget.root, tree)
+        if view is not None:
+            add(widget.root, view.children)
         widget.root.expand()
 
-    def _show_run(
-        self, record: RunRecord | None, steps: list[StepRecord], tree: list[dict[str, Any]] | None = None
-    ) -> None:
-        self.record, self.steps = record, steps
-        self._show_tree(tree or [])
+    def _show_run(self, view: RunView | None) -> None:
+        self.view = view
+        self._show_tree(view)
         table = self.query_one("#steps-table", DataTable)
         table.clear()
         for s in self.steps:
-            summary = str(s.data.get("response") or s.data.get("tool") or s.error or "")[:60].replace(
-                "\n", " "
-            )
             table.add_row(
                 str(s.seq),
                 s.kind,
                 f"{s.duration_ms:.0f}",
-                str(s.prompt_tokens + s.completion_tokens),
-                summary,
+                str(s.tokens),
+                s.summary[:60].replace("\n", " "),
             )
-        if record:
+        if view is not None:
             detail = self.query_one("#step-detail", Static)
-            detail.update(render_run(record, self.steps))
-            detail.set_class(record.status != "ok", "-error")
+            detail.update(render_run(view))
+            detail.set_class(view.run.status != "ok", "-error")
 
     @on(DataTable.RowHighlighted, "#steps-table")
     def _step_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -201,14 +237,15 @@ class TracesPane(Horizontal):
         from sutazai.workbench.tui.screens.replay import ReplayScreen
 
         table = self.query_one("#steps-table", DataTable)
-        llm = [s for s in self.steps if s.kind == "llm"]
+        llm = [s for s in self.steps if isinstance(s, LlmStep)]
         if not llm:
             self.notify("this run has no model call to replay", severity="warning")
             return
         row = table.cursor_row if table.row_count else 0
-        step = self.steps[row] if row < len(self.steps) and self.steps[row].kind == "llm" else llm[0]
+        chosen = self.steps[row] if row < len(self.steps) else None
+        step = chosen if isinstance(chosen, LlmStep) else llm[0]
         if self.record:
-            self.app.push_screen(ReplayScreen(self.workspace, self.record.agent, step))
+            self.app.push_screen(ReplayScreen(self.workspace, self.record.agent, step.record))
 
     def action_mark(self) -> None:
         from sutazai.workbench.tui.screens.compare import CompareScreen

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.console import RenderableType
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -9,8 +10,9 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from sutazai.agents.run_record import run_view
 from sutazai.agents.runstore import RunStore
-from sutazai.workbench.tui.panes.traces import render_run
+from sutazai.workbench.run_render import render_run
 from sutazai.workspace import Workspace
 
 
@@ -36,14 +38,14 @@ class CompareScreen(Screen[None]):
     def load(self) -> None:
         store = RunStore(self.workspace.runs_db)
         try:
-            texts = []
+            texts: list[RenderableType] = []
             for run_id in self.runs:
                 record = store.run(run_id)
-                texts.append(render_run(record, store.steps(run_id)) if record else f"run {run_id} not found")
+                texts.append(render_run(run_view(store, record)) if record else f"run {run_id} not found")
         finally:
             store.close()
         self.app.call_from_thread(self._show, texts)
 
-    def _show(self, texts: list[str]) -> None:
+    def _show(self, texts: list[RenderableType]) -> None:
         for index, text in enumerate(texts):
             self.query_one(f"#compare-{index}", Static).update(text)

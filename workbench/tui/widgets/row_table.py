@@ -108,6 +108,13 @@ class RowTable(ScrollView, can_focus=True):
         self.flagged = flagged
         self._strips.clear()
 
+    def set_row(self, key: str, cells: Cells, flagged: frozenset[str]) -> None:
+        """One row's cells changed (a run finished): only its line is rendered again."""
+        self._cells[key] = cells
+        self.flagged = flagged
+        self._strips.pop(key, None)
+        self.refresh()
+
     def set_rows(self, keys: list[str]) -> None:
         """Show these rows in this order (keys must have cells); the cursor stays on its row if it
         is still shown."""
