@@ -41,7 +41,7 @@ class ToolReturned:
 @dataclass(frozen=True)
 class RunFinished:
     run_id: str
-    status: str  # ok | error | timeout | cancelled | unavailable
+    status: str  # ok | error | timeout | cancelled | unavailable | budget | interrupted
     output: str
     error: str | None = None
     prompt_tokens: int = 0

@@ -1,7 +1,7 @@
 """YAML with positions: every problem in a spec file points at the line and columns that caused it.
 
 The loader and the language server both go through here, so a file reads the same in
-``sutazai validate`` and in the editor: same rule codes, same ranges, same suggested fixes.
+the CLI (loader errors) and in the editor: same rule codes, same ranges, same suggested fixes.
 """
 
 from __future__ import annotations

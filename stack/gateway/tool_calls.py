@@ -12,7 +12,7 @@ measured). For such models (the ``grammar`` path) the gateway:
 3. parses that JSON back into standard ``tool_calls`` (or content) for either dialect.
 
 Models that call tools natively (the ``native`` path) get the request as it came. Which path a model
-takes is :func:`tool_path`: ``[gateway] tool_calls`` in ``sutazai.toml`` first, then what the engine
+takes is :func:`tool_path`: ``[stack] tool_calls`` in ``sutazai.toml`` first, then what the engine
 says (Ollama's ``capabilities``), then the engine kind (llama-server: grammar).
 
 The answer is buffered until the JSON is complete, then streamed as one call or one content piece:
