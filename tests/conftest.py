@@ -19,6 +19,16 @@ from sutazai.workspace import Workspace
 from tests.scripted_engine import ScriptedEngine
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (``--dist loadgroup``), every test that needs the embedded engine runs on
+    one worker, one after another: one stack for the session, and two cores are not split between
+    two engines. Everything else spreads over the other workers."""
+    for item in items:
+        if item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.xdist_group("engine"))
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

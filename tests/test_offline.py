@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from sutazai.scaffolds.generate import init_workspace
 
 BIN = Path(sys.executable).parent
@@ -22,6 +24,8 @@ quiet_environment()  # as every entry point of the product does before anything 
 import litellm  # its import fetches a price list unless LITELLM_LOCAL_MODEL_COST_MAP is set
 import chromadb, qdrant_client, docker, faiss, opentelemetry.sdk.trace, textual, pygls
 from pathlib import Path
+
+import pytest
 from sutazai.agents.memory.chroma_store import ChromaStore
 from sutazai.agents.memory.qdrant_store import QdrantStore
 store = ChromaStore("probe", "probe", Path("probe/chroma"))  # a client: where Chroma's telemetry starts
@@ -49,6 +53,7 @@ trap '{sutazai} stack down' EXIT
 """
 
 
+@pytest.mark.slow  # starts the embedded stack
 def test_the_demo_and_every_extra_make_no_outside_connection(tmp_path: Path) -> None:
     assert shutil.which("unshare") and shutil.which("strace") and shutil.which("ip"), (
         "needs util-linux, strace, iproute2"

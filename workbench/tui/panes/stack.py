@@ -31,7 +31,16 @@ class StackPane(Vertical):
 
     def compose(self) -> ComposeResult:
         table: DataTable[str] = DataTable(id="services-table", cursor_type="row")
-        table.add_columns("service", "state", "health", "pid", "url", "restarts")
+        # Fixed widths: the table does not jump when its rows arrive from a worker.
+        for label, width in (
+            ("service", 9),
+            ("state", 8),
+            ("health", 8),
+            ("pid", 7),
+            ("url", 24),
+            ("restarts", 8),
+        ):
+            table.add_column(label, width=width)
         yield table
         yield RichLog(id="service-log", wrap=False, highlight=False, markup=False, max_lines=2000)
 

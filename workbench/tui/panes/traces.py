@@ -81,11 +81,14 @@ class TracesPane(Horizontal):
 
     def compose(self) -> ComposeResult:
         runs: DataTable[str] = DataTable(id="runs-table", cursor_type="row")
-        runs.add_columns("run", "agent", "started", "status", "tokens")
+        # Fixed widths: rows arrive from workers, and a run's tree moves them; the columns stay put.
+        for label, width in (("run", 12), ("agent", 18), ("started", 14), ("status", 9), ("tokens", 6)):
+            runs.add_column(label, width=width)
         yield runs
         with Vertical(id="trace-right"):
             steps: DataTable[str] = DataTable(id="steps-table", cursor_type="row")
-            steps.add_columns("#", "kind", "ms", "tokens", "summary")
+            for label, width in (("#", 3), ("kind", 10), ("ms", 6), ("tokens", 6), ("summary", 60)):
+                steps.add_column(label, width=width)
             yield steps
             calls: Tree[str] = Tree("delegated runs", id="run-tree")
             calls.display = False  # only for runs that called other agents
