@@ -17,7 +17,7 @@ import json
 import random
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self
 
 import httpx
 
@@ -25,6 +25,9 @@ from sutazai.agents import tracing
 from sutazai.errors import GatewayUnavailable, Problem, UserError
 from sutazai.gateway_report import ModelEntry, QueueSnapshot, ServedModel, StatsSnapshot
 from sutazai.wire import AGENT_HEADER, BUDGET_HEADER, PRIORITY_HEADER, error_message
+
+if TYPE_CHECKING:
+    from sutazai.workspace import Workspace
 
 
 class GatewayError(UserError):
@@ -91,6 +94,20 @@ class GatewayClient:
         )
         self.agent = agent
         self._capabilities: dict[str, frozenset[str]] | None = None
+
+    @classmethod
+    def for_workspace(
+        cls, workspace: Workspace, *, timeout_s: float | None = None, agent: str | None = None
+    ) -> Self:
+        """The workspace's gateway with its token: how every front end gets a client, so none
+        forgets the token (without it, /admin and interactive priority are refused)."""
+        gateway = workspace.settings.gateway
+        return cls(
+            gateway.url,
+            gateway.timeout_s if timeout_s is None else timeout_s,
+            agent=agent,
+            token=workspace.gateway_token(),
+        )
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -54,7 +54,7 @@ async def open_runtime(workspace: Workspace) -> AsyncIterator[AgentRuntime]:
 
     settings = workspace.settings
     store = RunStore(workspace.runs_db, Redactor(settings.secrets.env))
-    client = GatewayClient(settings.gateway.url, settings.gateway.timeout_s, token=workspace.gateway_token())
+    client = GatewayClient.for_workspace(workspace)
     try:
         yield AgentRuntime(workspace, client, store)
     finally:

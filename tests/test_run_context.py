@@ -103,3 +103,17 @@ def test_a_framework_agent_past_its_budget_is_stopped_at_the_gateway(tmp_path: P
     assert result.returncode != 0
     assert "budget" in (result.stdout + result.stderr)
     assert len(engine.requests) == 1  # the first call spent the budget; the child never ran
+
+
+def test_a_workspaces_client_always_carries_its_token(tmp_path: Path) -> None:
+    """One place builds a workspace's client: the token comes with it (smoke, stack queue, the TUI)."""
+    from sutazai.agents.gateway_client import GatewayClient
+    from sutazai.agents.smoke.cassette import RecordingClient
+
+    workspace = Workspace(init_workspace(tmp_path / "ws"))
+    token = workspace.ensure_gateway_token()
+    for kind in (GatewayClient, RecordingClient):
+        client = kind.for_workspace(workspace, agent="a")
+        assert client.token == token and client.base_url == workspace.settings.gateway.url
+        assert client._client.headers["Authorization"] == f"Bearer {token}"
+        asyncio.run(client.aclose())

@@ -69,8 +69,10 @@ class Cassette:
 class RecordingClient(GatewayClient):
     """The real gateway client, keeping a copy of every exchange."""
 
-    def __init__(self, base_url: str, timeout_s: float = 120.0, token: str | None = None) -> None:
-        super().__init__(base_url, timeout_s, token=token)
+    def __init__(
+        self, base_url: str, timeout_s: float = 120.0, agent: str | None = None, token: str | None = None
+    ) -> None:
+        super().__init__(base_url, timeout_s, agent=agent, token=token)
         self.exchanges: list[dict[str, Any]] = []
 
     async def chat_stream(

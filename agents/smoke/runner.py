@@ -161,12 +161,10 @@ class SmokeRunner:
         self, agent: AgentDefinition, case: SmokeCase, cassette: Cassette | None
     ) -> GatewayClient | str:
         """The client for this case, or why the case cannot run."""
-        settings = self.workspace.settings.gateway
-        token = self.workspace.gateway_token()
         if self.mode == "live":
-            return GatewayClient(settings.url, settings.timeout_s, token=token)
+            return GatewayClient.for_workspace(self.workspace)
         if self.mode == "record":
-            return RecordingClient(settings.url, settings.timeout_s, token=token)
+            return RecordingClient.for_workspace(self.workspace)
         if cassette is None:
             return f"no cassette at {cassette_path(agent).name}; record one with `sutazai smoke --record`"
         if cassette.fingerprint != agent_fingerprint(agent):

@@ -98,7 +98,7 @@ def add(
     settings = workspace.settings
 
     async def embed(texts: list[str]) -> list[list[float]]:  # only for runs that recalled memories
-        async with GatewayClient(settings.gateway.url, settings.gateway.timeout_s) as client:
+        async with GatewayClient.for_workspace(workspace, agent=agent.name) as client:
             return await client.embed(texts, settings.memory.embedding_model, agent=agent.name)
 
     added = asyncio.run(add_from_run(agent, RunStore(workspace.runs_db), run_id, name, embed))

@@ -132,10 +132,9 @@ def queue(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     from sutazai.agents.gateway_client import GatewayClient
 
     workspace = workspace_from(ctx)
-    gateway = workspace.settings.gateway
 
     async def fetch() -> QueueSnapshot:
-        async with GatewayClient(gateway.url, gateway.timeout_s, token=workspace.gateway_token()) as client:
+        async with GatewayClient.for_workspace(workspace) as client:
             return await client.queue()
 
     snapshot = asyncio.run(fetch())

@@ -77,7 +77,7 @@ class BackendPane(Vertical):
         if self._client is None:
             settings = self.workspace.settings
             self.url = settings.gateway.url
-            self._client = GatewayClient(self.url, timeout_s=0.8, token=self.workspace.gateway_token())
+            self._client = GatewayClient.for_workspace(self.workspace, timeout_s=0.8)
         try:
             stats: StatsSnapshot | None = await self._client.stats()
             queue: QueueSnapshot | None = await self._client.queue()

@@ -280,7 +280,7 @@ class TracesPane(Horizontal):
         settings = self.workspace.settings
 
         async def embed(texts: list[str]) -> list[list[float]]:
-            async with GatewayClient(settings.gateway.url, settings.gateway.timeout_s) as client:
+            async with GatewayClient.for_workspace(self.workspace, agent=record.agent) as client:
                 return await client.embed(texts, settings.memory.embedding_model, agent=record.agent)
 
         try:
