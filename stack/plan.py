@@ -38,7 +38,6 @@ REFERENCE_MODEL_BYTES = 98_362_432  # SmolLM2-135M-Instruct.Q4_1.gguf
 REFERENCE_CORES = 2
 KV_BYTES_PER_MODEL_BYTE = 23_000 / REFERENCE_MODEL_BYTES  # SmolLM2-135M: ~23 KB of KV cache a token
 MIN_SLOTS, MAX_SLOTS = 4, 64
-RESERVED_INTERACTIVE = 1  # [stack] reserved_interactive: slots background work leaves free
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -254,6 +253,7 @@ def plan(
     model_context: int = 8192,
     speed: EngineSpeed | None = None,
     ttft_target_s: float = 2.0,
+    reserved_interactive: int = 1,
 ) -> Plan:
     """The slot count with the most throughput whose interactive TTFT stays under the target and
     whose KV cache fits in memory; replicas and machines for the demand left over."""
@@ -279,14 +279,15 @@ def plan(
         if gain < capacity_requests_per_s(speed, best, fleet.uncached_prompt, out) * 1.03:
             break  # more slots add latency but not throughput
         best = slots
-    # One slot is held for interactive work (the gateway's default): the fleet gets the others,
-    # interactive requests come on top in theirs.
-    background = max(best - RESERVED_INTERACTIVE, 1)
+    # Slots held for interactive work (`[stack] reserved_interactive`, as the gateway holds them): the
+    # fleet gets the others, interactive requests come on top in theirs.
+    held = min(reserved_interactive, best - 1)
+    background = max(best - held, 1)
     interactive_demand = sum(g.requests_per_s * g.output_tokens for g in interactive)
     fleet_demand = fleet.requests_per_s * out - interactive_demand
     fleet_capacity = capacity_requests_per_s(speed, background, fleet.uncached_prompt, out) * out
     capacity = fleet_capacity + min(
-        interactive_demand, capacity_requests_per_s(speed, 1, fleet.uncached_prompt, out) * out
+        interactive_demand, capacity_requests_per_s(speed, max(held, 1), fleet.uncached_prompt, out) * out
     )
     demand = fleet_demand + interactive_demand
     throughput = min(fleet_demand, fleet_capacity) + min(interactive_demand, capacity - fleet_capacity)
@@ -310,12 +311,13 @@ def plan(
     if math.isinf(latency.slot_wait_s):
         notes.append("interactive requests arrive faster than their slots finish them: raise slots")
     elif latency.slot_load >= 0.7:
-        held = min(math.ceil(latency.slot_load * (best - busy) / 0.5), best - 1)
-        notes.append(
-            f"interactive work keeps the slots open to it {latency.slot_load:.0%} busy, so interactive "
-            f"requests wait for each other: hold {held} for them (`[stack] reserved_interactive = "
-            f"{held}`); past one held slot's worth of interactive work the predicted wait is coarse"
-        )
+        advised = min(math.ceil(latency.slot_load * (best - busy) / 0.5), best - 1)
+        if advised > held:
+            notes.append(
+                f"interactive work keeps the slots open to it {latency.slot_load:.0%} busy, so interactive "
+                f"requests wait for each other: hold {advised} for them (`[stack] reserved_interactive = "
+                f"{advised}`); past one held slot's worth of interactive work the predicted wait is coarse"
+            )
     if demand > capacity:
         notes.append(
             f"demand is {demand / capacity:.1f}x what one machine serves: batch work will queue; "

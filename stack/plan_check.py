@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 import aiohttp
 import orjson
 
-from sutazai.stack.plan import RESERVED_INTERACTIVE, EngineSpeed, Fleet
+from sutazai.stack.plan import EngineSpeed, Fleet
 from sutazai.wire import AGENT_HEADER, PRIORITY_HEADER
 
 WORDS = [
@@ -100,6 +100,7 @@ async def calibrate(
     prompt_tokens: int = 120,
     output_tokens: int = 32,
     loaded_s: float = 15.0,
+    reserved_interactive: int = 1,
 ) -> EngineSpeed:
     """Probes, seconds each: one stream and ``slots`` streams decoding (the decode step), then
     ``slots`` clients in a closed loop with requests of the fleet's shape (``prompt_tokens`` in,
@@ -145,7 +146,7 @@ async def calibrate(
     if not done:
         return speed
     per_request = loaded_s / len(done)  # engine time a request of this shape costs at full load
-    busy = max(slots - RESERVED_INTERACTIVE, 1)  # the gateway holds a slot back for interactive work
+    busy = max(slots - reserved_interactive, 1)  # the gateway holds slots back for interactive work
     decoding = output_tokens / speed.decode_rate(busy)
     prompt = statistics.mean(d[2] for d in done)
     prefill = prompt / (per_request - decoding) if per_request > decoding else alone

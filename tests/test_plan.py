@@ -128,6 +128,15 @@ def test_interactive_work_past_its_held_slot_gets_advice_to_hold_more() -> None:
     assert not any(
         "reserved_interactive" in n for n in plan(_fleet(150, 0.1), MACHINE, model_bytes=MODEL).notes
     )
+    # Holding what it advised (`[stack] reserved_interactive`, read by `sutazai plan`) ends the advice
+    # and leaves the fleet fewer slots.
+    import re
+
+    advised = int(re.search(r"reserved_interactive = (\d+)", " ".join(result.notes)).group(1))  # type: ignore[union-attr]
+    assert advised > 1
+    held = plan(busy_developers, MACHINE, model_bytes=MODEL, reserved_interactive=advised)
+    assert not any("reserved_interactive" in n for n in held.notes), held.notes
+    assert held.interactive.slot_load < result.interactive.slot_load
 
 
 def test_a_calibration_fits_the_two_measured_rates() -> None:

@@ -19,6 +19,17 @@ if TYPE_CHECKING:
 TOLERANCE = 0.25  # how far a measured figure may be from the prediction and still agree
 
 
+def _reserved_interactive(ctx: typer.Context) -> int:
+    """``[stack] reserved_interactive`` of the workspace the plan is for; the default outside one."""
+    from sutazai.config import StackSettings
+    from sutazai.errors import WorkspaceNotFound
+
+    try:
+        return workspace_from(ctx).settings.stack.reserved_interactive
+    except WorkspaceNotFound:
+        return StackSettings().reserved_interactive
+
+
 def _fleet(
     ctx: typer.Context, fleet_file: Path | None, agents: int | None, prompt: int, output: int, rpm: float
 ) -> Fleet:
@@ -88,7 +99,15 @@ def plan_command(
         raise UserError(Problem("no model file to plan for", hint="pass --model-file PATH (a GGUF)"))
     machine = Machine.this_one()
     size = model.stat().st_size
-    result = plan(fleet, machine, model_bytes=size, model_context=context, ttft_target_s=ttft_target)
+    held = _reserved_interactive(ctx)
+    result = plan(
+        fleet,
+        machine,
+        model_bytes=size,
+        model_context=context,
+        ttft_target_s=ttft_target,
+        reserved_interactive=held,
+    )
     measured: Measured | None = None
     if calibrate or check:
         workspace = workspace_from(ctx)
@@ -106,6 +125,7 @@ def plan_command(
                     headers,
                     prompt_tokens=round(fleet.mean("prompt_tokens")),
                     output_tokens=round(fleet.mean("output_tokens")),
+                    reserved_interactive=held,
                 )
             )
             result = plan(
@@ -115,6 +135,7 @@ def plan_command(
                 model_context=context,
                 speed=speed,
                 ttft_target_s=ttft_target,
+                reserved_interactive=held,
             )
         if check:
             measured = asyncio.run(run_fleet(url, MODEL_ALIAS, fleet, check, headers))
