@@ -19,6 +19,20 @@ from sutazai.stack.gateway.breaker import CircuitBreaker
 from sutazai.stack.gateway.types import ChatRequest, Delta, EngineFailure, GatewayHTTPError, Usage
 
 
+@dataclass(frozen=True)
+class Capabilities:
+    """What an engine kind can do, asked by the gateway instead of checking kinds where it acts."""
+
+    slot_pinning: bool = False  # takes `id_slot` and `cache_prompt`: a request goes back to its warm slot
+    health_path: str = "/v1/models"  # a cheap GET that answers 200 while the engine serves
+    native_tools: bool = True  # applies a tool template when its models say nothing (else: grammar)
+
+
+CAPABILITIES: dict[str, Capabilities] = {
+    "llamacpp": Capabilities(slot_pinning=True, health_path="/health", native_tools=False),
+}
+
+
 @dataclass
 class EngineConfig:
     name: str
@@ -33,6 +47,10 @@ class EngineConfig:
     session_header: str = "x-session-id"  # router: carries the routing key (see routing.prefix_key)
     keep_alive: str = "30m"  # ollama: how long a model stays loaded after its last request
     max_loaded: int = 3  # ollama: models it holds at once (OLLAMA_MAX_LOADED_MODELS; 3 on CPU)
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return CAPABILITIES.get(self.kind, Capabilities())
 
 
 @dataclass
@@ -215,8 +233,7 @@ class OpenAICompatEngine(Engine):
         return url if url.endswith("/v1") else url + "/v1"
 
     async def health(self) -> bool:
-        root = self.base[: -len("/v1")]
-        path = f"{root}/health" if self.config.kind == "llamacpp" else f"{self.base}/models"
+        path = self.base[: -len("/v1")] + self.config.capabilities.health_path
         async with self.session.get(path, timeout=aiohttp.ClientTimeout(total=2)) as response:
             return response.status == 200
 
@@ -245,7 +262,7 @@ class OpenAICompatEngine(Engine):
             if request.parallel_tool_calls is not None:
                 body["parallel_tool_calls"] = request.parallel_tool_calls
         body["stream_options"] = {"include_usage": True}
-        if self.config.kind == "llamacpp":
+        if self.config.capabilities.slot_pinning:
             body["cache_prompt"] = True
             if slot is not None:
                 body["id_slot"] = slot

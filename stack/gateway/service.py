@@ -294,7 +294,7 @@ class Gateway:
             try:
                 for attempt in range(self.config.connect_attempts):
                     sent = False
-                    pinned = slot if engine.config.kind == "llamacpp" else None
+                    pinned = slot if engine.config.capabilities.slot_pinning else None
                     try:
                         answer = engine_stream(
                             engine,

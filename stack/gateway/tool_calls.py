@@ -53,7 +53,7 @@ def tool_path(engine: Engine, model: str, configured: dict[str, str]) -> ToolPat
     info = engine.models.get(model)
     if info is not None and info.tools is not None:
         return "native" if info.tools else "grammar"
-    return "grammar" if engine.config.kind == "llamacpp" else "native"
+    return "native" if engine.config.capabilities.native_tools else "grammar"
 
 
 def engine_stream(
