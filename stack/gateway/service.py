@@ -34,6 +34,7 @@ from sutazai.stack.gateway.types import (
     EngineFailure,
     GatewayHTTPError,
     Overloaded,
+    Usage,
 )
 
 
@@ -51,6 +52,17 @@ class ModelCard:
     def capabilities(self) -> list[str]:
         """Ollama's words: every chat model here calls tools, natively or through the grammar path."""
         return ["embedding"] if self.info.embedding else ["completion", "tools"]
+
+
+@dataclass
+class _Tried:
+    """What trying the candidates has left so far: why the last one failed, the shortest wait an
+    engine asked for, the tokens of the current attempt, and whether one served the request."""
+
+    last_error: str | None = None
+    busy_for: float | None = None  # every engine that answered pushed back: a 429, not a 503
+    tokens: int = 0
+    served: bool = False
 
 
 class Gateway:
@@ -274,15 +286,9 @@ class Gateway:
         """Try each candidate in turn. A connection that fails before anything reached the client is
         sent again on a fresh connection (keeping the slot), then on the next candidate: a dropped
         keep-alive socket is never the client's problem."""
-        last_error: str | None = None
-        busy_for: float | None = None  # every engine that answered pushed back: a 429, not a 503
+        tried = _Tried()
         for engine, model in candidates:
-            if not engine.breaker.allows():
-                last_error = f"{engine.name} is unavailable (circuit open)"
-                continue
-            if (wait := engine.busy_until - time.monotonic()) > 0:
-                last_error = f"{engine.name} asked to wait {wait:.1f} s (Retry-After)"
-                busy_for = min(busy_for or wait, wait)
+            if not self._open_to_work(engine, tried):
                 continue
             pool = self.pools[engine.name]
             with telemetry.queue_span(request, engine.name):
@@ -290,62 +296,86 @@ class Gateway:
             request.placement.engine = engine.name
             telemetry.route_span(request, self.router.policy, [e.name for e, _ in candidates])
             engine.using(model)
-            tokens = 0
+            tried.tokens = 0
             try:
-                for attempt in range(self.config.connect_attempts):
-                    sent = False
-                    pinned = slot if engine.config.capabilities.slot_pinning else None
-                    try:
-                        answer = engine_stream(
-                            engine,
-                            request,
-                            model,
-                            pinned,
-                            attempt,
-                            self.config.tool_calls,
-                            self.config.tool_rounds,
-                        )
-                        with telemetry.engine_span(request, engine.name, engine.config.kind, model) as span:
-                            async with aclosing(answer) as deltas:
-                                async for delta in deltas:
-                                    sent = True
-                                    tokens = delta.usage.completion_tokens if delta.usage else tokens + 1
-                                    telemetry.record_usage(span, delta.usage)
-                                    if delta.usage is not None:
-                                        used = delta.usage
-                                        self.budgets.charge(
-                                            request.agent, used.prompt_tokens + used.completion_tokens
-                                        )
-                                        self.runs.charge(
-                                            request.run, used.prompt_tokens, used.completion_tokens
-                                        )
-                                    yield delta
-                        engine.breaker.record_success()
-                        return
-                    except EngineFailure as exc:
-                        if sent or exc.started:
-                            engine.breaker.trip()
-                            raise GatewayHTTPError(
-                                502, f"engine {engine.name} failed mid-stream: {exc}", kind="engine"
-                            ) from exc
-                        last_error = str(exc)
-                        if exc.busy_for is not None:  # alive and pushing back: hold off, no breaker
-                            engine.busy_until = time.monotonic() + exc.busy_for
-                            busy_for = min(busy_for or exc.busy_for, exc.busy_for)
-                            break
-                        if not exc.retryable:
-                            engine.breaker.record_failure()
-                            break
-                        self.stats.retries.labels(engine.name).inc()
-                else:
-                    engine.breaker.record_failure()
+                async with aclosing(self._on_engine(request, engine, model, slot, tried)) as deltas:
+                    async for delta in deltas:
+                        yield delta
             finally:
-                pool.release(slot, request.agent, tokens)
-        if busy_for is not None and all(e.breaker.allows() for e, _ in candidates):
-            raise EnginesBusy(f"every engine for {request.model!r} is busy: {last_error}", busy_for)
+                pool.release(slot, request.agent, tried.tokens)
+            if tried.served:
+                return
+        raise self._none_served(request, candidates, tried)
+
+    @staticmethod
+    def _open_to_work(engine: Engine, tried: _Tried) -> bool:
+        """False (and why, in ``tried``) for an engine with an open breaker or asking to wait."""
+        if not engine.breaker.allows():
+            tried.last_error = f"{engine.name} is unavailable (circuit open)"
+            return False
+        if (wait := engine.busy_until - time.monotonic()) > 0:
+            tried.last_error = f"{engine.name} asked to wait {wait:.1f} s (Retry-After)"
+            tried.busy_for = min(tried.busy_for or wait, wait)
+            return False
+        return True
+
+    async def _on_engine(
+        self, request: ChatRequest, engine: Engine, model: str, slot: int, tried: _Tried
+    ) -> AsyncGenerator[Delta, None]:
+        """One engine, up to ``connect_attempts`` connections; ``tried.served`` once it answered.
+        Bytes already sent make a failure the client's (502); before that, the next candidate's."""
+        pinned = slot if engine.config.capabilities.slot_pinning else None
+        for attempt in range(self.config.connect_attempts):
+            sent = False
+            try:
+                answer = engine_stream(
+                    engine, request, model, pinned, attempt, self.config.tool_calls, self.config.tool_rounds
+                )
+                with telemetry.engine_span(request, engine.name, engine.config.kind, model) as span:
+                    async with aclosing(answer) as deltas:
+                        async for delta in deltas:
+                            sent = True
+                            tried.tokens = delta.usage.completion_tokens if delta.usage else tried.tokens + 1
+                            telemetry.record_usage(span, delta.usage)
+                            self._charge(request, delta.usage)
+                            yield delta
+                engine.breaker.record_success()
+                tried.served = True
+                return
+            except EngineFailure as exc:
+                if sent or exc.started:
+                    engine.breaker.trip()
+                    raise GatewayHTTPError(
+                        502, f"engine {engine.name} failed mid-stream: {exc}", kind="engine"
+                    ) from exc
+                tried.last_error = str(exc)
+                if exc.busy_for is not None:  # alive and pushing back: hold off, no breaker
+                    engine.busy_until = time.monotonic() + exc.busy_for
+                    tried.busy_for = min(tried.busy_for or exc.busy_for, exc.busy_for)
+                    return
+                if not exc.retryable:
+                    engine.breaker.record_failure()
+                    return
+                self.stats.retries.labels(engine.name).inc()
+        engine.breaker.record_failure()
+
+    def _charge(self, request: ChatRequest, usage: Usage | None) -> None:
+        """Tokens the engine counted, against the agent's daily budget and the request's run."""
+        if usage is not None:
+            self.budgets.charge(request.agent, usage.prompt_tokens + usage.completion_tokens)
+            self.runs.charge(request.run, usage.prompt_tokens, usage.completion_tokens)
+
+    @staticmethod
+    def _none_served(
+        request: ChatRequest, candidates: list[tuple[Engine, str]], tried: _Tried
+    ) -> GatewayHTTPError:
+        if tried.busy_for is not None and all(e.breaker.allows() for e, _ in candidates):
+            return EnginesBusy(
+                f"every engine for {request.model!r} is busy: {tried.last_error}", tried.busy_for
+            )
         cooldown = min(e.breaker.cooldown_s for e, _ in candidates)
-        raise GatewayHTTPError(
-            503, f"no engine could serve {request.model!r}: {last_error}", cooldown, "engine"
+        return GatewayHTTPError(
+            503, f"no engine could serve {request.model!r}: {tried.last_error}", cooldown, "engine"
         )
 
     async def complete(self, request: ChatRequest) -> Completion:
