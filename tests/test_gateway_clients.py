@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -151,3 +152,26 @@ def test_deterministic_requests_are_cached(url: str, token: str) -> None:
         f"{url}/v1/chat/completions", json=body, headers={"X-Sutazai-Cache": "bypass"}, timeout=60
     )
     assert bypass.status_code == 200 and admin_stats(url, token)["cache"]["hits"] == before + 1
+
+
+def test_both_dialects_count_answers_errors_and_embeddings_the_same_way(tmp_path: Path) -> None:
+    """One recording path: an error is counted under the model it asked for in either dialect
+    (a made-up name as "?", never a new label), and embeddings are counted in both."""
+    import httpx
+
+    from sutazai.scaffolds.generate import init_workspace
+    from tests.conftest import scripted_gateway
+    from tests.scripted_engine import ScriptedEngine
+
+    root = init_workspace(tmp_path / "ws")
+    with scripted_gateway(root, ScriptedEngine(default="ok")) as url, httpx.Client(base_url=url) as http:
+        assert http.post("/api/chat", json={"model": "fast", "messages": "not a list"}).status_code == 400
+        assert http.post("/v1/chat/completions", json={"model": "fast", "messages": 3}).status_code == 400
+        assert http.post("/api/chat", json={"model": "made-up", "messages": []}).status_code == 404
+        assert http.post("/api/embed", json={"model": "embed", "input": ["a"]}).status_code == 200
+        assert http.post("/v1/embeddings", json={"model": "embed", "input": ["a"]}).status_code == 200
+        metrics = http.get("/metrics").text
+    for api in ("ollama", "openai"):
+        assert f'sutazai_requests_total{{api="{api}",model="fast",status="400"}} 1.0' in metrics, metrics
+        assert f'sutazai_requests_total{{api="{api}-embed",model="embed",status="200"}} 1.0' in metrics
+    assert 'model="made-up"' not in metrics and 'api="ollama",model="?",status="404"' in metrics

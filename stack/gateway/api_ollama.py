@@ -152,6 +152,7 @@ class OllamaRoutes:
 
     async def _generate(self, request: web.Request, chat: bool) -> web.StreamResponse:
         started = time.perf_counter()
+        body: dict[str, Any] = {}
         try:
             body = await json_body(request)
             if not chat and not body.get("prompt") and "model" in body:
@@ -172,6 +173,7 @@ class OllamaRoutes:
             req = self._parse(request, body, chat)
             req.run, req.run_budget = run_tag(request)
         except GatewayHTTPError as exc:
+            self.gateway.record_error("ollama", body.get("model"), "-", exc.status, started)
             return error_response(exc)
         with telemetry.server_span(request.headers, req, "chat" if chat else "text_completion"):
             async with aclosing(self.gateway.stream(req)) as stream:  # a client that leaves frees the slot
@@ -183,6 +185,7 @@ class OllamaRoutes:
         try:
             first = await anext(stream)
         except GatewayHTTPError as exc:
+            self._record(req, Usage(), exc.status, started)
             return error_response(exc)
         except StopAsyncIteration:
             first = Delta(finish_reason="stop", usage=Usage())
@@ -229,6 +232,7 @@ class OllamaRoutes:
             try:
                 deltas += [d async for d in stream]
             except GatewayHTTPError as exc:
+                self._record(req, Usage(), exc.status, started)
                 return error_response(exc)
             usage = deltas[-1].usage or Usage()
             merged = Delta(
@@ -265,28 +269,21 @@ class OllamaRoutes:
         return response
 
     def _record(self, req: ChatRequest, usage: Usage, status: int, started: float) -> None:
-        self.gateway.stats.record(
-            "ollama",
-            req.model,
-            req.agent,
-            status,
-            time.perf_counter() - started,
-            usage.prompt_tokens,
-            usage.completion_tokens,
-            usage.cached_tokens,
-            req.priority,
-        )
+        self.gateway.record_answer("ollama", req, usage, status, started)
 
     async def embed(self, request: web.Request) -> web.Response:
         started = time.perf_counter()
+        body: dict[str, Any] = {}
         try:
             body = await json_body(request)
-            identity(request, body)
+            agent, _, _ = identity(request, body)
             model = require(body, "model", str)
             texts = input_texts(body)
             vectors = await self.gateway.embed(model, texts) if texts else []
         except GatewayHTTPError as exc:
+            self.gateway.record_error("ollama-embed", body.get("model"), "-", exc.status, started)
             return error_response(exc)
+        self.gateway.stats.record("ollama-embed", model, agent, 200, time.perf_counter() - started)
         took = int((time.perf_counter() - started) * 1e9)
         return web.Response(
             body=orjson.dumps(
@@ -302,14 +299,18 @@ class OllamaRoutes:
         )
 
     async def embeddings_legacy(self, request: web.Request) -> web.Response:
+        started = time.perf_counter()
+        body: dict[str, Any] = {}
         try:
             body = await json_body(request)
-            identity(request, body)
+            agent, _, _ = identity(request, body)
             model = require(body, "model", str)
             prompt = require(body, "prompt", str)
             [vector] = await self.gateway.embed(model, [prompt])
         except GatewayHTTPError as exc:
+            self.gateway.record_error("ollama-embed", body.get("model"), "-", exc.status, started)
             return error_response(exc)
+        self.gateway.stats.record("ollama-embed", model, agent, 200, time.perf_counter() - started)
         return web.Response(body=orjson.dumps({"embedding": vector}), content_type="application/json")
 
     def _model_entry(self, name: str, info: ModelInfo) -> dict[str, Any]:

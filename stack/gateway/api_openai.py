@@ -117,15 +117,17 @@ class OpenAIRoutes:
 
     async def _generate(self, request: web.Request, chat: bool) -> web.StreamResponse:
         started = time.perf_counter()
+        body: dict[str, Any] = {}
         try:
-            req = _parse(await json_body(request), chat, request)
+            body = await json_body(request)
+            req = _parse(body, chat, request)
             req.run, req.run_budget = run_tag(request)
             with telemetry.server_span(request.headers, req, "chat" if chat else "text_completion"):
                 if req.stream:
                     return await self._stream(request, req, chat, started)
                 completion = await self.gateway.complete(req)
         except GatewayHTTPError as exc:
-            self.gateway.stats.record("openai", str(request.get("model", "?")), "-", exc.status, 0)
+            self.gateway.record_error("openai", body.get("model"), "-", exc.status, started)
             return error_response(exc)
         self._record(req, completion.usage, 200, started)
         return web.Response(
@@ -135,17 +137,7 @@ class OpenAIRoutes:
         )
 
     def _record(self, req: ChatRequest, usage: Usage, status: int, started: float) -> None:
-        self.gateway.stats.record(
-            "openai",
-            req.model,
-            req.agent,
-            status,
-            time.perf_counter() - started,
-            usage.prompt_tokens,
-            usage.completion_tokens,
-            usage.cached_tokens,
-            req.priority,
-        )
+        self.gateway.record_answer("openai", req, usage, status, started)
 
     async def _stream(
         self, request: web.Request, req: ChatRequest, chat: bool, started: float
@@ -211,6 +203,8 @@ class OpenAIRoutes:
         return response
 
     async def embeddings(self, request: web.Request) -> web.Response:
+        started = time.perf_counter()
+        body: dict[str, Any] = {}
         try:
             body = await json_body(request)
             agent, _, _ = identity(request, body)
@@ -218,9 +212,9 @@ class OpenAIRoutes:
             texts = input_texts(body)
             if not texts:
                 raise GatewayHTTPError(400, "`input` is empty", kind="invalid_request_error")
-            started = time.perf_counter()
             vectors = await self.gateway.embed(model, texts)
         except GatewayHTTPError as exc:
+            self.gateway.record_error("openai-embed", body.get("model"), "-", exc.status, started)
             return error_response(exc)
         self.gateway.stats.record("openai-embed", model, agent, 200, time.perf_counter() - started)
         data = [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)]

@@ -138,6 +138,34 @@ class Gateway:
     def tiers(self) -> dict[str, list[str]]:
         return self.config.tiers
 
+    # --- what was served: one path for both dialects ------------------------------------------
+
+    def record_answer(self, api: str, req: ChatRequest, usage: Usage, status: int, started: float) -> None:
+        self.stats.record(
+            api,
+            self._label(req.model),
+            req.agent,
+            status,
+            time.perf_counter() - started,
+            usage.prompt_tokens,
+            usage.completion_tokens,
+            usage.cached_tokens,
+            req.priority,
+        )
+
+    def record_error(self, api: str, model: object, agent: str, status: int, started: float) -> None:
+        """A request refused before it was understood, under the model it named."""
+        self.stats.record(api, self._label(model), agent, status, time.perf_counter() - started)
+
+    def _label(self, model: object) -> str:
+        """A tier or model served here as itself; anything else "?": a name a client made up must
+        not become a new metrics label."""
+        if isinstance(model, str) and (
+            model in self.config.tiers or any(e.serves(model) for e in self.engines.values())
+        ):
+            return model
+        return "?"
+
     def candidates(self, name: str, embedding: bool = False, key: str = "") -> list[tuple[Engine, str]]:
         """Engines and models for a tier or model name, best first; later ones are fallbacks.
         The replicas of one model are ordered by the router for the request's routing ``key``."""
