@@ -14,7 +14,7 @@ from rich.markup import escape
 from sutazai.agents.session import RunOutcome, open_runtime, run_to_end
 from sutazai.errors import Problem, UserError
 from sutazai.wire import Priority
-from sutazai.workbench.cli.default_group import defaulting_to
+from sutazai.workbench.cli.default_group import group_with_default
 from sutazai.workbench.cli.output import EXIT_GATEWAY, EXIT_RUN_FAILED, console, emit_json, err_console
 from sutazai.workbench.cli.session import priority_flag, workspace_from
 
@@ -291,13 +291,11 @@ def register(app: typer.Typer) -> None:
     app.command("list")(list_agents)
     app.command()(run)
     app.command()(chat)
-    runs_app = typer.Typer(
-        rich_markup_mode=None,
-        cls=defaulting_to("list"),
-        help="Recorded runs: `sutazai runs [AGENT]` lists them, `sutazai runs export` writes them out.",
+    runs_app = group_with_default(
+        "Recorded runs: `sutazai runs [AGENT]` lists them, `sutazai runs export` writes them out.",
+        ("list", runs),
+        ("export", export),
     )
-    runs_app.command("list")(runs)
-    runs_app.command("export")(export)
     app.add_typer(runs_app, name="runs")
     app.command()(show)
     app.command()(schema)

@@ -5,8 +5,10 @@ named like a subcommand is reached as ``sutazai smoke run NAME``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
+import typer
 from typer.core import TyperGroup
 
 
@@ -21,3 +23,13 @@ class DefaultCommandGroup(TyperGroup):
 
 def defaulting_to(command: str) -> type[DefaultCommandGroup]:
     return type(f"DefaultTo{command.title()}", (DefaultCommandGroup,), {"default_command": command})
+
+
+def group_with_default(
+    help: str, default: tuple[str, Callable[..., Any]], *others: tuple[str, Callable[..., Any]]
+) -> typer.Typer:
+    """A command group whose bare form runs ``default``; help text printed as written."""
+    group = typer.Typer(rich_markup_mode=None, cls=defaulting_to(default[0]), help=help)
+    for name, command in (default, *others):
+        group.command(name)(command)
+    return group

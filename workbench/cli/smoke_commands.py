@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from sutazai.workbench.cli.default_group import defaulting_to
+from sutazai.workbench.cli.default_group import group_with_default
 from sutazai.workbench.cli.output import EXIT_GATEWAY, EXIT_RUN_FAILED, console, emit_json
 from sutazai.workbench.cli.session import workspace_from
 
@@ -139,13 +139,11 @@ def summary_table(results: list[CaseResult]) -> Table:
     return table
 
 
-smoke_app = typer.Typer(
-    rich_markup_mode=None,
-    cls=defaulting_to("run"),
-    help="Smoke tests before deploy: `sutazai smoke [AGENTS]` runs them, `sutazai smoke add` adds one.",
+smoke_app = group_with_default(
+    "Smoke tests before deploy: `sutazai smoke [AGENTS]` runs them, `sutazai smoke add` adds one.",
+    ("run", smoke),
+    ("add", add),
 )
-smoke_app.command("run")(smoke)
-smoke_app.command("add")(add)
 
 
 def register(app: typer.Typer) -> None:
