@@ -281,3 +281,28 @@ async def test_the_traces_pane_shows_delegated_runs_as_a_tree(tmp_path: Path) ->
         assert len(labels) == 1 and "fact-finder" in labels[0] and "15 tokens" in labels[0]
         nested = tree.root.children[0].children  # type: ignore[attr-defined]
         assert "summarizer" in str(nested[0].label)
+
+
+async def test_the_stack_pane_follows_a_service_log_off_the_ui_thread(tmp_path: Path) -> None:
+    from sutazai.stack.services import stack_dir
+
+    root = init_workspace(tmp_path / "ws", demo=True)
+    workspace = Workspace(root, flags={"gateway": {"url": "http://127.0.0.1:9"}})
+    log = stack_dir(workspace) / "engine.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text("first line [not markup]\n")
+    app = WorkbenchApp(workspace, watch=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settled(pilot)
+        app.action_show_tab("stack")
+        await settled(pilot)
+        widget = app.query_one("#service-log")
+        deadline = time.monotonic() + 10
+        while len(widget.lines) < 1 and time.monotonic() < deadline:  # type: ignore[attr-defined]
+            await pilot.pause(0.1)
+        with log.open("a") as fh:
+            fh.write("second line\n")
+        while len(widget.lines) < 2 and time.monotonic() < deadline:  # type: ignore[attr-defined]
+            await pilot.pause(0.1)
+        text = [str(line.text) for line in widget.lines]  # type: ignore[attr-defined]
+    assert text == ["first line [not markup]", "second line"]

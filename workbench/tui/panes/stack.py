@@ -97,18 +97,27 @@ class StackPane(Vertical):
             self.query_one("#service-log", RichLog).clear()
             self.tail()
 
+    @work(thread=True, exclusive=True, group="stack-log")
     def tail(self) -> None:
-        if self.log_path is None or not self.log_path.exists():
+        """New lines of the selected service's log, read on a worker: the UI thread never waits on
+        the disk (this runs every 0.5 s while the pane shows)."""
+        path, offset = self.log_path, self.log_offset
+        if path is None or not path.exists():
             return
-        size = self.log_path.stat().st_size
-        if size <= self.log_offset:
+        size = path.stat().st_size
+        if size <= offset:
             return
-        with self.log_path.open("rb") as fh:
-            fh.seek(max(self.log_offset, size - 64_000))
+        with path.open("rb") as fh:
+            fh.seek(max(offset, size - 64_000))
             chunk = fh.read()
+        self.app.call_from_thread(self._append, path, size, chunk.decode("utf-8", "replace"))
+
+    def _append(self, path: Path, size: int, text: str) -> None:
+        if path != self.log_path:  # another service was selected meanwhile
+            return
         self.log_offset = size
         log = self.query_one("#service-log", RichLog)
-        for line in chunk.decode("utf-8", "replace").splitlines():
+        for line in text.splitlines():
             log.write(line)
 
     @work(thread=True, exclusive=True, group="stack-control")
