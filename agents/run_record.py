@@ -34,8 +34,12 @@ class StepBase:
 
     @property
     def summary(self) -> str:
-        """One line for a table row."""
-        return self.error or ""
+        """One line for a table row: the error, else what the step holds."""
+        return self.error or self.line
+
+    @property
+    def line(self) -> str:
+        return ""
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,10 @@ class ToolCall:
         return f"→ {self.name}({self.arguments})"
 
 
+def said(text: str, calls: tuple[ToolCall, ...]) -> str:
+    return " ".join(filter(None, [text, *map(str, calls)]))
+
+
 @dataclass(frozen=True)
 class Message:
     role: str
@@ -70,7 +78,7 @@ class Message:
     @property
     def text(self) -> str:
         """What a reader sees: the text, or the tool calls an assistant made instead."""
-        return " ".join(filter(None, [self.content, *map(str, self.tool_calls)]))
+        return said(self.content, self.tool_calls)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -84,11 +92,11 @@ class LlmStep(StepBase):
     @property
     def answer(self) -> str:
         """The answer as read: its text, or the tool calls it made (an empty text is never shown)."""
-        return " ".join(filter(None, [self.response, *map(str, self.tool_calls)]))
+        return said(self.response, self.tool_calls)
 
     @property
-    def summary(self) -> str:
-        return self.error or self.answer
+    def line(self) -> str:
+        return self.answer
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -103,8 +111,8 @@ class ToolStep(StepBase):
         return f"{self.tool}({json.dumps(self.arguments, ensure_ascii=False)}) → {self.result}"
 
     @property
-    def summary(self) -> str:
-        return self.error or self.call
+    def line(self) -> str:
+        return self.call
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -131,7 +139,7 @@ class MemoryStep(StepBase):
     hits: tuple[MemoryHit, ...]
 
     @property
-    def summary(self) -> str:
+    def line(self) -> str:
         return f"{len(self.hits)} memories for {self.query!r}"
 
 
@@ -143,7 +151,7 @@ class BackoffStep(StepBase):
     message: str
 
     @property
-    def summary(self) -> str:
+    def line(self) -> str:
         return f"gateway {self.status}: waited {self.wait_s:g} s ({self.message})"
 
 
@@ -155,8 +163,8 @@ class EntrypointStep(StepBase):
     response: str
 
     @property
-    def summary(self) -> str:
-        return self.error or self.response
+    def line(self) -> str:
+        return self.response
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -173,8 +181,8 @@ class OtherStep(StepBase):
     data: dict[str, Any]
 
     @property
-    def summary(self) -> str:
-        return self.error or json.dumps(self.data, ensure_ascii=False)
+    def line(self) -> str:
+        return json.dumps(self.data, ensure_ascii=False)
 
 
 Step = LlmStep | ToolStep | DelegationStep | MemoryStep | BackoffStep | EntrypointStep | ErrorStep | OtherStep

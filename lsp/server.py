@@ -311,11 +311,11 @@ def watch_parent(pid: int, every_s: float = 3.0) -> None:
 
     def alive() -> bool:
         try:
-            os.kill(pid, 0)
+            os.kill(pid, 0)  # a PermissionError also means it exists (someone else's process)
         except ProcessLookupError:
             return False
-        except PermissionError:  # someone else's process: it exists
-            return True
+        except PermissionError:
+            pass
         return True
 
     def loop() -> None:

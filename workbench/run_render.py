@@ -59,7 +59,7 @@ def step_body(step: Step) -> list[Text]:
     if isinstance(step, EntrypointStep):
         return [_labelled("input", step.input), _labelled("response", step.response, "green")]
     if isinstance(step, BackoffStep):
-        return [Text(f"  {step.summary}")]
+        return [Text(f"  {step.line}")]
     if isinstance(step, ErrorStep):
         return [Text(f"  run ended: {step.status}")]
     assert isinstance(step, OtherStep)
