@@ -39,6 +39,7 @@ ADMIN_TOKEN = "test-admin-token"
 # Tests never read the developer's own settings (~/.config/sutazai/config.toml): every process the
 # suite starts looks for user config in an empty folder of its own.
 os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="sutazai-tests-config-")
+os.environ["SUTAZAI_CACHE_DIR"] = tempfile.mkdtemp(prefix="sutazai-tests-cache-")  # the TUI's listing
 # Aider and GPT-Engineer environments built by tests live in the checkout, not the user's home.
 os.environ.setdefault("SUTAZAI_TOOLS_DIR", str(Path(__file__).resolve().parents[1] / ".cache" / "tools"))
 

@@ -306,3 +306,34 @@ async def test_the_stack_pane_follows_a_service_log_off_the_ui_thread(tmp_path: 
             await pilot.pause(0.1)
         text = [str(line.text) for line in widget.lines]  # type: ignore[attr-defined]
     assert text == ["first line [not markup]", "second line"]
+
+
+async def test_first_frame_lists_the_agents_last_checked_where_their_files_are_unchanged(
+    tmp_path: Path,
+) -> None:
+    from sutazai.workbench.tui import listing_cache
+
+    root = init_workspace(tmp_path / "ws", demo=True)
+    workspace = Workspace(root)
+    assert listing_cache.cached_rows(root) is None  # never checked: nothing to show early
+    app = WorkbenchApp(workspace, watch=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settled(pilot)
+        assert app.agents_pane.checked
+    cache = listing_cache.cache_file(root)
+    assert cache.stat().st_mode & 0o777 == 0o600
+    cached = listing_cache.cached_rows(root)
+    assert cached is not None and [r.name for r in cached] == sorted(r.name for r in app.agents_pane.rows)
+
+    spec = workspace.agent_dir("code-helper") / "agent.yaml"
+    spec.write_text(spec.read_text().replace("kind: code", "kind: poem"))
+    cached = listing_cache.cached_rows(root)
+    assert cached is not None and "code-helper" not in {r.name for r in cached}  # stale: left to the check
+    app = WorkbenchApp(workspace, watch=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settled(pilot)
+        rows = {r.name: r for r in app.agents_pane.rows}
+        assert rows["code-helper"].status == "broken" and len(rows) == 5
+
+    (root / "sutazai.toml").write_text((root / "sutazai.toml").read_text() + "\n# edited\n")
+    assert listing_cache.cached_rows(root) is None  # settings can change any row: all of it is void
