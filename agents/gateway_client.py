@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 import httpx
 
+from sutazai import sse
 from sutazai.agents import tracing
 from sutazai.errors import GatewayUnavailable, Problem, UserError
 from sutazai.gateway_report import ModelEntry, QueueSnapshot, ServedModel, StatsSnapshot
@@ -215,13 +216,7 @@ class GatewayClient:
             raise self._unreachable(exc) from None
 
     async def _chunks(self, response: httpx.Response) -> AsyncIterator[ChatChunk]:
-        async for line in response.aiter_lines():
-            if not line.startswith("data:"):
-                continue
-            payload = line[5:].strip()
-            if payload == "[DONE]":
-                break
-            event = json.loads(payload)
+        async for event in sse.events(response.aiter_lines()):
             if "error" in event:
                 message = event["error"].get("message", str(event["error"]))
                 raise GatewayError(Problem(f"gateway stream failed: {message}"))

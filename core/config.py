@@ -17,9 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from sutazai.errors import SpecError
 from sutazai.tomlpos import syntax_problem, validation_problem
+from sutazai.wire import DEFAULT_PORT, DEFAULT_URL
 
 ENV_PREFIX = "SUTAZAI_"
-DEFAULT_GATEWAY_PORT = 11435
 MemoryBackend = Literal["faiss", "chroma", "qdrant"]
 DEFAULT_TIERS: dict[str, str | list[str]] = {
     "fast": "smollm2",
@@ -40,9 +40,9 @@ class GatewaySettings(_Section):
     front end reads it from there (``SUTAZAI_GATEWAY_TOKEN`` overrides, e.g. for a remote gateway).
     """
 
-    url: str = f"http://127.0.0.1:{DEFAULT_GATEWAY_PORT}"
+    url: str = DEFAULT_URL
     host: str = "127.0.0.1"
-    port: int = DEFAULT_GATEWAY_PORT
+    port: int = DEFAULT_PORT
     timeout_s: float = 120.0
     token: str | None = Field(default=None, repr=False)
     allowed_hosts: list[str] = Field(
@@ -173,6 +173,12 @@ class Settings(_Section):
     budgets: BudgetSettings = Field(default_factory=BudgetSettings)
 
 
+def default(section: type[BaseModel], key: str) -> Any:
+    """A setting's default as declared above: what the gateway's own config starts from, so a
+    default is written once."""
+    return section.model_fields[key].get_default(call_default_factory=True)
+
+
 def user_config_path() -> Path:
     from platformdirs import user_config_dir
 
@@ -248,7 +254,9 @@ def load_settings(
     gw = merged.get("gateway", {})
     if ("host" in gw or "port" in gw) and "url" not in gw:
         host = gw.get("host", "127.0.0.1")
-        gw["url"] = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{gw.get('port', 11435)}"
+        gw["url"] = (
+            f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{gw.get('port', DEFAULT_PORT)}"
+        )
     try:
         return Settings.model_validate(merged)
     except ValidationError as exc:

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from typing import Literal
 
+DEFAULT_PORT = 11435  # where a workspace's gateway listens unless [gateway] port says otherwise
+DEFAULT_URL = f"http://127.0.0.1:{DEFAULT_PORT}"
+
 Priority = Literal["interactive", "normal", "batch"]
 PRIORITIES: tuple[Priority, ...] = ("interactive", "normal", "batch")
 

@@ -28,6 +28,7 @@ from sutazai.lsp import actions, commands, completion, formatting, navigation
 from sutazai.lsp.analysis import analyse, file_kind
 from sutazai.lsp.gateway_models import GatewayModels
 from sutazai.lsp.workspace_index import WorkspaceIndex
+from sutazai.wire import DEFAULT_URL
 
 log = logging.getLogger("sutazai.lsp")
 DEBOUNCE_S = 0.02
@@ -75,7 +76,7 @@ class SutazaiLanguageServer(LanguageServer):
     def models_for(self, path: Path) -> GatewayModels:
         root = str(self.index.root or "")
         if root not in self._models:
-            url, token = "http://127.0.0.1:11435", None
+            url, token = DEFAULT_URL, None
             if self.index.root is not None:
                 try:
                     from sutazai.workspace import Workspace

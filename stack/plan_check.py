@@ -14,8 +14,8 @@ import time
 from dataclasses import dataclass, field, replace
 
 import aiohttp
-import orjson
 
+from sutazai import sse
 from sutazai.stack.plan import EngineSpeed, Fleet
 from sutazai.wire import AGENT_HEADER, PRIORITY_HEADER
 
@@ -77,10 +77,7 @@ async def _stream(
         if r.status != 200:
             await r.read()
             return None
-        async for line in r.content:
-            if not line.startswith(b"data: {"):
-                continue
-            event = orjson.loads(line[6:])
+        async for event in sse.events(r.content):
             if first is None and any(
                 (c.get("delta") or {}).get("content") for c in event.get("choices") or []
             ):

@@ -100,8 +100,8 @@ def scripted_gateway(root: Path, engine: ScriptedEngine) -> Iterator[str]:
     with the workspace token, as ``stack up`` leaves them: front ends find both where they look."""
     from sutazai.stack.gateway.app import build_app
     from sutazai.stack.gateway.config import GatewayConfig
+    from sutazai.stack.gateway.core import Gateway
     from sutazai.stack.gateway.engines import EngineConfig
-    from sutazai.stack.gateway.service import Gateway
 
     token = Workspace(root).ensure_gateway_token()
     with ServerThread(engine.app()) as scripted:

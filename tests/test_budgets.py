@@ -18,8 +18,8 @@ from sutazai.scaffolds.generate import init_workspace
 from sutazai.stack.gateway.app import build_app
 from sutazai.stack.gateway.budgets import DailyBudgets
 from sutazai.stack.gateway.config import GatewayConfig
+from sutazai.stack.gateway.core import Gateway
 from sutazai.stack.gateway.engines import EngineConfig
-from sutazai.stack.gateway.service import Gateway
 from sutazai.workspace import Workspace
 from tests.conftest import ADMIN_TOKEN, ServerThread, admin_stats
 from tests.scripted_engine import Reply, ScriptedEngine

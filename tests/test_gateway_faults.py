@@ -14,8 +14,8 @@ import pytest
 
 from sutazai.stack.gateway.app import build_app
 from sutazai.stack.gateway.config import GatewayConfig
+from sutazai.stack.gateway.core import Gateway
 from sutazai.stack.gateway.engines import EngineConfig
-from sutazai.stack.gateway.service import Gateway
 from tests.conftest import ADMIN_TOKEN, ServerThread, admin_stats, eventually
 from tests.engine_process import LlamaServer
 

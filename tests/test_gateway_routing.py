@@ -6,8 +6,8 @@ import httpx
 
 from sutazai.stack.gateway.app import build_app
 from sutazai.stack.gateway.config import GatewayConfig, engines_from_litellm
+from sutazai.stack.gateway.core import Gateway
 from sutazai.stack.gateway.engines import EngineConfig
-from sutazai.stack.gateway.service import Gateway
 from tests.conftest import ADMIN_TOKEN, ServerThread, admin_stats
 from tests.scripted_engine import Reply, ScriptedEngine
 

@@ -18,8 +18,8 @@ import pytest
 
 from sutazai.stack.gateway.app import UnsafeBind, build_app, runner_options, serve
 from sutazai.stack.gateway.config import GatewayConfig
+from sutazai.stack.gateway.core import Gateway
 from sutazai.stack.gateway.engines import EngineConfig
-from sutazai.stack.gateway.service import Gateway
 from tests.conftest import ServerThread
 from tests.scripted_engine import Reply, ScriptedEngine
 

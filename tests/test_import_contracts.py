@@ -73,7 +73,7 @@ def test_the_contracts_hold_on_a_clean_package(tmp_path: Path) -> None:
         ("newcore.py", "", "Lower layers never import upper ones"),  # a core module nobody placed
         ("config.py", "import sutazai.agents.runtime\n", "Lower layers never import upper ones"),
         ("agents/runtime.py", "import sutazai.agents.smoke.cassette\n", "The runtime never imports"),
-        ("stack/gateway/service.py", "import sutazai.stack.embedded\n", "The gateway never imports"),
+        ("stack/gateway/core.py", "import sutazai.stack.embedded\n", "The gateway never imports"),
         ("agents/loader.py", "import rich\n", "Terminal and editor libraries only"),
     ],
 )

@@ -18,10 +18,10 @@ import pytest
 
 from sutazai.stack.gateway.app import build_app
 from sutazai.stack.gateway.config import GatewayConfig
+from sutazai.stack.gateway.core import Gateway
 from sutazai.stack.gateway.engines import EngineConfig
 from sutazai.stack.gateway.routing import HashRing, Router, prefix_key
 from sutazai.stack.gateway.scheduler import SlotPool
-from sutazai.stack.gateway.service import Gateway
 from sutazai.stack.gateway.types import ChatRequest
 from tests.conftest import ADMIN_TOKEN, ServerThread
 from tests.scripted_engine import Reply, ScriptedEngine

@@ -16,8 +16,8 @@ from sutazai.agents.runstore import RunStore
 from sutazai.agents.runtime import AgentRuntime
 from sutazai.stack.gateway.app import build_app
 from sutazai.stack.gateway.config import GatewayConfig
+from sutazai.stack.gateway.core import Gateway
 from sutazai.stack.gateway.engines import EngineConfig
-from sutazai.stack.gateway.service import Gateway
 from sutazai.workspace import Workspace
 from tests.conftest import ServerThread
 

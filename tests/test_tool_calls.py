@@ -364,8 +364,8 @@ def test_the_configured_path_decides_what_the_engine_gets(path: str) -> None:
 
     from sutazai.stack.gateway.app import build_app
     from sutazai.stack.gateway.config import GatewayConfig
+    from sutazai.stack.gateway.core import Gateway
     from sutazai.stack.gateway.engines import EngineConfig
-    from sutazai.stack.gateway.service import Gateway
     from tests.conftest import ServerThread
     from tests.scripted_engine import Reply, ScriptedEngine
 

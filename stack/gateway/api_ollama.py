@@ -15,10 +15,10 @@ import orjson
 from aiohttp import web
 
 from sutazai.stack.gateway import telemetry
+from sutazai.stack.gateway.core import Gateway
 from sutazai.stack.gateway.engines import ModelInfo
 from sutazai.stack.gateway.http_common import identity, input_texts, json_body, require
 from sutazai.stack.gateway.run_usage import run_tag
-from sutazai.stack.gateway.service import Gateway
 from sutazai.stack.gateway.tool_calls import json_schema_format
 from sutazai.stack.gateway.types import ChatRequest, Delta, GatewayHTTPError, Usage
 from sutazai.stack.gateway.validate import check_messages, check_options, check_tools

@@ -17,9 +17,9 @@ from aiohttp import web
 from sutazai.stack.gateway.api_ollama import OllamaRoutes
 from sutazai.stack.gateway.api_openai import OpenAIRoutes
 from sutazai.stack.gateway.config import GatewayConfig
+from sutazai.stack.gateway.core import Gateway
 from sutazai.stack.gateway.guard import GUARD, Guard, cors_headers, guard_middleware, is_loopback
 from sutazai.stack.gateway.http_common import BODY_TIMEOUT, MAX_BODY
-from sutazai.stack.gateway.service import Gateway
 
 log = logging.getLogger("sutazai.gateway")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

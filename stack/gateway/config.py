@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sutazai.config import Settings
+from sutazai.config import BudgetSettings, GatewaySettings, Settings, StackSettings, default
 from sutazai.stack.gateway.engines import EngineConfig
 from sutazai.stack.gateway.routing import RoutingPolicy
 
@@ -30,22 +30,25 @@ def default_parallel() -> int:
 
 @dataclass
 class GatewayConfig:
-    host: str = "127.0.0.1"
-    port: int = 11435
+    """What the gateway runs with. Fields that a user can set take their defaults from the settings
+    (``sutazai.config``), so each default is written once; the rest are the gateway's own."""
+
+    host: str = default(GatewaySettings, "host")
+    port: int = default(GatewaySettings, "port")
     engines: list[EngineConfig] = field(default_factory=list)
     tiers: dict[str, list[str]] = field(default_factory=dict)
-    max_queue: int = 2048
-    queue_timeout_s: float = 60.0
-    reserved_interactive: int = 1
+    max_queue: int = default(StackSettings, "max_queue")
+    queue_timeout_s: float = default(StackSettings, "queue_timeout_s")
+    reserved_interactive: int = default(StackSettings, "reserved_interactive")
     cache_entries: int = 4096
     cache_bytes: int = 64 << 20
-    cache_ttl_s: float = 600.0
+    cache_ttl_s: float = default(StackSettings, "cache_ttl_s")
     embed_window_ms: float = 4.0
-    embed_max_texts: int = 128
+    embed_max_texts: int = default(StackSettings, "embed_max_texts")
     max_body_bytes: int = 8 << 20
     health_interval_s: float = 2.0
     connect_attempts: int = 3  # pooled connection, then fresh ones, before the next engine
-    max_agent_share: float = 0.25  # of max_queue, for any one agent
+    max_agent_share: float = default(StackSettings, "max_agent_share")  # of max_queue, for one agent
     max_agents: int = 1024  # per-agent stats, slot affinity and fairness counters (LRU)
     embed_max_pending: int = 4096  # texts waiting to be merged
     body_timeout_s: float = 30.0  # receipt deadline for a request body
@@ -54,11 +57,11 @@ class GatewayConfig:
     allowed_hosts: list[str] = field(default_factory=list)
     origins: list[str] = field(default_factory=list)
     tool_calls: dict[str, str] = field(default_factory=dict)  # model -> "native" | "grammar"
-    tool_rounds: int = 1  # grammar path: rounds of calls per user message before `auto` answers
-    routing: RoutingPolicy = "prefix"  # across the replicas of a model (see routing.py)
-    load_bound: float = 1.25  # prefix routing: a replica's share of the mean load before spilling
-    model_switch_after_s: float = 15.0  # Ollama: batch work waits this long for its model to load
-    daily_tokens: int = 0  # [budgets]: any agent's tokens a day; 0: none
+    tool_rounds: int = default(StackSettings, "tool_rounds")
+    routing: RoutingPolicy = default(StackSettings, "routing")  # noqa: RUF009 (a str, immutable)
+    load_bound: float = default(StackSettings, "load_bound")
+    model_switch_after_s: float = default(StackSettings, "model_switch_after_s")
+    daily_tokens: int = default(BudgetSettings, "daily_tokens")
     agent_daily_tokens: dict[str, int] = field(default_factory=dict)
     budget_file: Path | None = None  # where the day's counts survive a restart
 

@@ -15,6 +15,8 @@ from typing import Any
 import aiohttp
 import orjson
 
+from sutazai import sse
+from sutazai.config import EngineSettings, default
 from sutazai.stack.gateway.breaker import CircuitBreaker
 from sutazai.stack.gateway.types import ChatRequest, Delta, EngineFailure, GatewayHTTPError, Usage
 
@@ -38,15 +40,15 @@ class EngineConfig:
     name: str
     kind: str  # llamacpp | openai | vllm | router | ollama | litellm
     url: str
-    slots: int = 4
+    slots: int = default(EngineSettings, "slots")
     models: list[str] = field(default_factory=list)  # served names; discovered when empty
     embedding_models: list[str] = field(default_factory=list)
     api_key: str | None = None
     litellm_params: dict[str, Any] = field(default_factory=dict)
-    context: int = 0  # tokens a request may use (a llama-server slot's context); 0: unknown
-    session_header: str = "x-session-id"  # router: carries the routing key (see routing.prefix_key)
-    keep_alive: str = "30m"  # ollama: how long a model stays loaded after its last request
-    max_loaded: int = 3  # ollama: models it holds at once (OLLAMA_MAX_LOADED_MODELS; 3 on CPU)
+    context: int = default(EngineSettings, "context")  # a llama-server slot's context; 0: unknown
+    session_header: str = default(EngineSettings, "session_header")  # router: see routing.prefix_key
+    keep_alive: str = default(EngineSettings, "keep_alive")  # ollama: a model stays loaded this long
+    max_loaded: int = default(EngineSettings, "max_loaded")  # ollama: OLLAMA_MAX_LOADED_MODELS
 
     @property
     def capabilities(self) -> Capabilities:
@@ -217,13 +219,6 @@ async def _fail_on_status(engine: str, response: aiohttp.ClientResponse) -> None
     raise GatewayHTTPError(status, f"{engine}: {str(detail)[:300]}", kind=kind)
 
 
-def _sse_payloads(line: bytes) -> bytes | None:
-    if not line.startswith(b"data:"):
-        return None
-    payload = line[5:].strip()
-    return None if payload == b"[DONE]" else payload
-
-
 class OpenAICompatEngine(Engine):
     """vLLM, llama.cpp and any server with ``/v1/chat/completions``; llama-server gets slot pinning."""
 
@@ -282,11 +277,7 @@ class OpenAICompatEngine(Engine):
                 self.base + path, json=self._body(request, model, slot), headers=self.extra_headers(request)
             ) as response:
                 await _fail_on_status(self.name, response)
-                async for raw in response.content:
-                    payload = _sse_payloads(raw)
-                    if payload is None:
-                        continue
-                    event = orjson.loads(payload)
+                async for event in sse.events(response.content):
                     if "error" in event:
                         raise EngineFailure(f"{self.name}: {event['error']}", started)
                     for choice in event.get("choices") or []:

@@ -19,7 +19,7 @@ from sutazai.gateway_report import (
 from sutazai.stack.gateway.tool_calls import tool_path
 
 if TYPE_CHECKING:
-    from sutazai.stack.gateway.service import Gateway
+    from sutazai.stack.gateway.core import Gateway
 
 
 def stats(gateway: Gateway) -> StatsSnapshot:

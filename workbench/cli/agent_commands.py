@@ -14,9 +14,9 @@ from rich.markup import escape
 from sutazai.agents.session import RunOutcome, open_runtime, run_to_end
 from sutazai.errors import Problem, UserError
 from sutazai.wire import Priority
+from sutazai.workbench.cli.context import priority_flag, workspace_from
 from sutazai.workbench.cli.default_group import group_with_default
 from sutazai.workbench.cli.output import EXIT_GATEWAY, EXIT_RUN_FAILED, console, emit_json, err_console
-from sutazai.workbench.cli.session import priority_flag, workspace_from
 
 if TYPE_CHECKING:
     pass

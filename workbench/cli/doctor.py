@@ -13,6 +13,7 @@ import typer
 from rich.markup import escape
 
 from sutazai.errors import UserError
+from sutazai.wire import DEFAULT_URL
 from sutazai.workbench.cli.output import console, emit_json
 from sutazai.workspace import Workspace
 
@@ -143,7 +144,7 @@ def doctor(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] 
     checks = [_python()]
     ws_check, ws = _workspace(ctx)
     checks.append(ws_check)
-    url = ws.settings.gateway.url if ws else "http://127.0.0.1:11435"
+    url = ws.settings.gateway.url if ws else DEFAULT_URL
     checks += _gateway(url)
     checks += _embedded(ws)
     checks += [_optional_tool("aider"), _optional_tool("gpt-engineer")]

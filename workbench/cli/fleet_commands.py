@@ -11,8 +11,8 @@ from rich.markup import escape
 
 from sutazai.agents.session import demo_input, open_runtime, run_to_end
 from sutazai.wire import Priority
+from sutazai.workbench.cli.context import priority_flag, workspace_from
 from sutazai.workbench.cli.output import EXIT_RUN_FAILED, console, emit_json
-from sutazai.workbench.cli.session import priority_flag, workspace_from
 
 if TYPE_CHECKING:
     from sutazai.agents.run_record import RunView

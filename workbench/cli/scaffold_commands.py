@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
+from sutazai.workbench.cli.context import workspace_from
 from sutazai.workbench.cli.output import console, emit_json
-from sutazai.workbench.cli.session import workspace_from
 
 
 def new(

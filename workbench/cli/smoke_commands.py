@@ -10,9 +10,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from sutazai.workbench.cli.context import workspace_from
 from sutazai.workbench.cli.default_group import group_with_default
 from sutazai.workbench.cli.output import EXIT_GATEWAY, EXIT_RUN_FAILED, console, emit_json
-from sutazai.workbench.cli.session import workspace_from
 
 if TYPE_CHECKING:
     from sutazai.agents.smoke.runner import CaseResult

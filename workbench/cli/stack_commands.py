@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from sutazai.workbench.cli.context import workspace_from
 from sutazai.workbench.cli.output import console, emit_json
-from sutazai.workbench.cli.session import workspace_from
 
 if TYPE_CHECKING:
     from sutazai.gateway_report import QueueSnapshot

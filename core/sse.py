@@ -1,0 +1,31 @@
+"""Server-sent events as the OpenAI dialect streams them (``data: {json}`` lines, ``data: [DONE]``
+at the end), read in one place by the gateway (from its engines), its client and ``plan_check``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, AsyncIterator
+from typing import Any
+
+import orjson
+
+DONE = b"[DONE]"
+
+
+def payload(line: bytes | str) -> bytes | None:
+    """The data of a ``data:`` line (``[DONE]`` included); None for comments, blanks and other fields."""
+    raw = line.encode() if isinstance(line, str) else line
+    if not raw.startswith(b"data:"):
+        return None
+    return raw[5:].strip()
+
+
+async def events(lines: AsyncIterable[bytes] | AsyncIterable[str]) -> AsyncIterator[Any]:
+    """Each event's JSON, in order, until ``[DONE]`` or the end of the stream. A line that is not
+    JSON raises ``orjson.JSONDecodeError`` (a ``ValueError``): a broken stream is not skipped."""
+    async for line in lines:
+        data = payload(line)
+        if data is None or not data:
+            continue
+        if data == DONE:
+            return
+        yield orjson.loads(data)
