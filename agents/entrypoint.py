@@ -19,6 +19,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from sutazai.agents.run_record import EntrypointStep
 from sutazai.errors import Problem, SpecError, UserError
 from sutazai.wire import AGENT_HEADER, PRIORITY_HEADER, RUN_BUDGET_HEADER, RUN_HEADER
 
@@ -154,7 +155,7 @@ async def run_entrypoint(
     agent: AgentDefinition,
     user_input: str,
     state: RunState,
-    record: Callable[[str, float, float, dict[str, Any]], None],
+    record: Callable[[EntrypointStep], None],
     on_tool: ToolHook | None = None,
     delegates: dict[str, Tool] | None = None,
 ) -> str:
@@ -184,10 +185,13 @@ async def run_entrypoint(
         await usage.sync()
     output = str(result)
     record(
-        "entrypoint",
-        started,
-        (time.perf_counter() - t0) * 1000,
-        {"entrypoint": agent.spec.entrypoint, "input": user_input, "response": output},
+        EntrypointStep(
+            started_at=started,
+            duration_ms=(time.perf_counter() - t0) * 1000,
+            entrypoint=agent.spec.entrypoint or "",
+            input=user_input,
+            response=output,
+        )
     )
     return output
 

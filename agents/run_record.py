@@ -1,9 +1,11 @@
-"""A recorded run as every front end reads it: a typed step union and a run view with its children.
+"""A recorded run: a typed step union that the runtime writes and every front end reads, and a run
+view with its children.
 
 The run store keeps each step as ``kind`` + JSON ``data`` (so old files stay readable); this module
-is the one place that knows what each kind holds. ``sutazai show``, ``fleet run``, the TUI's Traces
-pane and compare screen render :class:`RunView`; ``--json``, MCP ``read_trace`` and ``runs export``
-write :meth:`RunView.to_json`, one shape everywhere.
+is the one place that knows what each kind holds: :meth:`data` writes it, :func:`step_of` reads it
+back. ``sutazai show``, ``fleet run``, the TUI's Traces pane and compare screen render
+:class:`RunView`; ``--json``, MCP ``read_trace`` and ``runs export`` write :meth:`RunView.to_json`,
+one shape everywhere; ``smoke add --from-run`` reads the same typed steps.
 """
 
 from __future__ import annotations
@@ -20,13 +22,13 @@ DELEGATION_PREFIX = "ask_"  # see delegation.tool_name
 @dataclass(frozen=True, kw_only=True)
 class StepBase:
     kind: ClassVar[str]
-    seq: int
     started_at: float
     duration_ms: float
+    seq: int = 0  # given by the run when the step is written
     prompt_tokens: int = 0
     completion_tokens: int = 0
     error: str | None = None
-    record: StepRecord = field(repr=False, compare=False)  # as stored: the JSON shape
+    record: StepRecord | None = field(default=None, repr=False, compare=False)  # as read from the store
 
     @property
     def tokens(self) -> int:
@@ -40,6 +42,10 @@ class StepBase:
     @property
     def line(self) -> str:
         return ""
+
+    def data(self) -> dict[str, Any]:
+        """What the store keeps for this kind (besides the columns every step has)."""
+        return {}
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,21 @@ class ToolCall:
     def __str__(self) -> str:
         return f"→ {self.name}({self.arguments})"
 
+    @property
+    def parsed(self) -> Any:
+        """The arguments as JSON values (the text itself when the model wrote no valid JSON)."""
+        try:
+            return json.loads(self.arguments) if self.arguments else {}
+        except json.JSONDecodeError:
+            return self.arguments
+
+    def openai(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "type": "function",
+            "function": {"name": self.name, "arguments": self.arguments},
+        }
+
 
 def said(text: str, calls: tuple[ToolCall, ...]) -> str:
     return " ".join(filter(None, [text, *map(str, calls)]))
@@ -66,19 +87,38 @@ def said(text: str, calls: tuple[ToolCall, ...]) -> str:
 
 @dataclass(frozen=True)
 class Message:
+    """A chat message as the runtime sends it (OpenAI's shape): :meth:`to_json` gives it back."""
+
     role: str
-    content: str
+    content: str | None
     tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
 
     @classmethod
     def of(cls, raw: dict[str, Any]) -> Message:
         calls = tuple(ToolCall.of(c) for c in raw.get("tool_calls") or [])
-        return cls(str(raw.get("role") or ""), str(raw.get("content") or ""), calls)
+        content = raw.get("content")
+        call_id = raw.get("tool_call_id")
+        return cls(
+            str(raw.get("role") or ""),
+            None if content is None else str(content),
+            calls,
+            None if call_id is None else str(call_id),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"role": self.role}
+        if self.tool_call_id is not None:
+            out["tool_call_id"] = self.tool_call_id
+        out["content"] = self.content
+        if self.tool_calls:
+            out["tool_calls"] = [c.openai() for c in self.tool_calls]
+        return out
 
     @property
     def text(self) -> str:
         """What a reader sees: the text, or the tool calls an assistant made instead."""
-        return said(self.content, self.tool_calls)
+        return said(self.content or "", self.tool_calls)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -88,6 +128,10 @@ class LlmStep(StepBase):
     messages: tuple[Message, ...]
     response: str
     tool_calls: tuple[ToolCall, ...]
+    native_tools: bool = False  # standard tool calls (else the TOOL: text protocol)
+    tool_choice: str | None = None  # "required" on a first call that had to call a tool
+    exchange_key: str | None = None  # the cassette key of this exchange (smoke add --from-run)
+    first_token_ms: float | None = None
 
     @property
     def answer(self) -> str:
@@ -98,6 +142,18 @@ class LlmStep(StepBase):
     def line(self) -> str:
         return self.answer
 
+    def data(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "messages": [m.to_json() for m in self.messages],
+            "response": self.response,
+            "tool_calls": [{"id": c.id, "name": c.name, "arguments": c.parsed} for c in self.tool_calls],
+            "native_tools": self.native_tools,
+            **({"tool_choice": self.tool_choice} if self.tool_choice else {}),
+            "exchange_key": self.exchange_key,
+            "first_token_ms": self.first_token_ms,
+        }
+
 
 @dataclass(frozen=True, kw_only=True)
 class ToolStep(StepBase):
@@ -105,21 +161,33 @@ class ToolStep(StepBase):
     tool: str
     arguments: Any
     result: str
+    call: str = ""  # how the model asked: "native", "text", or "framework" (a framework's own tool)
+    valid: bool = True  # a known tool with arguments that match its schema
+    problems: tuple[str, ...] = ()  # where they did not
 
     @property
-    def call(self) -> str:
+    def call_text(self) -> str:
         return f"{self.tool}({json.dumps(self.arguments, ensure_ascii=False)}) → {self.result}"
 
     @property
     def line(self) -> str:
-        return self.call
+        return self.call_text
+
+    def data(self) -> dict[str, Any]:
+        return {
+            "tool": self.tool,
+            "arguments": self.arguments,
+            "call": self.call,
+            "valid": self.valid,
+            "problems": list(self.problems),
+            "result": self.result,
+        }
 
 
 @dataclass(frozen=True, kw_only=True)
 class DelegationStep(ToolStep):
-    """A tool call that ran another agent: its answer is a child run (``RunView.children``)."""
-
-    kind: ClassVar[str] = "delegation"
+    """A tool call that ran another agent: its answer is a child run (``RunView.children``). Stored
+    as a ``tool`` step (so older readers show it as one); its ``ask_`` name makes it a delegation."""
 
     @property
     def agent(self) -> str:
@@ -142,6 +210,9 @@ class MemoryStep(StepBase):
     def line(self) -> str:
         return f"{len(self.hits)} memories for {self.query!r}"
 
+    def data(self) -> dict[str, Any]:
+        return {"query": self.query, "hits": [{"text": h.text, "score": h.score} for h in self.hits]}
+
 
 @dataclass(frozen=True, kw_only=True)
 class BackoffStep(StepBase):
@@ -153,6 +224,9 @@ class BackoffStep(StepBase):
     @property
     def line(self) -> str:
         return f"gateway {self.status}: waited {self.wait_s:g} s ({self.message})"
+
+    def data(self) -> dict[str, Any]:
+        return {"status": self.status, "wait_s": round(self.wait_s, 3), "message": self.message}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -166,11 +240,17 @@ class EntrypointStep(StepBase):
     def line(self) -> str:
         return self.response
 
+    def data(self) -> dict[str, Any]:
+        return {"entrypoint": self.entrypoint, "input": self.input, "response": self.response}
+
 
 @dataclass(frozen=True, kw_only=True)
 class ErrorStep(StepBase):
     kind: ClassVar[str] = "error"
     status: str
+
+    def data(self) -> dict[str, Any]:
+        return {"status": self.status}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -178,11 +258,14 @@ class OtherStep(StepBase):
     """A kind this version does not know (a newer writer): shown as its data."""
 
     kind: ClassVar[str] = "other"
-    data: dict[str, Any]
+    raw: dict[str, Any]
 
     @property
     def line(self) -> str:
-        return json.dumps(self.data, ensure_ascii=False)
+        return json.dumps(self.raw, ensure_ascii=False)
+
+    def data(self) -> dict[str, Any]:
+        return self.raw
 
 
 Step = LlmStep | ToolStep | DelegationStep | MemoryStep | BackoffStep | EntrypointStep | ErrorStep | OtherStep
@@ -208,12 +291,22 @@ def step_of(record: StepRecord) -> Step:
                 messages=tuple(Message.of(m) for m in data.get("messages") or [] if isinstance(m, dict)),
                 response=str(data.get("response") or ""),
                 tool_calls=tuple(ToolCall.of(c) for c in data.get("tool_calls") or [] if isinstance(c, dict)),
+                native_tools=bool(data.get("native_tools")),
+                tool_choice=_str_or_none(data.get("tool_choice")),
+                exchange_key=_str_or_none(data.get("exchange_key")),
+                first_token_ms=_float_or_none(data.get("first_token_ms")),
             )
         if record.kind == "tool":
             tool = str(data.get("tool") or "")
             kind = DelegationStep if tool.startswith(DELEGATION_PREFIX) else ToolStep
             return kind(
-                **base, tool=tool, arguments=data.get("arguments"), result=str(data.get("result") or "")
+                **base,
+                tool=tool,
+                arguments=data.get("arguments"),
+                result=str(data.get("result") or ""),
+                call=str(data.get("call") or ""),
+                valid=bool(data.get("valid", True)),
+                problems=tuple(str(p) for p in data.get("problems") or []),
             )
         if record.kind == "memory":
             hits = tuple(
@@ -239,7 +332,21 @@ def step_of(record: StepRecord) -> Step:
             return ErrorStep(**base, status=str(data.get("status") or "error"))
     except (TypeError, ValueError, AttributeError):
         pass
-    return OtherStep(**base, data=data)
+    return OtherStep(**base, raw=data)
+
+
+def tool_step(**fields: Any) -> ToolStep:
+    """A tool call's step: a delegation when the tool is another agent (``ask_<agent>``)."""
+    kind = DelegationStep if str(fields["tool"]).startswith(DELEGATION_PREFIX) else ToolStep
+    return kind(**fields)
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _float_or_none(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
 
 
 @dataclass(frozen=True)
@@ -258,7 +365,7 @@ class RunView:
         """The one JSON shape of a run: its record, its steps as stored, its children likewise."""
         return {
             **asdict(self.run),
-            "steps": [asdict(s.record) for s in self.steps],
+            "steps": [asdict(s.record) for s in self.steps if s.record is not None],
             "children": [c.to_json() for c in self.children],
         }
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from sutazai.agents import protocol, tracing
@@ -28,6 +29,17 @@ from sutazai.agents.exchange_keys import chat_key
 from sutazai.agents.gateway_client import GatewayClient
 from sutazai.agents.loader import AgentDefinition
 from sutazai.agents.memory import Memory, MemoryHit, open_store
+from sutazai.agents.run_record import (
+    BackoffStep,
+    ErrorStep,
+    LlmStep,
+    MemoryStep,
+    Message,
+    Step,
+    ToolCall,
+    tool_step,
+)
+from sutazai.agents.run_record import MemoryHit as RecordedHit
 from sutazai.agents.run_state import RunContext, RunState, Usage, now, within_budget
 from sutazai.agents.runstore import RunStore
 from sutazai.agents.spec import LimitsSpec
@@ -152,23 +164,22 @@ class AgentRuntime:
         await queue.put(None)
 
     async def _fail(self, state: RunState, status: str, error: str, queue: asyncio.Queue[Any]) -> None:
-        self._record(state, "error", time.time(), 0.0, {"status": status}, error=error)
+        self._record(state, ErrorStep(started_at=time.time(), duration_ms=0.0, status=status, error=error))
         await self._finish(state, status, "", error, queue)
 
-    def _record(
-        self,
-        state: RunState,
-        kind: str,
-        started: float,
-        duration_ms: float,
-        data: dict[str, Any],
-        prompt_tokens: int = 0,
-        completion_tokens: int = 0,
-        error: str | None = None,
-    ) -> None:
+    def _record(self, state: RunState, step: Step) -> None:
+        """A step of the run, numbered in order and stored as its kind's data (``run_record``)."""
         state.seq += 1
         self.store.add_step(
-            state.run_id, state.seq, kind, started, duration_ms, data, prompt_tokens, completion_tokens, error
+            state.run_id,
+            state.seq,
+            step.kind,
+            step.started_at,
+            step.duration_ms,
+            step.data(),
+            step.prompt_tokens,
+            step.completion_tokens,
+            step.error,
         )
 
     async def _loop(
@@ -250,8 +261,14 @@ class AgentRuntime:
         """A busy gateway's wait, as a step of the run: the trace says why the run was slow."""
 
         def on_backoff(status: int, seconds: float, message: str) -> None:
-            data = {"status": status, "wait_s": round(seconds, 3), "message": message}
-            self._record(state, "backoff", time.time(), seconds * 1000, data)
+            step = BackoffStep(
+                started_at=time.time(),
+                duration_ms=seconds * 1000,
+                status=status,
+                wait_s=seconds,
+                message=message,
+            )
+            self._record(state, step)
 
         return on_backoff
 
@@ -262,9 +279,16 @@ class AgentRuntime:
 
         def on_tool(name: str, arguments: dict[str, Any], result: str, error: str | None, ms: float) -> None:
             def on_loop() -> None:
-                started = time.time() - ms / 1000
-                data = {"tool": name, "arguments": arguments, "call": "framework", "result": result}
-                self._record(state, "tool", started, ms, data, error=error)
+                step = tool_step(
+                    started_at=time.time() - ms / 1000,
+                    duration_ms=ms,
+                    tool=name,
+                    arguments=arguments,
+                    result=result,
+                    call="framework",
+                    error=error,
+                )
+                self._record(state, step)
                 queue.put_nowait(ToolCalled(name, arguments))
                 queue.put_nowait(
                     ToolReturned(name, result if error is None else f"error: {error}", error is not None)
@@ -277,11 +301,8 @@ class AgentRuntime:
 
         return on_tool
 
-    def _record_for(self, state: RunState) -> Any:
-        def record(kind: str, started: float, duration_ms: float, data: dict[str, Any]) -> None:
-            self._record(state, kind, started, duration_ms, data)
-
-        return record
+    def _record_for(self, state: RunState) -> Callable[[Step], None]:
+        return functools.partial(self._record, state)
 
     async def _retrieve(self, agent: AgentDefinition, query: str, state: RunState) -> list[MemoryHit]:
         started = time.time()
@@ -290,10 +311,12 @@ class AgentRuntime:
             hits = await self.memory_for(agent).recall(query, agent.spec.memory.top_k)
         self._record(
             state,
-            "memory",
-            started,
-            (time.perf_counter() - t0) * 1000,
-            {"query": query, "hits": [{"text": h.text, "score": h.score} for h in hits]},
+            MemoryStep(
+                started_at=started,
+                duration_ms=(time.perf_counter() - t0) * 1000,
+                query=query,
+                hits=tuple(RecordedHit(h.text, h.score) for h in hits),
+            ),
         )
         return hits
 
@@ -371,21 +394,20 @@ class AgentRuntime:
         ]
         self._record(
             state,
-            "llm",
-            started,
-            (time.perf_counter() - t0) * 1000,
-            {
-                "model": spec.model_ref,
-                "messages": messages,
-                "response": content,
-                "tool_calls": [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in parsed],
-                "native_tools": native_tools is not None,
-                **({"tool_choice": "required"} if forced else {}),
-                "exchange_key": chat_key(messages, spec.model_ref, native_tools),  # smoke add --from-run
-                "first_token_ms": first_token_ms,
-            },
-            usage.prompt,
-            usage.completion,
+            LlmStep(
+                started_at=started,
+                duration_ms=(time.perf_counter() - t0) * 1000,
+                prompt_tokens=usage.prompt,
+                completion_tokens=usage.completion,
+                model=spec.model_ref,
+                messages=tuple(Message.of(m) for m in messages),
+                response=content,
+                tool_calls=tuple(ToolCall(c.name, json.dumps(c.arguments), c.id) for c in parsed),
+                native_tools=native_tools is not None,
+                tool_choice="required" if forced else None,
+                exchange_key=chat_key(messages, spec.model_ref, native_tools),  # smoke add --from-run
+                first_token_ms=first_token_ms,
+            ),
         )
         return content, parsed
 
@@ -425,18 +447,17 @@ class AgentRuntime:
                 result = f"error: {error}"
         self._record(
             state,
-            "tool",
-            started,
-            (time.perf_counter() - t0) * 1000,
-            {
-                "tool": call.name,
-                "arguments": call.arguments,
-                "call": "native" if call.id else "text",
-                "valid": error is None or (not problems and call.name in tools),
-                "problems": problems,
-                "result": result,
-            },
-            error=error,
+            tool_step(
+                started_at=started,
+                duration_ms=(time.perf_counter() - t0) * 1000,
+                tool=call.name,
+                arguments=call.arguments,
+                result=result,
+                call="native" if call.id else "text",
+                valid=error is None or (not problems and call.name in tools),
+                problems=tuple(problems),
+                error=error,
+            ),
         )
         await queue.put(ToolReturned(call.name, result, error is not None))
         return result

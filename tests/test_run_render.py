@@ -4,6 +4,7 @@ parent. The JSON of ``show --json`` and MCP ``read_trace`` is one shape."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -151,3 +152,76 @@ def test_show_json_and_mcp_read_trace_share_one_shape(tmp_path: Path) -> None:
     exported = cli("runs", "export", cwd=root).stdout.splitlines()
     assert [json.loads(line)["id"] for line in exported] == [parent]  # the child is inside its parent
     assert json.loads(exported[0]) == shown
+
+
+def test_every_step_the_runtime_writes_reads_back_the_same(tmp_path: Path) -> None:
+    """The write side and the read side are one type: a step stored with its kind's ``data()`` is
+    the step ``step_of`` gives back, field for field (the stored record aside)."""
+    from sutazai.agents.run_record import (
+        BackoffStep,
+        EntrypointStep,
+        ErrorStep,
+        MemoryHit,
+        MemoryStep,
+        Message,
+        ToolCall,
+        tool_step,
+    )
+
+    call = ToolCall("ask_fact_finder", '{"input": "capital?"}', "c1")
+    steps = [
+        LlmStep(
+            started_at=1.0,
+            duration_ms=2.0,
+            prompt_tokens=30,
+            completion_tokens=4,
+            model="fast",
+            messages=(
+                Message("system", "You plan."),
+                Message("user", "capital of France?"),
+                Message("assistant", None, (call,)),
+                Message("tool", "Paris", tool_call_id="c1"),
+            ),
+            response="",
+            tool_calls=(call,),
+            native_tools=True,
+            tool_choice="required",
+            exchange_key="k",
+            first_token_ms=12.5,
+        ),
+        tool_step(
+            started_at=1.0, duration_ms=1.0, tool="ask_fact_finder", arguments={"input": "c"}, result="P"
+        ),
+        tool_step(
+            started_at=1.0,
+            duration_ms=1.0,
+            tool="calc",
+            arguments={"x": "1"},
+            result="error: bad",
+            call="text",
+            valid=False,
+            problems=("x: not a number",),
+            error="ValueError: bad",
+        ),
+        MemoryStep(started_at=1.0, duration_ms=1.0, query="q", hits=(MemoryHit("t", 0.5),)),
+        BackoffStep(started_at=1.0, duration_ms=500.0, status=429, wait_s=0.5, message="busy"),
+        EntrypointStep(started_at=1.0, duration_ms=1.0, entrypoint="main:run", input="q", response="a"),
+        ErrorStep(started_at=1.0, duration_ms=0.0, status="timeout", error="took too long"),
+    ]
+    assert isinstance(steps[1], DelegationStep)
+    store = RunStore(tmp_path / "runs.db")
+    run = store.start_run("planner", "q", "fast")
+    for seq, step in enumerate(steps, 1):
+        store.add_step(
+            run, seq, step.kind, step.started_at, step.duration_ms, step.data(),
+            step.prompt_tokens, step.completion_tokens, step.error,
+        )  # fmt: skip
+    read = [step_of(s) for s in store.steps(run)]
+    assert [type(s) for s in read] == [type(s) for s in steps]
+    for seq, (written, back) in enumerate(zip(steps, read, strict=True), 1):
+        assert back == dataclasses.replace(written, seq=seq)
+    assert read[0].messages[2].to_json() == {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [call.openai()],
+    }

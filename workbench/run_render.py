@@ -51,9 +51,9 @@ def step_body(step: Step) -> list[Text]:
         lines = [_labelled(m.role, m.text[:MESSAGE_CHARS], "dim") for m in step.messages]
         return [*lines, _labelled("response", step.answer, "green")]
     if isinstance(step, DelegationStep):
-        return [Text(f"  asked {step.agent}: {step.call}")]
+        return [Text(f"  asked {step.agent}: {step.call_text}")]
     if isinstance(step, ToolStep):
-        return [Text(f"  {step.call}")]
+        return [Text(f"  {step.call_text}")]
     if isinstance(step, MemoryStep):
         return [Text(f"  {hit.score:.2f} {hit.text[:200]}") for hit in step.hits] or [Text("  no memories")]
     if isinstance(step, EntrypointStep):
@@ -63,7 +63,7 @@ def step_body(step: Step) -> list[Text]:
     if isinstance(step, ErrorStep):
         return [Text(f"  run ended: {step.status}")]
     assert isinstance(step, OtherStep)
-    return [Text(f"  {json.dumps(step.data, ensure_ascii=False)[:400]}")]
+    return [Text(f"  {json.dumps(step.raw, ensure_ascii=False)[:400]}")]
 
 
 def render_step(step: Step) -> Text:

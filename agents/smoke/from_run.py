@@ -20,7 +20,8 @@ from typing import Any
 from sutazai.agents.exchange_keys import chat_key, digest
 from sutazai.agents.gateway_client import ChatChunk, ToolCallDelta
 from sutazai.agents.loader import AgentDefinition
-from sutazai.agents.runstore import RunRecord, RunStore, StepRecord
+from sutazai.agents.run_record import DelegationStep, LlmStep, MemoryStep, Step, ToolStep, step_of
+from sutazai.agents.runstore import RunRecord, RunStore
 from sutazai.agents.smoke.cassette import Cassette, agent_fingerprint, cassette_path
 from sutazai.agents.smoke.spec import SmokeCase
 from sutazai.errors import Problem, UserError
@@ -80,58 +81,54 @@ def find_run(store: RunStore, agent: AgentDefinition, run_id: str) -> RunRecord:
     return run
 
 
-async def exchanges_of(agent: AgentDefinition, steps: list[StepRecord], embed: Embed) -> list[dict[str, Any]]:
+async def exchanges_of(agent: AgentDefinition, steps: list[Step], embed: Embed) -> list[dict[str, Any]]:
     """The cassette exchanges a replay of this run will ask for, in order."""
     out: list[dict[str, Any]] = []
-    llm_steps = [s for s in steps if s.kind == "llm"]
-    native = any(s.data.get("native_tools") for s in llm_steps) or any(
-        s.kind == "tool" and s.data.get("call") == "native" for s in steps
+    native = any(s.native_tools for s in steps if isinstance(s, LlmStep)) or any(
+        isinstance(s, ToolStep) and s.call == "native" for s in steps
     )
-    asked_capabilities = bool(agent.spec.tools) and agent.spec.tool_protocol == "auto"
+    # The runtime asks the gateway whether the model calls tools natively when the agent has any
+    # tool to call: its own tools or the agents it delegates to.
+    callable_anything = bool(agent.spec.tools or agent.spec.delegates)
+    asked_capabilities = callable_anything and agent.spec.tool_protocol == "auto"
     for step in steps:
-        if step.kind == "memory" and step.data.get("hits"):  # an empty store is never embedded
-            query = str(step.data.get("query", ""))
-            out.append({"kind": "embed", "key": digest([query]), "vectors": await embed([query])})
-        elif step.kind == "llm":
+        if isinstance(step, MemoryStep) and step.hits:  # an empty store is never embedded
+            out.append({"kind": "embed", "key": digest([step.query]), "vectors": await embed([step.query])})
+        elif isinstance(step, LlmStep):
             if asked_capabilities and not any(e["kind"] == "capabilities" for e in out):
                 capabilities = ["completion", "tools"] if native else ["completion"]
                 out.append(
                     {"kind": "capabilities", "key": agent.spec.model_ref, "capabilities": capabilities}
                 )
             out.append(_chat_exchange(agent, step, native))
-        elif step.kind == "tool" and not step.error:
-            key = digest([step.data.get("tool"), step.data.get("arguments")])
-            out.append({"kind": "tool", "key": key, "result": step.data.get("result", "")})
+        elif isinstance(step, ToolStep) and not isinstance(step, DelegationStep) and not step.error:
+            key = digest([step.tool, step.arguments])
+            out.append({"kind": "tool", "key": key, "result": step.result})
     return out
 
 
-def _chat_exchange(agent: AgentDefinition, step: StepRecord, native: bool) -> dict[str, Any]:
-    import json
-
+def _chat_exchange(agent: AgentDefinition, step: LlmStep, native: bool) -> dict[str, Any]:
     calls = [
-        ToolCallDelta(index=i, id=c.get("id"), name=c["name"], arguments=json.dumps(c.get("arguments", {})))
-        for i, c in enumerate(step.data.get("tool_calls") or [])
+        ToolCallDelta(index=i, id=c.id, name=c.name, arguments=c.arguments) for i, c in enumerate(step.tool_calls)
     ]
     chunk = ChatChunk(
-        content=str(step.data.get("response", "")),
+        content=step.response,
         tool_calls=calls,
         prompt_tokens=step.prompt_tokens,
         completion_tokens=step.completion_tokens,
         finish_reason="tool_calls" if calls else "stop",
     )
-    key = step.data.get("exchange_key")
+    key = step.exchange_key
     if not key:  # a run recorded before keys were kept: from its (redacted) messages
         tools = [t.openai_schema() for t in agent.tools.values()] if native and agent.tools else None
-        key = chat_key(
-            step.data.get("messages") or [], str(step.data.get("model", agent.spec.model_ref)), tools
-        )
+        key = chat_key([m.to_json() for m in step.messages], step.model or agent.spec.model_ref, tools)
     return {"kind": "chat", "key": key, "chunks": [asdict(chunk)]}
 
 
-def propose(run: RunRecord, steps: list[StepRecord], name: str) -> SmokeCase:
+def propose(run: RunRecord, steps: list[Step], name: str) -> SmokeCase:
     """Expectations from what the run did; the user edits them to what must stay true."""
     expect: dict[str, Any] = {}
-    tools = [s.data.get("tool") for s in steps if s.kind == "tool" and not s.error]
+    tools = [s.tool for s in steps if isinstance(s, ToolStep) and not s.error]
     if tools:
         expect["tool_called"] = tools[0]
     words = [w for w in re.findall(r"[A-Za-z0-9][\w'-]{3,}", run.output or "") if w.lower() not in STOP_WORDS]
@@ -169,7 +166,7 @@ async def add_from_run(
     agent: AgentDefinition, store: RunStore, run_id: str, name: str | None, embed: Embed
 ) -> AddedCase:
     run = find_run(store, agent, run_id)
-    steps = store.steps(run.id)
+    steps = [step_of(s) for s in store.steps(run.id)]
     case = propose(run, steps, name or f"run-{run.id[:8]}")
     exchanges = await exchanges_of(agent, steps, embed)
     smoke_file = agent.folder / (agent.spec.smoke or "smoke.yaml")

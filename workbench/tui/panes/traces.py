@@ -248,7 +248,7 @@ class TracesPane(Horizontal):
         chosen = self.steps[row] if row < len(self.steps) else None
         step = chosen if isinstance(chosen, LlmStep) else llm[0]
         if self.record:
-            self.app.push_screen(ReplayScreen(self.workspace, self.record.agent, step.record))
+            self.app.push_screen(ReplayScreen(self.workspace, self.record.agent, step))
 
     def action_mark(self) -> None:
         from sutazai.workbench.tui.screens.compare import CompareScreen

@@ -12,14 +12,14 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static, TextArea
 
-from sutazai.agents.runstore import StepRecord
+from sutazai.agents.run_record import LlmStep
 from sutazai.workspace import Workspace
 
 
 class ReplayScreen(ModalScreen[None]):
     BINDINGS = [Binding("ctrl+s", "replay", "Replay"), Binding("escape", "app.pop_screen", "Close")]
 
-    def __init__(self, workspace: Workspace, agent: str, step: StepRecord) -> None:
+    def __init__(self, workspace: Workspace, agent: str, step: LlmStep) -> None:
         super().__init__()
         self.workspace = workspace
         self.agent = agent
@@ -31,7 +31,7 @@ class ReplayScreen(ModalScreen[None]):
                 f"Replay {self.agent} from step #{self.step.seq}: edit the messages (JSON), ctrl+s to run"
             )
             yield TextArea(
-                json.dumps(self.step.data.get("messages", []), indent=2, ensure_ascii=False),
+                json.dumps([m.to_json() for m in self.step.messages], indent=2, ensure_ascii=False),
                 id="replay-messages",
             )
             yield Static("", id="replay-output")
