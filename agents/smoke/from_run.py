@@ -109,7 +109,8 @@ async def exchanges_of(agent: AgentDefinition, steps: list[Step], embed: Embed) 
 
 def _chat_exchange(agent: AgentDefinition, step: LlmStep, native: bool) -> dict[str, Any]:
     calls = [
-        ToolCallDelta(index=i, id=c.id, name=c.name, arguments=c.arguments) for i, c in enumerate(step.tool_calls)
+        ToolCallDelta(index=i, id=c.id, name=c.name, arguments=c.arguments)
+        for i, c in enumerate(step.tool_calls)
     ]
     chunk = ChatChunk(
         content=step.response,
