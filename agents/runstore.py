@@ -106,15 +106,19 @@ class StepRecord:
 
 
 class RunStore:
-    def __init__(self, path: Path, redactor: Redactor | None = None) -> None:
-        private_dir(path.parent)
-        if not path.exists():  # SQLite gives its -wal and -shm files the database file's mode
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, PRIVATE_FILE))
+    def __init__(self, path: Path | None, redactor: Redactor | None = None) -> None:
+        """``path=None``: a store in memory that touches no folder (smoke replays are not runs)."""
+        if path is not None:
+            private_dir(path.parent)
+            if not path.exists():  # SQLite gives its -wal and -shm files the database file's mode
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, PRIVATE_FILE))
         self.path = path
         self.redactor = redactor or Redactor()
         self.owner = ProcessRef.current().to_text()
         # isolation_level=None: autocommit; every statement below is its own durable transaction.
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
+        self._db = sqlite3.connect(
+            ":memory:" if path is None else path, isolation_level=None, check_same_thread=False, timeout=10
+        )
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL survives process crashes
         self._migrate()

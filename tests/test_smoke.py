@@ -227,7 +227,7 @@ def test_a_tool_that_reads_the_clock_replays_what_was_recorded(tmp_path: Path) -
         live = cli("--gateway", server.url, "smoke", "--json", "--record", cwd=root)
     assert json.loads(live.stdout)["summary"]["passed"] == 1, live.stdout + live.stderr
     recorded = json.loads((folder / "smoke.cassette.json").read_text())["cases"]["tells-time"]
-    assert [e["kind"] for e in recorded["exchanges"]] == ["capabilities", "chat", "tool", "chat"]
+    assert [e["kind"] for e in recorded["samples"][0]] == ["capabilities", "chat", "tool", "chat"]
     replay = cli("--gateway", "http://127.0.0.1:9", "smoke", "--replay", "--json", cwd=root)
     assert json.loads(replay.stdout)["summary"] == {
         "passed": 1,
@@ -235,4 +235,5 @@ def test_a_tool_that_reads_the_clock_replays_what_was_recorded(tmp_path: Path) -
         "stale": 0,
         "error": 0,
         "unavailable": 0,
+        "skipped": 0,
     }, replay.stdout

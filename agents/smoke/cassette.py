@@ -2,6 +2,8 @@
 
 A cassette remembers a fingerprint of the agent (prompt, spec, tools.py) and of every request;
 when either no longer matches, the case is reported as stale instead of replaying old answers.
+Each case holds one list of exchanges per sample (``sutazai smoke --record --samples N``), so a
+replay reproduces the distribution that was recorded, sample for sample.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from sutazai.agents.loader import AgentDefinition
 from sutazai.files import atomic_write
 from sutazai.redact import Redactor
 
-VERSION = 2  # 2: the gateway's answer on tool calling and tool results are recorded
+VERSION = 3  # 2: the gateway's answer on tool calling and tool results; 3: samples
+READS = (2, 3)  # a version-2 case (one `exchanges` list) reads as one sample
 
 
 class StaleCassette(Exception):
@@ -55,9 +58,26 @@ class Cassette:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
-        if data.get("version") != VERSION:
+        if data.get("version") not in READS:
             return None
-        return cls(path, data["agent_fingerprint"], data.get("cases", {}))
+        cases = data.get("cases", {})
+        for entry in cases.values():
+            if "exchanges" in entry:
+                entry["samples"] = [entry.pop("exchanges")]
+        return cls(path, data["agent_fingerprint"], cases)
+
+    def samples(self, case: str) -> list[list[dict[str, Any]] | None]:
+        entry = self.cases.get(case) or {}
+        return list(entry.get("samples") or [])
+
+    def put_sample(self, case: dict[str, Any], sample: int, exchanges: list[dict[str, Any]]) -> None:
+        """Keep ``exchanges`` as sample ``sample`` of this case; a case whose input changed starts anew."""
+        entry = self.cases.get(case["name"])
+        if entry is None or entry.get("case") != case:
+            entry = self.cases[case["name"]] = {"case": case, "samples": []}
+        samples: list[Any] = entry.setdefault("samples", [])
+        samples.extend([None] * (sample + 1 - len(samples)))
+        samples[sample] = exchanges
 
     def save(self) -> None:
         """Written redacted (a token a tool returned must not land in git) and atomically."""

@@ -5,10 +5,11 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from sutazai.agents.smoke.spec import Expectations, ToolExpectation
+from sutazai.agents.smoke.spec import Expectations, ToolExpectation, TrajectoryExpectation
 
 
 @dataclass
@@ -19,6 +20,9 @@ class Outcome:
     completion_tokens: int = 0
     prompt_tokens: int = 0
     judge_score: int | None = None
+    status: str = "ok"
+    trajectory: dict[str, list[str]] = field(default_factory=dict)  # agent -> tools it called
+    agent: str = ""  # the run's own agent (the trajectory's default)
 
 
 def _as_list(value: str | list[str] | None) -> list[str]:
@@ -50,9 +54,42 @@ def check(expect: Expectations, outcome: Outcome) -> list[str]:
         failures.append(f"took {outcome.latency_ms:.0f} ms, over {expect.max_latency_ms:g} ms")
     if expect.max_tokens is not None and outcome.completion_tokens > expect.max_tokens:
         failures.append(f"used {outcome.completion_tokens} completion tokens, over {expect.max_tokens}")
+    if expect.max_total_tokens is not None:
+        total = outcome.prompt_tokens + outcome.completion_tokens
+        if total > expect.max_total_tokens:
+            failures.append(f"used {total} tokens in all, over {expect.max_total_tokens}")
+    if (expect.status or "ok") != outcome.status:
+        failures.append(f"run ended {outcome.status!r}, expected {expect.status or 'ok'!r}")
+    trajectories = expect.trajectory if isinstance(expect.trajectory, list) else [expect.trajectory]
+    for want in filter(None, trajectories):
+        failures += _check_trajectory(want, outcome)
     if expect.judge is not None and (outcome.judge_score or 0) < expect.judge.min_score:
         failures.append(f"judge scored {outcome.judge_score}, below {expect.judge.min_score}")
     return failures
+
+
+def trajectory_matches(mode: str, expected: list[str], actual: list[str]) -> bool:
+    if mode == "exact":
+        return actual == expected
+    if mode == "any_order":
+        return Counter(actual) == Counter(expected)
+    if mode == "subset":
+        return set(actual) <= set(expected)
+    if mode == "superset":
+        return set(expected) <= set(actual)
+    remaining = iter(actual)  # in_order: expected is a subsequence of actual
+    return all(any(call == want for call in remaining) for want in expected)
+
+
+def _check_trajectory(want: TrajectoryExpectation, outcome: Outcome) -> list[str]:
+    agent = want.agent or outcome.agent
+    if want.agent and want.agent not in outcome.trajectory:
+        return [f"agent {want.agent!r} did not run in this run's tree (ran: {', '.join(outcome.trajectory)})"]
+    actual = outcome.trajectory.get(agent, [])
+    if trajectory_matches(want.mode, want.calls, actual):
+        return []
+    who = f"{agent} called" if want.agent else "called"
+    return [f"trajectory ({want.mode}) not met: expected {want.calls}, {who} {actual}"]
 
 
 def _check_json(schema: dict[str, Any], text: str) -> list[str]:

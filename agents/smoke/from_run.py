@@ -185,6 +185,7 @@ async def add_from_run(
     replaced = existing is not None and existing.fingerprint != fingerprint
     cassette = existing if existing is not None and not replaced else Cassette(path, fingerprint)
     _append_case(smoke_file, case, run)
-    cassette.cases[case.name] = {"case": case.model_dump(exclude={"tags"}), "exchanges": exchanges}
+    cassette.cases.pop(case.name, None)
+    cassette.put_sample(case.model_dump(exclude={"tags"}), 0, exchanges)
     cassette.save()
     return AddedCase(case=case, smoke_file=smoke_file, cassette=path, fresh_cassette=replaced)

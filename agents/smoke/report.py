@@ -12,7 +12,7 @@ from sutazai.agents.smoke.runner import CaseResult
 
 
 def counts(results: list[CaseResult]) -> dict[str, int]:
-    out = {"passed": 0, "failed": 0, "stale": 0, "error": 0, "unavailable": 0}
+    out = {"passed": 0, "failed": 0, "stale": 0, "error": 0, "unavailable": 0, "skipped": 0}
     for r in results:
         out[r.status] += 1
     return out
@@ -36,16 +36,19 @@ def write_junit(results: list[CaseResult], path: Path) -> None:
             tests=str(len(cases)),
             failures=str(c["failed"] + c["stale"]),
             errors=str(c["error"] + c["unavailable"]),
-            skipped="0",
+            skipped=str(c["skipped"]),
             time=f"{sum(r.latency_ms for r in cases) / 1000:.3f}",
         )
         for r in cases:
+            name = r.case if r.sample == 0 else f"{r.case}[sample {r.sample}]"
             case = ET.SubElement(
-                suite, "testcase", classname=f"smoke.{agent}", name=r.case, time=f"{r.latency_ms / 1000:.3f}"
+                suite, "testcase", classname=f"smoke.{agent}", name=name, time=f"{r.latency_ms / 1000:.3f}"
             )
             if r.status in ("failed", "stale"):
                 node = ET.SubElement(case, "failure", message=r.reasons[0].splitlines()[0], type=r.status)
                 node.text = "\n".join(r.reasons)
+            elif r.status == "skipped":
+                ET.SubElement(case, "skipped", message=r.reasons[0].splitlines()[0])
             elif r.status in ("error", "unavailable"):
                 node = ET.SubElement(case, "error", message=r.reasons[0].splitlines()[0], type=r.status)
                 node.text = "\n".join(r.reasons)

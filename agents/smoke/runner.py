@@ -1,13 +1,17 @@
-"""Running smoke cases: live through the gateway (at ``batch`` priority), recording, or replaying."""
+"""Running smoke cases: live through the gateway (at ``batch`` priority), recording, or replaying.
+
+A case runs ``samples`` times (seeds varied: the spec's seed, or 0, plus the sample's index), so a
+verdict on an agent that samples rests on a pass rate, not on one draw (``smoke/verdicts.py``).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 from sutazai.agents.gateway_client import GatewayClient
@@ -29,7 +33,7 @@ from sutazai.redact import Redactor
 from sutazai.workspace import Workspace
 
 Mode = Literal["live", "record", "replay"]
-Status = Literal["passed", "failed", "stale", "error", "unavailable"]
+Status = Literal["passed", "failed", "stale", "error", "unavailable", "skipped"]
 
 
 @dataclass
@@ -44,6 +48,8 @@ class CaseResult:
     completion_tokens: int = 0
     output: str = ""
     run_id: str | None = None
+    sample: int = 0
+    trajectory: dict[str, list[str]] = field(default_factory=dict)  # per agent of the run's tree
 
 
 @dataclass
@@ -101,14 +107,19 @@ async def _judge(
 
 
 class SmokeRunner:
-    def __init__(self, workspace: Workspace, mode: Mode = "live", parallel: int = 4) -> None:
+    def __init__(
+        self, workspace: Workspace, mode: Mode = "live", parallel: int = 4, samples: int = 1
+    ) -> None:
+        if samples < 1:
+            raise UserError(Problem(f"--samples must be 1 or more, not {samples}"))
         self.workspace = workspace
         self.mode = mode
         self.parallel = max(1, parallel)
+        self.samples = samples
         settings = workspace.settings
         redactor = Redactor(settings.secrets.env)
         # Replays are not runs of the agent: they go to a throw-away store.
-        self.store = RunStore(Path(":memory:") if mode == "replay" else workspace.runs_db, redactor)
+        self.store = RunStore(None if mode == "replay" else workspace.runs_db, redactor)
         self._cassettes: dict[str, Cassette | None] = {}
 
     async def run(
@@ -116,21 +127,25 @@ class SmokeRunner:
     ) -> list[CaseResult]:
         semaphore = asyncio.Semaphore(self.parallel)
 
-        async def one(agent: AgentDefinition, case: SmokeCase) -> CaseResult:
+        async def one(agent: AgentDefinition, case: SmokeCase, sample: int) -> CaseResult:
             async with semaphore:
-                result = await self.run_case(agent, case, save=False)
+                result = await self.run_case(agent, case, save=False, sample=sample)
             if on_result:
                 on_result(result)
             return result
 
-        results = await asyncio.gather(*(one(s.agent, c) for s in suites for c in s.cases))
+        results = await asyncio.gather(
+            *(one(s.agent, c, i) for s in suites for c in s.cases for i in range(self.samples))
+        )
         self.save_cassettes()
         return list(results)
 
-    async def run_case(self, agent: AgentDefinition, case: SmokeCase, save: bool = True) -> CaseResult:
-        """One case in this runner's mode; with ``save``, a recording is written at once."""
+    async def run_case(
+        self, agent: AgentDefinition, case: SmokeCase, save: bool = True, sample: int = 0
+    ) -> CaseResult:
+        """One sample of a case in this runner's mode; with ``save``, a recording is written at once."""
         cassette = self.cassette_for(agent)
-        result = await self._case(agent, case, cassette)
+        result = await self._case(agent, case, cassette, sample)
         if save:
             self.save_cassettes()
         return result
@@ -158,34 +173,56 @@ class SmokeRunner:
         return None
 
     def _client(
-        self, agent: AgentDefinition, case: SmokeCase, cassette: Cassette | None
-    ) -> GatewayClient | str:
-        """The client for this case, or why the case cannot run."""
+        self, agent: AgentDefinition, case: SmokeCase, cassette: Cassette | None, sample: int
+    ) -> GatewayClient | CaseResult:
+        """The client for this sample, or the result that says why it cannot run."""
+
+        def cannot(status: Status, reason: str) -> CaseResult:
+            return CaseResult(agent.name, case.name, case.tags, status, [reason], sample=sample)
+
         if self.mode == "live":
             return GatewayClient.for_workspace(self.workspace)
         if self.mode == "record":
             return RecordingClient.for_workspace(self.workspace)
+        record = f"`sutazai smoke {agent.name} --record" + (
+            f" --samples {self.samples}`" if self.samples > 1 else "`"
+        )
         if cassette is None:
-            return f"no cassette at {cassette_path(agent).name}; record one with `sutazai smoke --record`"
+            return cannot(
+                "skipped", f"not recorded (no {cassette_path(agent).name}): record it with {record}"
+            )
         if cassette.fingerprint != agent_fingerprint(agent):
-            return (
-                "stale cassette: the agent's prompt, spec or tools changed since it was recorded; re-record"
+            return cannot(
+                "stale",
+                f"stale cassette: the agent's prompt, spec or tools changed since it was recorded; {record}",
             )
         recorded = cassette.cases.get(case.name)
-        if recorded is None or not _same_input(recorded.get("case") or {}, case):
-            return "stale cassette: this case is new or changed since it was recorded; re-record"
-        return ReplayClient(recorded["exchanges"])
+        if recorded is None:
+            return cannot("skipped", f"not recorded: record this case with {record}")
+        if not _same_input(recorded.get("case") or {}, case):
+            return cannot(
+                "stale", f"stale cassette: this case's input changed since it was recorded; {record}"
+            )
+        samples = cassette.samples(case.name)
+        exchanges = samples[sample] if sample < len(samples) else None
+        if exchanges is None:
+            return cannot(
+                "skipped", f"the cassette holds {len(samples)} sample(s), not {sample + 1}: {record}"
+            )
+        return ReplayClient(exchanges)
 
-    async def _case(self, agent: AgentDefinition, case: SmokeCase, cassette: Cassette | None) -> CaseResult:
-        client = self._client(agent, case, cassette)
-        if isinstance(client, str):
-            status: Status = "error" if client.startswith("no cassette") else "stale"
-            return CaseResult(agent.name, case.name, case.tags, status, [client])
+    async def _case(
+        self, agent: AgentDefinition, case: SmokeCase, cassette: Cassette | None, sample: int = 0
+    ) -> CaseResult:
+        client = self._client(agent, case, cassette, sample)
+        if isinstance(client, CaseResult):
+            return client
         prompt, history = case.prompt_and_history()
         runtime = AgentRuntime(self.workspace, client, self.store)
         started = time.perf_counter()
+        seeded = _with_seed(agent, sample) if self.samples > 1 else agent
         try:
-            finished = await run_to_end(runtime, agent, prompt, history=history, priority="batch")
+            finished = await run_to_end(runtime, seeded, prompt, history=history, priority="batch")
             latency = (time.perf_counter() - started) * 1000
             stale = getattr(client, "stale_reason", None)
             base = CaseResult(
@@ -199,6 +236,7 @@ class SmokeRunner:
                 finished.completion_tokens,
                 finished.output,
                 finished.run_id,
+                sample,
             )
             if stale:
                 base.status, base.reasons = "stale", [f"stale cassette: {stale}; re-record"]
@@ -206,15 +244,19 @@ class SmokeRunner:
             if finished.status == "unavailable":
                 base.status, base.reasons = "unavailable", [finished.error or "gateway unavailable"]
                 return base
-            if finished.status != "ok":
+            if finished.status != "ok" and case.expect.status != finished.status:
                 base.status, base.reasons = "error", [f"run {finished.status}: {finished.error}"]
                 return base
+            base.trajectory = self._trajectory(finished.run_id)
             outcome = Outcome(
                 finished.output,
                 finished.tool_calls,
                 latency,
                 finished.completion_tokens,
                 finished.prompt_tokens,
+                status=finished.status,
+                trajectory=base.trajectory,
+                agent=agent.name,
             )
             if case.expect.judge is not None:
                 outcome.judge_score = await _judge(
@@ -223,17 +265,37 @@ class SmokeRunner:
             base.reasons = check(case.expect, outcome)
             base.status = "failed" if base.reasons else "passed"
             if isinstance(client, RecordingClient) and cassette is not None:
-                cassette.cases[case.name] = {
-                    "case": case.model_dump(exclude={"tags"}),
-                    "exchanges": client.exchanges,
-                }
+                cassette.put_sample(case.model_dump(exclude={"tags"}), sample, client.exchanges)
             return base
         except GatewayUnavailable as exc:
-            return CaseResult(agent.name, case.name, case.tags, "unavailable", [str(exc)])
+            return CaseResult(agent.name, case.name, case.tags, "unavailable", [str(exc)], sample=sample)
         except UserError as exc:
-            return CaseResult(agent.name, case.name, case.tags, "error", [str(exc)])
+            return CaseResult(agent.name, case.name, case.tags, "error", [str(exc)], sample=sample)
         finally:
             await client.aclose()
+
+    def _trajectory(self, run_id: str | None) -> dict[str, list[str]]:
+        """Tools and delegations each agent of the run's tree called, in order (key: agent name)."""
+        from sutazai.agents.run_record import ToolStep, run_view
+
+        if run_id is None:
+            return {}
+        run = self.store.run(run_id)
+        if run is None:
+            return {}
+        out: dict[str, list[str]] = {}
+        for _, view in run_view(self.store, run).walk():
+            calls = out.setdefault(view.run.agent, [])
+            calls += [s.tool for s in view.steps if isinstance(s, ToolStep)]
+        return out
+
+
+def _with_seed(agent: AgentDefinition, sample: int) -> AgentDefinition:
+    """Sample ``sample`` of an agent: its seed moved by the sample's index (the same N seeds every
+    time, so a re-run draws the same samples where the engine is deterministic per seed)."""
+    return dataclasses.replace(
+        agent, spec=agent.spec.model_copy(update={"seed": (agent.spec.seed or 0) + sample})
+    )
 
 
 def _same_input(recorded: dict[str, Any], case: SmokeCase) -> bool:

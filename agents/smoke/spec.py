@@ -27,6 +27,20 @@ class JudgeExpectation(_Strict):
     min_score: int = Field(3, ge=1, le=5)
 
 
+TrajectoryMode = Literal["exact", "in_order", "any_order", "subset", "superset"]
+
+
+class TrajectoryExpectation(_Strict):
+    """The tools and delegations (``ask_<agent>``) a run called, compared with ``calls``:
+    ``exact`` the same list; ``in_order`` these in this order, others between allowed;
+    ``any_order`` the same calls in any order; ``subset`` every call made is among these;
+    ``superset`` every one of these was made."""
+
+    calls: list[str]
+    mode: TrajectoryMode = "in_order"
+    agent: str | None = Field(None, description="Check this agent's calls in the run's tree (a child).")
+
+
 class Expectations(_Strict):
     contains: str | list[str] | None = None
     not_contains: str | list[str] | None = None
@@ -37,6 +51,11 @@ class Expectations(_Strict):
     tool_called: str | ToolExpectation | None = None
     max_latency_ms: float | None = Field(None, gt=0)
     max_tokens: int | None = Field(None, gt=0, description="Completion tokens over the whole run.")
+    max_total_tokens: int | None = Field(None, gt=0, description="Prompt + completion tokens of the run.")
+    trajectory: TrajectoryExpectation | list[TrajectoryExpectation] | None = None
+    status: Literal["ok", "error", "timeout", "budget", "cancelled", "interrupted"] | None = Field(
+        None, description="How the run must end (default: ok)."
+    )
     judge: JudgeExpectation | None = None
 
 

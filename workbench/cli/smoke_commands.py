@@ -15,7 +15,8 @@ from sutazai.workbench.cli.default_group import group_with_default
 from sutazai.workbench.cli.output import EXIT_GATEWAY, EXIT_RUN_FAILED, console, emit_json
 
 if TYPE_CHECKING:
-    from sutazai.agents.smoke.runner import CaseResult
+    from sutazai.agents.smoke.runner import CaseResult, Mode
+    from sutazai.agents.smoke.verdicts import CaseChange, CaseSummary
 
 
 def smoke(
@@ -26,18 +27,34 @@ def smoke(
     record: Annotated[bool, typer.Option("--record", help="Store model exchanges in cassettes.")] = False,
     replay: Annotated[bool, typer.Option("--replay", help="Replay cassettes offline, no engine.")] = False,
     junit: Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML here.")] = None,
+    samples: Annotated[
+        int,
+        typer.Option("--samples", "-n", help="Runs of each case (seeds varied): a pass rate, not one draw."),
+    ] = 1,
+    k: Annotated[
+        int | None, typer.Option("--k", help="k of pass@k and pass^k (default: the samples).")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write every sample's result here (for `smoke compare`).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Run smoke cases through the gateway (batch priority); non-zero exit on any failure."""
+    from sutazai.agents.smoke import results as results_file
     from sutazai.agents.smoke.report import counts, to_json, write_junit
     from sutazai.agents.smoke.runner import SmokeRunner, collect
     from sutazai.errors import Problem, UserError
 
     if record and replay:
         raise UserError(Problem("--record and --replay exclude each other"))
+    if samples < 1:
+        raise UserError(Problem(f"--samples must be 1 or more, not {samples}"))
+    if k is not None and not 1 <= k <= samples:
+        raise UserError(Problem(f"--k must be between 1 and --samples ({samples}), not {k}"))
     workspace = workspace_from(ctx)
     suites = collect(workspace, agents or None, tag or None)
-    runner = SmokeRunner(workspace, "replay" if replay else "record" if record else "live", parallel)
+    mode: Mode = "replay" if replay else "record" if record else "live"
+    runner = SmokeRunner(workspace, mode, parallel, samples)
     if as_json:
         results = asyncio.run(runner.run(suites))
     else:
@@ -52,7 +69,8 @@ def smoke(
             transient=False,
         ) as progress:
             bars = {
-                s.agent.name: progress.add_task(s.agent.name, total=len(s.cases), failed="") for s in suites
+                s.agent.name: progress.add_task(s.agent.name, total=len(s.cases) * samples, failed="")
+                for s in suites
             }
 
             def advance(result: object) -> None:
@@ -60,23 +78,28 @@ def smoke(
 
                 assert isinstance(result, CaseResult)
                 task = bars[result.agent]
-                if result.status == "passed":
+                if result.status in ("passed", "skipped"):
                     progress.update(task, advance=1)
                 else:
                     progress.update(task, advance=1, failed=f"[red]{result.status}: {result.case}[/]")
 
             results = asyncio.run(runner.run(suites, advance))
-        console.print(summary_table(results))
+        console.print(summary_table(results) if samples == 1 else rates_table(results, k))
     if junit:
         write_junit(results, junit)
+    if out:
+        results_file.write(out, results_file.document(workspace.root, suites, results, mode, samples))
     c = counts(results)
     if as_json:
-        emit_json(to_json(results))
+        emit_json({**to_json(results), "rates": rates_json(results, k)})
     else:
-        console.print(", ".join(f"{n} {k}" for k, n in c.items() if n) or "no cases")
+        console.print(", ".join(f"{n} {label}" for label, n in c.items() if n) or "no cases")
     if c["unavailable"]:
         raise typer.Exit(EXIT_GATEWAY)
     if c["failed"] or c["stale"] or c["error"]:
+        raise typer.Exit(EXIT_RUN_FAILED)
+    if results and c["skipped"] == len(results):
+        console.print("nothing ran: every case was skipped (see the reasons above)", style="red")
         raise typer.Exit(EXIT_RUN_FAILED)
 
 
@@ -121,7 +144,14 @@ def add(
         )
 
 
-COLOURS = {"passed": "green", "failed": "red", "stale": "yellow", "error": "red", "unavailable": "magenta"}
+COLOURS = {
+    "passed": "green",
+    "failed": "red",
+    "stale": "yellow",
+    "error": "red",
+    "unavailable": "magenta",
+    "skipped": "dim",
+}
 
 
 def summary_table(results: list[CaseResult]) -> Table:
@@ -139,10 +169,149 @@ def summary_table(results: list[CaseResult]) -> Table:
     return table
 
 
+def rates_table(results: list[CaseResult], k: int | None) -> Table:
+    """Per case: passes of samples, the 95 % interval, pass@k, pass^k, and whether it is flaky;
+    then each failing sample's first reason."""
+    from sutazai.agents.smoke.results import summarize
+
+    table = Table("agent", "case", "passed", "rate (95% CI)", "pass@k", "pass^k", "", box=None)
+    for s in summarize(results, k):
+        low, high = s.interval
+        colour = "green" if s.passed == s.total and s.total else "red" if s.passed == 0 else "yellow"
+        table.add_row(
+            escape(s.agent),
+            escape(s.case),
+            f"[{colour}]{s.passed}/{s.total}[/]",
+            f"{s.rate:.0%} ({low:.0%}-{high:.0%})",
+            f"@{s.k} {s.pass_at_k:.2f}",
+            f"^{s.k} {s.pass_hat_k:.2f}",
+            "[yellow]flaky[/]" if s.flaky else "",
+        )
+    for r in results:
+        if r.status != "passed":
+            reason = escape(r.reasons[0].splitlines()[0]) if r.reasons else ""
+            table.add_row(
+                "", escape(f"{r.case} #{r.sample}"), f"[{COLOURS[r.status]}]{r.status}[/]", reason, "", "", ""
+            )
+    return table
+
+
+def rates_json(results: list[CaseResult], k: int | None) -> list[dict[str, object]]:
+    from sutazai.agents.smoke.results import summarize
+
+    return [
+        {
+            "agent": s.agent,
+            "case": s.case,
+            "passed": s.passed,
+            "samples": s.total,
+            "rate": s.rate,
+            "interval": list(s.interval),
+            "k": s.k,
+            "pass_at_k": s.pass_at_k,
+            "pass_hat_k": s.pass_hat_k,
+            "flaky": s.flaky,
+        }
+        for s in summarize(results, k)
+    ]
+
+
+def compare(
+    ctx: typer.Context,
+    base: Annotated[Path, typer.Argument(help="Results of the unchanged fleet (`smoke --out`).")],
+    head: Annotated[Path, typer.Argument(help="Results after the change.")],
+    level: Annotated[
+        float, typer.Option("--level", min=0.0001, max=0.5, help="Significance level of 'worse'.")
+    ] = 0.05,
+    output_format: Annotated[
+        str, typer.Option("--format", help="table, markdown (a pull-request comment) or json.")
+    ] = "table",
+) -> None:
+    """Did this change make the fleet worse? Exit 1 only when a case got significantly worse."""
+    from sutazai.agents.smoke import results as results_file
+    from sutazai.errors import Problem, UserError
+
+    if output_format not in ("table", "markdown", "json"):
+        raise UserError(Problem(f"--format must be table, markdown or json, not {output_format!r}"))
+    workspace = workspace_from(ctx)
+    before = results_file.load(base, workspace.root)
+    after = results_file.load(head, workspace.root)
+    changes = results_file.compare(before, after, level)
+    worse = [c for c in changes if c.change == "worse"]
+    if output_format == "json":
+        emit_json({"level": level, "worse": len(worse), "cases": [_change_json(c) for c in changes]})
+    elif output_format == "markdown":
+        console.print(_change_markdown(changes, level), markup=False, highlight=False, soft_wrap=True)
+    else:
+        console.print(_change_table(changes))
+        console.print(
+            f"{len(worse)} case(s) significantly worse at level {level:g}"
+            if worse
+            else f"no case significantly worse at level {level:g}"
+        )
+    if worse:
+        raise typer.Exit(EXIT_RUN_FAILED)
+
+
+def _rate(summary: CaseSummary | None) -> str:
+    return f"{summary.passed}/{summary.total}" if summary is not None else "-"
+
+
+def _change_json(c: CaseChange) -> dict[str, object]:
+    from dataclasses import asdict
+
+    return {
+        "agent": c.agent,
+        "case": c.case,
+        "change": c.change,
+        "significant": c.significant,
+        "p_worse": c.p_worse,
+        "p_better": c.p_better,
+        "base": asdict(c.base) if c.base else None,
+        "head": asdict(c.head) if c.head else None,
+    }
+
+
+CHANGE_COLOURS = {
+    "worse": "red",
+    "new failure": "red",
+    "better": "green",
+    "fixed": "green",
+    "flaky": "yellow",
+}
+
+
+def _change_table(changes: list[CaseChange]) -> Table:
+    table = Table("agent", "case", "base", "head", "change", "p (worse)", box=None)
+    for c in changes:
+        colour = CHANGE_COLOURS.get(c.change, "")
+        label = f"[{colour}]{c.change}[/]" if colour else c.change
+        table.add_row(
+            escape(c.agent), escape(c.case), _rate(c.base), _rate(c.head), label, f"{c.p_worse:.3f}"
+        )
+    return table
+
+
+def _change_markdown(changes: list[CaseChange], level: float) -> str:
+    lines = ["| agent | case | base | head | change | p (worse) |", "| --- | --- | --- | --- | --- | --- |"]
+    for c in changes:
+        change = f"**{c.change}**" if c.significant else c.change
+        lines.append(
+            f"| {c.agent} | {c.case} | {_rate(c.base)} | {_rate(c.head)} | {change} | {c.p_worse:.3f} |"
+        )
+    worse = sum(c.change == "worse" for c in changes)
+    lines.append("")
+    lines.append(f"{worse} case(s) significantly worse at level {level:g}.")
+    return "\n".join(lines)
+
+
 smoke_app = group_with_default(
-    "Smoke tests before deploy: `sutazai smoke [AGENTS]` runs them, `sutazai smoke add` adds one.",
+    "Smoke tests before deploy: `sutazai smoke [AGENTS]` runs them (--samples N for pass rates, "
+    "--out FILE to keep the results), `sutazai smoke add` adds one, `sutazai smoke compare BASE HEAD` "
+    "says whether a change made the fleet worse.",
     ("run", smoke),
     ("add", add),
+    ("compare", compare),
 )
 
 

@@ -1,0 +1,220 @@
+"""The smoke gate decides: samples with pass rates and flaky cases, cassettes that replay the same
+distribution, trajectories, result files and ``smoke compare``'s verdicts and exit codes, and the
+defects a new user hit (a replay that chmods the folder it runs from, unrecorded cases that fail
+the lot)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sutazai.agents.smoke.expectations import Outcome, check, trajectory_matches
+from sutazai.agents.smoke.spec import Expectations
+from sutazai.agents.smoke.verdicts import fisher_worse, pass_at_k, pass_hat_k, wilson
+from sutazai.scaffolds.generate import init_workspace, new_agent
+from tests.scripted_engine import Reply, ScriptedEngine
+from tests.test_smoke import ServerThread, cli
+
+CASES = """cases:
+  - name: names-paris
+    input: What is the capital of France?
+    expect:
+      contains: Paris
+  - name: says-hello
+    input: Say hello.
+    expect:
+      regex: "(?i)hello"
+"""
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Path:
+    root = init_workspace(tmp_path / "ws")
+    new_agent(root / "agents", "helper", "conversation")
+    (root / "agents" / "helper" / "smoke.yaml").write_text(CASES)
+    return root
+
+
+def _engine(answer_for_seed: Any) -> tuple[ScriptedEngine, ServerThread]:
+    """Answers by the request's seed, as a sampling model would differ from seed to seed."""
+
+    def pick(body: dict[str, Any]) -> Reply:
+        question = body["messages"][-1]["content"]
+        if "hello" in question.lower():
+            return Reply("Hello there!")
+        return Reply(answer_for_seed(int(body.get("seed") or 0)))
+
+    engine = ScriptedEngine(pick=pick)
+    return engine, ServerThread(engine.app())
+
+
+# --- the statistics, against values worked by hand --------------------------------------------
+
+
+def test_rates_intervals_and_the_exact_test() -> None:
+    assert wilson(0, 3) == pytest.approx((0.0, 0.5615), abs=1e-3)
+    assert wilson(3, 3) == pytest.approx((0.4385, 1.0), abs=1e-3)
+    assert wilson(0, 0) == (0.0, 1.0)  # nothing ran: nothing known
+    assert pass_at_k(5, 2, 3) == pytest.approx(0.9)  # 1 - C(3,3)/C(5,3)
+    assert pass_hat_k(5, 2, 2) == pytest.approx(0.1)  # C(2,2)/C(5,2)
+    assert pass_at_k(5, 0, 1) == 0.0 and pass_hat_k(5, 5, 5) == 1.0
+    assert fisher_worse(3, 3, 0, 3) == pytest.approx(0.05)  # 1 / C(6,3)
+    assert fisher_worse(5, 5, 0, 5) == pytest.approx(1 / 252)
+    assert fisher_worse(5, 5, 5, 5) == 1.0
+    assert fisher_worse(0, 5, 5, 5) == pytest.approx(1.0)  # better is never "worse"
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected", "actual", "ok"),
+    [
+        ("exact", ["a", "b"], ["a", "b"], True),
+        ("exact", ["a", "b"], ["b", "a"], False),
+        ("in_order", ["a", "c"], ["a", "b", "c"], True),
+        ("in_order", ["c", "a"], ["a", "b", "c"], False),
+        ("any_order", ["a", "b"], ["b", "a"], True),
+        ("any_order", ["a", "b"], ["a", "a", "b"], False),
+        ("subset", ["a", "b"], ["a"], True),
+        ("subset", ["a"], ["a", "b"], False),
+        ("superset", ["a"], ["a", "b"], True),
+        ("superset", ["a", "c"], ["a", "b"], False),
+    ],
+)
+def test_trajectory_modes(mode: str, expected: list[str], actual: list[str], ok: bool) -> None:
+    assert trajectory_matches(mode, expected, actual) is ok
+
+
+def test_trajectory_per_child_status_and_total_tokens() -> None:
+    expect = Expectations.model_validate(
+        {
+            "trajectory": [
+                {"calls": ["ask_fact_finder"], "mode": "exact"},
+                {"calls": ["search"], "mode": "superset", "agent": "fact-finder"},
+            ],
+            "status": "budget",
+            "max_total_tokens": 100,
+        }
+    )
+    outcome = Outcome(
+        "x",
+        prompt_tokens=90,
+        completion_tokens=20,
+        status="ok",
+        agent="planner",
+        trajectory={"planner": ["ask_fact_finder"], "fact-finder": []},
+    )
+    failures = check(expect, outcome)
+    assert any("fact-finder called []" in f for f in failures)
+    assert any("ended 'ok', expected 'budget'" in f for f in failures)
+    assert any("110 tokens in all, over 100" in f for f in failures)
+    assert not any("ask_fact_finder']," in f and "planner" in f for f in failures)
+
+
+# --- samples, cassettes and results, end to end through the CLI ---------------------------------
+
+
+def test_samples_give_a_pass_rate_and_flaky_cases_and_replay_the_same_distribution(
+    ws: Path, tmp_path: Path
+) -> None:
+    engine, server = _engine(lambda seed: "Paris." if seed % 2 == 0 else "London.")
+    with server:
+        live = cli(
+            "--gateway", server.url, "smoke", "--samples", "4", "--record", "--json",
+            "--out", str(tmp_path / "live.json"), cwd=ws,
+        )  # fmt: skip
+    assert live.returncode == 1, live.stdout + live.stderr  # half the samples fail: the gate says so
+    rates = {r["case"]: r for r in json.loads(live.stdout)["rates"]}
+    assert rates["names-paris"]["passed"] == 2 and rates["names-paris"]["samples"] == 4
+    assert rates["names-paris"]["flaky"] and not rates["says-hello"]["flaky"]
+    assert sorted(int(b.get("seed") or 0) for b in engine.requests if "France" in str(b)) == [0, 1, 2, 3]
+
+    replay = cli(
+        "smoke", "--replay", "--samples", "4", "--json", "--out", str(tmp_path / "replay.json"), cwd=ws
+    )
+    by_sample = lambda doc: {  # noqa: E731
+        (c["case"], s["sample"]): s["status"] for c in doc["cases"] for s in c["samples"]
+    }
+    live_doc = json.loads((tmp_path / "live.json").read_text())
+    replay_doc = json.loads(replay.stdout)
+    assert by_sample(live_doc) == {(c["case"], c["sample"]): c["status"] for c in replay_doc["cases"]}
+
+    more = cli("smoke", "--replay", "--samples", "6", "--json", cwd=ws)
+    extra = [c for c in json.loads(more.stdout)["cases"] if c["sample"] >= 4]
+    assert {c["status"] for c in extra} == {"skipped"}
+    assert "holds 4 sample(s)" in extra[0]["reasons"][0] and "--samples 6" in extra[0]["reasons"][0]
+
+    table = cli("smoke", "--replay", "--samples", "4", cwd=ws)
+    assert "2/4" in table.stdout and "flaky" in table.stdout and "pass" in table.stdout
+
+
+def test_compare_exits_1_only_when_a_case_got_significantly_worse(ws: Path, tmp_path: Path) -> None:
+    def results(answer: str, name: str) -> Path:
+        _, server = _engine(lambda seed: answer)
+        with server:
+            cli("--gateway", server.url, "smoke", "-n", "5", "--out", str(tmp_path / name), cwd=ws)
+        return tmp_path / name
+
+    good, bad = results("Paris.", "good.json"), results("London.", "bad.json")
+    worse = cli("smoke", "compare", str(good), str(bad), cwd=ws)
+    assert worse.returncode == 1, worse.stdout + worse.stderr
+    assert "worse" in worse.stdout and "1 case(s) significantly worse" in worse.stdout
+    same = cli("smoke", "compare", str(good), str(good), cwd=ws)
+    assert same.returncode == 0 and "no case significantly worse" in same.stdout
+    better = cli("smoke", "compare", str(bad), str(good), "--format", "json", cwd=ws)
+    changes = {c["case"]: c for c in json.loads(better.stdout)["cases"]}
+    assert better.returncode == 0 and changes["names-paris"]["change"] == "better"
+    markdown = cli("smoke", "compare", str(good), str(bad), "--format", "markdown", cwd=ws)
+    assert "| helper | names-paris | 5/5 | 0/5 | **worse** |" in markdown.stdout
+
+    other = json.loads(good.read_text())
+    (tmp_path / "other.json").write_text(json.dumps({**other, "workspace": "/somewhere/else"}))
+    refused = cli("smoke", "compare", str(good), str(tmp_path / "other.json"), cwd=ws)
+    assert refused.returncode == 2 and "another workspace" in refused.stderr
+    (tmp_path / "old.json").write_text(json.dumps({**other, "version": 99}))
+    refused = cli("smoke", "compare", str(tmp_path / "old.json"), str(good), cwd=ws)
+    assert refused.returncode == 2 and "format version 99" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    bad_level = cli("smoke", "compare", str(good), str(bad), "--format", "html", cwd=ws)
+    assert bad_level.returncode == 2 and "--format" in bad_level.stderr
+
+
+def test_samples_below_one_are_refused(ws: Path) -> None:
+    refused = cli("smoke", "--samples", "0", cwd=ws)
+    assert refused.returncode == 2 and "--samples" in refused.stderr and "Traceback" not in refused.stderr
+
+
+# --- the defects ------------------------------------------------------------------------------
+
+
+def test_a_replay_leaves_the_folder_it_runs_from_alone(ws: Path, tmp_path: Path) -> None:
+    _, server = _engine(lambda seed: "Paris.")
+    with server:
+        assert cli("--gateway", server.url, "smoke", "--record", cwd=ws).returncode == 0
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir(mode=0o755)
+    os.chmod(elsewhere, 0o755)
+    replay = cli("--workspace", str(ws), "smoke", "--replay", cwd=elsewhere)
+    assert replay.returncode == 0, replay.stdout + replay.stderr
+    assert elsewhere.stat().st_mode & 0o777 == 0o755 and list(elsewhere.iterdir()) == []
+    assert not (ws / ":memory:").exists()
+
+
+def test_unrecorded_cases_are_skipped_with_what_to_record_not_failed(ws: Path) -> None:
+    _, server = _engine(lambda seed: "Paris.")
+    with server:
+        assert cli("--gateway", server.url, "smoke", "--record", cwd=ws).returncode == 0
+    smoke = ws / "agents" / "helper" / "smoke.yaml"
+    smoke.write_text(smoke.read_text() + "  - name: brand-new\n    input: Hi\n    expect: {regex: Hello}\n")
+    replay = cli("smoke", "helper", "--replay", "--json", cwd=ws)
+    assert replay.returncode == 0, replay.stdout + replay.stderr
+    cases = {c["case"]: c for c in json.loads(replay.stdout)["cases"]}
+    assert cases["brand-new"]["status"] == "skipped"
+    assert "sutazai smoke helper --record" in cases["brand-new"]["reasons"][0]
+    assert cases["names-paris"]["status"] == "passed"
+
+    (ws / "agents" / "helper" / "smoke.cassette.json").unlink()
+    nothing = cli("smoke", "helper", "--replay", cwd=ws)
+    assert nothing.returncode == 1 and "nothing ran" in nothing.stdout
