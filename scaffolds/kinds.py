@@ -1,4 +1,9 @@
-"""What each agent kind starts with: prompt, tools and smoke cases that a small model can pass."""
+"""What each agent kind starts with: prompt, tools and smoke cases that a small model can pass.
+
+The cases check what each agent is for (the summary names what the text was about, the code
+defines a function, the answer names Paris), so a gate on them catches a broken agent: a prompt
+replaced by "reply with one word: banana" fails them. Each was tried on the embedded SmolLM2-135M.
+"""
 
 from __future__ import annotations
 
@@ -18,12 +23,12 @@ KIND_DEFAULTS: dict[str, dict[str, Any]] = {
             {
                 "name": "summarises",
                 "input": "Summarise: The cat sat on the mat. It was warm.",
-                "expect": {"not_contains": "error"},
+                "expect": {"contains": ["cat", "mat"]},
             },
             {
-                "name": "answers",
+                "name": "keeps-the-subject",
                 "input": "Summarise: Paris is the capital of France.",
-                "expect": {"regex": "\\w+"},
+                "expect": {"contains": "Paris"},
             },
         ],
     },
@@ -40,12 +45,12 @@ KIND_DEFAULTS: dict[str, dict[str, Any]] = {
             {
                 "name": "writes-code",
                 "input": "Write a Python function that adds two numbers.",
-                "expect": {"regex": "\\w+"},
+                "expect": {"regex": "def \\w+\\("},
             },
             {
-                "name": "no-error",
+                "name": "explains-len",
                 "input": "What does len() do in Python?",
-                "expect": {"not_contains": "Traceback"},
+                "expect": {"contains": "length"},
             },
         ],
     },
@@ -58,8 +63,16 @@ KIND_DEFAULTS: dict[str, dict[str, Any]] = {
         "example_tool_doc": "Return the text in capital letters.",
         "example_tool_body": "return text.upper()",
         "smoke_cases": [
-            {"name": "greets", "input": "Hello! Who are you?", "expect": {"regex": "\\w+"}},
-            {"name": "polite", "input": "Thank you for your help.", "expect": {"not_contains": "Traceback"}},
+            {
+                "name": "greets",
+                "input": "Say hello to me.",
+                "expect": {"regex": "(?i)\\b(hello|hi|chatbot|assistant|help)\\b"},
+            },
+            {
+                "name": "introduces-itself",
+                "input": "Hello! Who are you?",
+                "expect": {"regex": "(?i)\\b(I|assistant|chatbot)\\b"},
+            },
         ],
     },
     "knowledge": {
@@ -71,8 +84,12 @@ KIND_DEFAULTS: dict[str, dict[str, Any]] = {
         "example_tool_doc": "Return a one-line placeholder definition of a term.",
         "example_tool_body": 'return f"{text}: see the knowledge base."',
         "smoke_cases": [
-            {"name": "answers", "input": "What is the capital of France?", "expect": {"regex": "\\w+"}},
-            {"name": "short", "input": "Name a primary colour.", "expect": {"not_contains": "Traceback"}},
+            {"name": "answers", "input": "What is the capital of France?", "expect": {"contains": "Paris"}},
+            {
+                "name": "names-a-colour",
+                "input": "Name a primary colour.",
+                "expect": {"regex": "(?i)\\b(red|blue|yellow)\\b"},
+            },
         ],
     },
 }
@@ -100,12 +117,15 @@ DEMO_PLANNER: dict[str, Any] = {
             "name": "answers",
             "input": "What is the capital of France, in one sentence?",
             "tags": ["fast"],
-            "expect": {"regex": "\\w+"},
+            "expect": {
+                "contains": "Paris",
+                "trajectory": {"calls": ["ask_fact_finder"], "mode": "in_order"},
+            },
         },
         {
-            "name": "no-error",
+            "name": "asks-for-facts",
             "input": "Plan a short note about Paris.",
-            "expect": {"not_contains": "Traceback"},
+            "expect": {"trajectory": {"calls": ["ask_fact_finder"], "mode": "superset"}},
         },
     ],
 }

@@ -89,6 +89,13 @@ def test_a_three_level_composition_is_one_tree_live_and_replayed(
     assert json.loads(replayed.stdout)["cases"][0]["status"] == "passed", replayed.stdout
     assert len(engine[0].requests) == requests  # the whole tree replayed from the cassette
 
+    # A case made from the live run replays its whole tree too (the children's exchanges included).
+    added = cli("smoke", "add", "top", "--from-run", top.id, "--name", "from-run", cwd=root)
+    assert added.returncode == 0, added.stdout + added.stderr
+    replayed = cli("--gateway", "http://127.0.0.1:9", "smoke", "top", "--replay", "--json", cwd=root)
+    cases = {c["case"]: c for c in json.loads(replayed.stdout)["cases"]}
+    assert cases["from-run"]["status"] == "passed", cases["from-run"]
+
 
 @pytest.mark.slow
 def test_a_three_level_composition_on_the_embedded_engine_live_and_replayed(

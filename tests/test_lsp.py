@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_lsp
@@ -15,7 +16,7 @@ from pytest_lsp import ClientServerConfig, LanguageClient
 
 from sutazai.scaffolds.generate import init_workspace
 from tests.conftest import scripted_gateway
-from tests.scripted_engine import ScriptedEngine
+from tests.scripted_engine import Reply, ScriptedEngine
 
 ROOT: Path
 
@@ -25,7 +26,11 @@ def lsp_workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A demo workspace whose gateway is the real gateway in front of a scripted engine."""
     global ROOT
     ROOT = init_workspace(tmp_path_factory.mktemp("lsp") / "ws", demo=True)
-    with scripted_gateway(ROOT, ScriptedEngine(default="The capital is Paris.")):
+
+    def answer(body: dict[str, Any]) -> Reply | None:  # the demo summarizer's cases name what they expect
+        return Reply("A cat sat on a mat.") if "cat sat" in str(body["messages"][-1]) else None
+
+    with scripted_gateway(ROOT, ScriptedEngine(default="The capital is Paris.", pick=answer)):
         yield ROOT
 
 
@@ -120,6 +125,25 @@ async def test_smoke_cases_that_reference_unknown_tools(client: LanguageClient) 
     )
     diags = await open_doc(client, smoke, text)
     assert [d.code for d in diags] == ["smoke-unknown-tool"]
+
+
+async def test_smoke_gate_expectations_are_completed_and_checked(client: LanguageClient) -> None:
+    """The gate's expectations (trajectory, status, max_total_tokens) are in the smoke schema the
+    server checks and completes: a bad trajectory mode is a located error."""
+    smoke = ROOT / "agents" / "summarizer" / "smoke.yaml"
+    text = "cases:\n  - name: x\n    input: hi\n    expect:\n      trajectory: {calls: [a], mode: sideways}\n"
+    diags = await open_doc(client, smoke, text)
+    assert len(diags) == 1 and diags[0].range.start.line == 4
+    assert "exact" in diags[0].message and "in_order" in diags[0].message
+    text = "cases:\n  - name: x\n    input: hi\n    expect:\n      \n"
+    await change(client, smoke, text)
+    result = await client.text_document_completion_async(
+        lsp.CompletionParams(
+            text_document=lsp.TextDocumentIdentifier(uri=uri(smoke)), position=lsp.Position(4, 6)
+        )
+    )
+    items = result.items if isinstance(result, lsp.CompletionList) else result or []
+    assert {"trajectory", "status", "max_total_tokens", "judge", "json_schema"} <= {i.label for i in items}
 
 
 async def test_completion_keys_values_tools_models_files(client: LanguageClient) -> None:
@@ -251,12 +275,12 @@ async def test_code_lens_runs_the_agent_with_progress(client: LanguageClient) ->
     result = await client.workspace_execute_command_async(
         lsp.ExecuteCommandParams(command="sutazai.runAgent", arguments=commands["sutazai.runAgent"].arguments)
     )
-    assert result["ok"] and "The capital is Paris." in result["message"]
+    assert result["ok"] and "A cat sat on a mat." in result["message"]  # its first case's input
     assert client.progress_reports and any(client.messages)
     smoke = await client.workspace_execute_command_async(
         lsp.ExecuteCommandParams(command="sutazai.smoke", arguments=commands["sutazai.smoke"].arguments)
     )
-    assert smoke["ok"] and "2/2 smoke cases passed" in smoke["message"]
+    assert smoke["ok"] and "2/2 smoke cases passed" in smoke["message"], smoke
 
 
 async def test_formatting_keeps_comments(client: LanguageClient) -> None:

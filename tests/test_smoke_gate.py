@@ -218,3 +218,39 @@ def test_unrecorded_cases_are_skipped_with_what_to_record_not_failed(ws: Path) -
     (ws / "agents" / "helper" / "smoke.cassette.json").unlink()
     nothing = cli("smoke", "helper", "--replay", cwd=ws)
     assert nothing.returncode == 1 and "nothing ran" in nothing.stdout
+
+
+# --- the gate on the real engine ----------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_the_demo_gate_flags_a_broken_agent_and_not_a_neutral_change_on_smollm2(
+    tmp_path: Path, real_stack: tuple[Any, str]
+) -> None:
+    """SmolLM2 through the real gateway: the demo's summarizer cases (the summary names the cat and
+    the mat) pass 3 of 3; capping its answer at 4 tokens is flagged as significantly worse (exit 1);
+    rewording its description is not (exit 0). (A prompt that says "reply banana" is *not* a harmful
+    change on this model: SmolLM2-135M ignores it and answers as before; see docs/smoke.md.)"""
+    workspace, _ = real_stack
+    root = workspace.root
+    spec = root / "agents" / "summarizer" / "agent.yaml"
+    original = spec.read_text()
+
+    def results(name: str) -> Path:
+        out = tmp_path / name
+        done = cli("smoke", "summarizer", "-n", "3", "--out", str(out), cwd=root)
+        assert out.exists(), done.stdout + done.stderr
+        return out
+
+    try:
+        base = results("base.json")
+        rates = {c["case"]: c for c in json.loads(base.read_text())["cases"]}
+        assert [s["status"] for s in rates["summarises"]["samples"]] == ["passed"] * 3
+        spec.write_text(original.replace("max_tokens: 96", "max_tokens: 4"))
+        harmful = cli("smoke", "compare", str(base), str(results("harmful.json")), cwd=root)
+        assert harmful.returncode == 1 and "worse" in harmful.stdout, harmful.stdout
+        spec.write_text(original.replace("Summarises documents", "Writes short summaries of documents"))
+        neutral = cli("smoke", "compare", str(base), str(results("neutral.json")), cwd=root)
+        assert neutral.returncode == 0, neutral.stdout
+    finally:
+        spec.write_text(original)

@@ -60,8 +60,7 @@ def check(expect: Expectations, outcome: Outcome) -> list[str]:
             failures.append(f"used {total} tokens in all, over {expect.max_total_tokens}")
     if (expect.status or "ok") != outcome.status:
         failures.append(f"run ended {outcome.status!r}, expected {expect.status or 'ok'!r}")
-    trajectories = expect.trajectory if isinstance(expect.trajectory, list) else [expect.trajectory]
-    for want in filter(None, trajectories):
+    for want in expect.trajectory or []:
         failures += _check_trajectory(want, outcome)
     if expect.judge is not None and (outcome.judge_score or 0) < expect.judge.min_score:
         failures.append(f"judge scored {outcome.judge_score}, below {expect.judge.min_score}")

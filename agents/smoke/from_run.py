@@ -20,7 +20,7 @@ from typing import Any
 from sutazai.agents.exchange_keys import chat_key, digest
 from sutazai.agents.gateway_client import ChatChunk, ToolCallDelta
 from sutazai.agents.loader import AgentDefinition
-from sutazai.agents.run_record import DelegationStep, LlmStep, MemoryStep, Step, ToolStep, step_of
+from sutazai.agents.run_record import DelegationStep, LlmStep, MemoryStep, RunView, Step, ToolStep, run_view
 from sutazai.agents.runstore import RunRecord, RunStore
 from sutazai.agents.smoke.cassette import Cassette, agent_fingerprint, cassette_path
 from sutazai.agents.smoke.spec import SmokeCase
@@ -81,9 +81,13 @@ def find_run(store: RunStore, agent: AgentDefinition, run_id: str) -> RunRecord:
     return run
 
 
-async def exchanges_of(agent: AgentDefinition, steps: list[Step], embed: Embed) -> list[dict[str, Any]]:
-    """The cassette exchanges a replay of this run will ask for, in order."""
+async def exchanges_of(
+    agent: AgentDefinition, view: RunView, embed: Embed, agents: Callable[[str], AgentDefinition]
+) -> list[dict[str, Any]]:
+    """The cassette exchanges a replay of this run will ask for, in order: a delegation's child
+    run asks its own (through the same client) where the parent's step called it."""
     out: list[dict[str, Any]] = []
+    steps = view.steps
     native = any(s.native_tools for s in steps if isinstance(s, LlmStep)) or any(
         isinstance(s, ToolStep) and s.call == "native" for s in steps
     )
@@ -91,6 +95,7 @@ async def exchanges_of(agent: AgentDefinition, steps: list[Step], embed: Embed) 
     # tool to call: its own tools or the agents it delegates to.
     callable_anything = bool(agent.spec.tools or agent.spec.delegates)
     asked_capabilities = callable_anything and agent.spec.tool_protocol == "auto"
+    children = {child.run.parent_step: child for child in view.children}
     for step in steps:
         if isinstance(step, MemoryStep) and step.hits:  # an empty store is never embedded
             out.append({"kind": "embed", "key": digest([step.query]), "vectors": await embed([step.query])})
@@ -101,10 +106,18 @@ async def exchanges_of(agent: AgentDefinition, steps: list[Step], embed: Embed) 
                     {"kind": "capabilities", "key": agent.spec.model_ref, "capabilities": capabilities}
                 )
             out.append(_chat_exchange(agent, step, native))
-        elif isinstance(step, ToolStep) and not isinstance(step, DelegationStep) and not step.error:
+        elif isinstance(step, DelegationStep):
+            child = children.get(step.seq)
+            if child is not None:
+                out += await exchanges_of(agents(child.run.agent), child, embed, agents)
+        elif isinstance(step, ToolStep) and not step.error:
             key = digest([step.tool, step.arguments])
             out.append({"kind": "tool", "key": key, "result": step.result})
     return out
+
+
+def _no_delegates(name: str) -> AgentDefinition:
+    raise UserError(Problem(f"the run delegated to {name}, which this workspace cannot load"))
 
 
 def _chat_exchange(agent: AgentDefinition, step: LlmStep, native: bool) -> dict[str, Any]:
@@ -164,12 +177,18 @@ def _append_case(path: Path, case: SmokeCase, run: RunRecord) -> None:
 
 
 async def add_from_run(
-    agent: AgentDefinition, store: RunStore, run_id: str, name: str | None, embed: Embed
+    agent: AgentDefinition,
+    store: RunStore,
+    run_id: str,
+    name: str | None,
+    embed: Embed,
+    agents: Callable[[str], AgentDefinition] | None = None,
 ) -> AddedCase:
+    """``agents`` finds the agents the run delegated to (the workspace's catalog)."""
     run = find_run(store, agent, run_id)
-    steps = [step_of(s) for s in store.steps(run.id)]
-    case = propose(run, steps, name or f"run-{run.id[:8]}")
-    exchanges = await exchanges_of(agent, steps, embed)
+    view = run_view(store, run)
+    case = propose(run, list(view.steps), name or f"run-{run.id[:8]}")
+    exchanges = await exchanges_of(agent, view, embed, agents or _no_delegates)
     smoke_file = agent.folder / (agent.spec.smoke or "smoke.yaml")
     if not agent.spec.smoke:
         raise UserError(

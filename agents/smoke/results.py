@@ -135,4 +135,13 @@ def compare(base: ResultsFile, head: ResultsFile, level: float = 0.05) -> list[C
     before = {(s.agent, s.case): s for s in summarize(base.results(), k)}
     after = {(s.agent, s.case): s for s in summarize(head.results(), k)}
     keys = list(before) + [key for key in after if key not in before]
-    return [compare_case(before.get(key), after.get(key), level) for key in keys]
+    ran_in = {id(side): set(side.data.get("agents") or {}) for side in (base, head)}
+    return [
+        compare_case(
+            before.get(key),
+            after.get(key),
+            level,
+            ran=key[0] in ran_in[id(head if key in before else base)],
+        )
+        for key in keys
+    ]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sutazai.agents.yamlpos import to_plain
 from sutazai.errors import Problem, SpecError
@@ -52,11 +52,18 @@ class Expectations(_Strict):
     max_latency_ms: float | None = Field(None, gt=0)
     max_tokens: int | None = Field(None, gt=0, description="Completion tokens over the whole run.")
     max_total_tokens: int | None = Field(None, gt=0, description="Prompt + completion tokens of the run.")
-    trajectory: TrajectoryExpectation | list[TrajectoryExpectation] | None = None
+    trajectory: list[TrajectoryExpectation] | None = Field(
+        None, description="One trajectory (a mapping) or several (a list, e.g. one per child agent)."
+    )
     status: Literal["ok", "error", "timeout", "budget", "cancelled", "interrupted"] | None = Field(
         None, description="How the run must end (default: ok)."
     )
     judge: JudgeExpectation | None = None
+
+    @field_validator("trajectory", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, dict) else value
 
 
 class Message(_Strict):

@@ -90,7 +90,7 @@ def fisher_worse(base_passed: int, base_total: int, head_passed: int, head_total
     )
 
 
-Change = Literal["worse", "better", "new failure", "fixed", "flaky", "same", "new", "removed"]
+Change = Literal["worse", "better", "new failure", "fixed", "flaky", "same", "new", "removed", "not run"]
 
 
 @dataclass(frozen=True)
@@ -105,11 +105,15 @@ class CaseChange:
     significant: bool  # worse (or better) at the chosen level
 
 
-def compare_case(base: CaseSummary | None, head: CaseSummary | None, level: float) -> CaseChange:
+def compare_case(
+    base: CaseSummary | None, head: CaseSummary | None, level: float, ran: bool = True
+) -> CaseChange:
+    """``ran``: whether the side missing a case ran its agent at all (else the case is "not run",
+    as when the head results cover only the agents a change touched)."""
     some = head or base
     assert some is not None
     if base is None or head is None:
-        change: Change = "new" if base is None else "removed"
+        change: Change = "not run" if not ran else "new" if base is None else "removed"
         return CaseChange(some.agent, some.case, base, head, 1.0, 1.0, change, False)
     p_worse = fisher_worse(base.passed, base.total, head.passed, head.total)
     p_better = fisher_worse(head.passed, head.total, base.passed, base.total)

@@ -117,14 +117,15 @@ def add(
     from sutazai.agents.smoke.from_run import add_from_run
 
     workspace = workspace_from(ctx)
-    agent = AgentCatalog.scan(workspace).get(agent_name)
+    catalog = AgentCatalog.scan(workspace)
+    agent = catalog.get(agent_name)
     settings = workspace.settings
 
     async def embed(texts: list[str]) -> list[list[float]]:  # only for runs that recalled memories
         async with GatewayClient.for_workspace(workspace, agent=agent.name) as client:
             return await client.embed(texts, settings.memory.embedding_model, agent=agent.name)
 
-    added = asyncio.run(add_from_run(agent, RunStore(workspace.runs_db), run_id, name, embed))
+    added = asyncio.run(add_from_run(agent, RunStore(workspace.runs_db), run_id, name, embed, catalog.get))
     if as_json:
         emit_json(
             {

@@ -284,9 +284,11 @@ class TracesPane(Horizontal):
                 return await client.embed(texts, settings.memory.embedding_model, agent=record.agent)
 
         try:
-            agent = AgentCatalog.scan(self.workspace).get(record.agent)
+            catalog = AgentCatalog.scan(self.workspace)
+            agent = catalog.get(record.agent)
             added = self._read(
-                lambda store: asyncio.run(add_from_run(agent, store, record.id, None, embed)), None
+                lambda store: asyncio.run(add_from_run(agent, store, record.id, None, embed, catalog.get)),
+                None,
             )
         except UserError as exc:
             show_error(self, exc, "smoke case not added")
