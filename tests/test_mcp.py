@@ -21,7 +21,9 @@ def _text(result: object) -> dict[str, object]:
 async def test_mcp_lists_runs_smokes_and_traces(tmp_path: Path) -> None:
     root = init_workspace(tmp_path / "ws", demo=True)
     engine = ScriptedEngine(replies=[Reply("MCP says hi.")], default="fine answer about Paris")
-    engine.pick = lambda body: Reply("A cat sat on a mat.") if "cat sat" in str(body["messages"][-1]) else None
+    engine.pick = lambda body: (
+        Reply("A cat sat on a mat.") if "cat sat" in str(body["messages"][-1]) else None
+    )
     with ServerThread(engine.app()) as scripted:
         toml = root / "sutazai.toml"
         toml.write_text(toml.read_text().replace("http://127.0.0.1:11435", scripted.url))
