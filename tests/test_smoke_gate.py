@@ -254,3 +254,36 @@ def test_the_demo_gate_flags_a_broken_agent_and_not_a_neutral_change_on_smollm2(
         assert neutral.returncode == 0, neutral.stdout
     finally:
         spec.write_text(original)
+
+
+def test_changed_runs_only_cases_whose_agent_or_delegates_changed(tmp_path: Path) -> None:
+    from tests.test_delegation import _agent
+
+    root = init_workspace(tmp_path / "ws")
+    _agent(root, "top", ["leaf"])
+    _agent(root, "leaf", [])
+    (root / "agents" / "leaf" / "smoke.yaml").write_text("cases:\n  - name: own\n    input: hi\n")
+    new_agent(root / "agents", "helper", "conversation")
+    (root / "agents" / "helper" / "smoke.yaml").write_text(CASES)
+    engine, server = _engine(lambda seed: "Paris.")
+    engine.replies = [Reply('TOOL: ask_leaf {"input": "q"}')]  # top delegates once; the rest: pick
+    with server:
+        first = cli("--gateway", server.url, "smoke", "--out", str(tmp_path / "base.json"), cwd=root)
+        assert (tmp_path / "base.json").exists(), first.stdout + first.stderr
+
+        def changed() -> set[tuple[str, str]]:
+            done = cli(
+                "--gateway", server.url, "smoke", "--changed", "--base", str(tmp_path / "base.json"), "--json",
+                cwd=root,
+            )  # fmt: skip
+            return {(c["agent"], c["case"]) for c in json.loads(done.stdout)["cases"]}
+
+        assert changed() == set()  # nothing changed: nothing runs
+        prompt = root / "agents" / "leaf" / "agent.yaml"
+        prompt.write_text(prompt.read_text().replace("You are leaf.", "You are the leaf."))
+        assert changed() == {("leaf", "own"), ("top", "tree")}  # and top, which delegates to it
+        smoke = root / "agents" / "helper" / "smoke.yaml"
+        smoke.write_text(smoke.read_text().replace("Say hello.", "Say hello, please."))
+        assert ("helper", "says-hello") in changed() and ("helper", "names-paris") not in changed()
+    refused = cli("smoke", "--changed", cwd=root)
+    assert refused.returncode == 2 and "--base" in refused.stderr

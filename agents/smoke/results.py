@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sutazai.agents.exchange_keys import digest
+from sutazai.agents.loader import AgentCatalog, AgentDefinition
 from sutazai.agents.smoke.cassette import agent_fingerprint
 from sutazai.agents.smoke.runner import AgentSuite, CaseResult
 from sutazai.agents.smoke.verdicts import COUNTED, CaseChange, CaseSummary, compare_case
@@ -39,15 +40,57 @@ def summarize(results: list[CaseResult], k: int | None = None) -> list[CaseSumma
     return out
 
 
-def case_hash(suite: AgentSuite, case_name: str) -> str:
-    case = next(c for c in suite.cases if c.name == case_name)
-    return digest([agent_fingerprint(suite.agent), case.model_dump(exclude={"tags"})])
+def agent_hash(
+    agent: AgentDefinition, catalog: AgentCatalog, tiers: dict[str, Any], seen: frozenset[str] = frozenset()
+) -> str:
+    """What an agent's answers depend on: its files, the model its tier resolves to, and the same of
+    every agent it delegates to (so a change to fact-finder changes planner's hash too)."""
+    delegates = []
+    for name in agent.spec.delegates:
+        if name in seen or name not in catalog.agents:
+            delegates.append([name, None])  # a cycle or a broken delegate: its name is what is known
+            continue
+        delegates.append([name, agent_hash(catalog.agents[name], catalog, tiers, seen | {agent.name})])
+    model = tiers.get(agent.spec.model_ref, agent.spec.model_ref)
+    return digest([agent_fingerprint(agent), model, delegates])
+
+
+def case_hashes(
+    suites: list[AgentSuite], catalog: AgentCatalog, tiers: dict[str, Any]
+) -> dict[tuple[str, str], str]:
+    out = {}
+    for suite in suites:
+        base = agent_hash(suite.agent, catalog, tiers)
+        for case in suite.cases:
+            out[(suite.agent.name, case.name)] = digest([base, case.model_dump(exclude={"tags"})])
+    return out
+
+
+def changed_only(
+    suites: list[AgentSuite], hashes: dict[tuple[str, str], str], base: ResultsFile
+) -> list[AgentSuite]:
+    """The suites cut to the cases whose hash differs from the base results' (new cases included)."""
+    before = base.hashes()
+    kept = []
+    for suite in suites:
+        cases = [
+            c
+            for c in suite.cases
+            if before.get((suite.agent.name, c.name)) != hashes[(suite.agent.name, c.name)]
+        ]
+        if cases:
+            kept.append(AgentSuite(suite.agent, suite.smoke, cases))
+    return kept
 
 
 def document(
-    root: Path, suites: list[AgentSuite], results: list[CaseResult], mode: str, samples: int
+    root: Path,
+    suites: list[AgentSuite],
+    results: list[CaseResult],
+    mode: str,
+    samples: int,
+    hashes: dict[tuple[str, str], str],
 ) -> dict[str, Any]:
-    hashes = {(s.agent.name, c.name): case_hash(s, c.name) for s in suites for c in s.cases}
     by_case: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for r in sorted(results, key=lambda r: r.sample):
         by_case[(r.agent, r.case)].append(asdict(r))

@@ -37,9 +37,20 @@ def smoke(
     out: Annotated[
         Path | None, typer.Option("--out", help="Write every sample's result here (for `smoke compare`).")
     ] = None,
+    changed: Annotated[
+        bool,
+        typer.Option(
+            "--changed",
+            help="Only cases whose agent (files, model, delegates) or case changed since --base.",
+        ),
+    ] = False,
+    base: Annotated[
+        Path | None, typer.Option("--base", help="The results file --changed compares against.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Run smoke cases through the gateway (batch priority); non-zero exit on any failure."""
+    from sutazai.agents.loader import AgentCatalog
     from sutazai.agents.smoke import results as results_file
     from sutazai.agents.smoke.report import counts, to_json, write_junit
     from sutazai.agents.smoke.runner import SmokeRunner, collect
@@ -51,8 +62,20 @@ def smoke(
         raise UserError(Problem(f"--samples must be 1 or more, not {samples}"))
     if k is not None and not 1 <= k <= samples:
         raise UserError(Problem(f"--k must be between 1 and --samples ({samples}), not {k}"))
+    if changed and base is None:
+        raise UserError(Problem("--changed needs --base FILE: the results to compare with"))
     workspace = workspace_from(ctx)
     suites = collect(workspace, agents or None, tag or None)
+    catalog = AgentCatalog.scan(workspace)
+    hashes = results_file.case_hashes(suites, catalog, dict(workspace.settings.tiers))
+    if changed and base is not None:
+        suites = results_file.changed_only(suites, hashes, results_file.load(base, workspace.root))
+        if not suites:
+            if as_json:
+                emit_json({**to_json([]), "rates": []})
+            else:
+                console.print("no case changed since the base results: nothing to run")
+            return
     mode: Mode = "replay" if replay else "record" if record else "live"
     runner = SmokeRunner(workspace, mode, parallel, samples)
     if as_json:
@@ -88,7 +111,7 @@ def smoke(
     if junit:
         write_junit(results, junit)
     if out:
-        results_file.write(out, results_file.document(workspace.root, suites, results, mode, samples))
+        results_file.write(out, results_file.document(workspace.root, suites, results, mode, samples, hashes))
     c = counts(results)
     if as_json:
         emit_json({**to_json(results), "rates": rates_json(results, k)})
