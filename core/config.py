@@ -148,6 +148,12 @@ class StackSettings(_Section):
     model_switch_after_s: float = Field(
         default=15.0, gt=0, description="Ollama: how long batch work waits for another model's turn."
     )
+    stall_timeout_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="An engine that sends no byte this long is taken as hung: a non-streaming request "
+        "is re-run on another replica, a stream ends with an error.",
+    )
     engines: list[EngineSettings] = Field(default_factory=list)
 
 

@@ -24,6 +24,7 @@ class Reply:
     drop: bool = False  # close the connection without answering (a stale keep-alive socket)
     status: int = 200  # answer this HTTP error instead
     retry_after: str | None = None  # with a Retry-After header
+    die_after: int | None = None  # send this many pieces of the answer, then drop the connection
 
 
 @dataclass
@@ -85,7 +86,10 @@ class ScriptedEngine:
                 chunk["usage"] = usage
             await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
 
-        for word in _pieces(reply.content):
+        for index, word in enumerate(_pieces(reply.content)):
+            if reply.die_after is not None and index == reply.die_after and request.transport is not None:
+                request.transport.abort()  # the engine process died mid-answer
+                return response
             if reply.delay_s:
                 await asyncio.sleep(reply.delay_s)
             await send({"content": word})

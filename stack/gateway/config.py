@@ -48,6 +48,7 @@ class GatewayConfig:
     max_body_bytes: int = 8 << 20
     health_interval_s: float = 2.0
     connect_attempts: int = 3  # pooled connection, then fresh ones, before the next engine
+    restarts: int = 2  # a non-streaming answer lost mid-generation is re-run this often elsewhere
     max_agent_share: float = default(StackSettings, "max_agent_share")  # of max_queue, for one agent
     max_agents: int = 1024  # per-agent stats, slot affinity and fairness counters (LRU)
     embed_max_pending: int = 4096  # texts waiting to be merged
@@ -119,6 +120,7 @@ def gateway_config(settings: Settings, root: Path | None = None) -> GatewayConfi
                     parallel,
                     [EMBEDDED_MODEL],
                     context=CTX_PER_SLOT,
+                    stall_timeout_s=stack.stall_timeout_s,
                 )
             )
         engines.append(
@@ -130,8 +132,9 @@ def gateway_config(settings: Settings, root: Path | None = None) -> GatewayConfi
         fields = raw.model_dump(exclude={"urls"})
         urls = raw.urls or [raw.url]
         for index, url in enumerate(urls):
+            name = replica_name(raw.name, index, len(urls))
             engines.append(
-                EngineConfig(**{**fields, "name": replica_name(raw.name, index, len(urls)), "url": url})
+                EngineConfig(**{**fields, "name": name, "url": url, "stall_timeout_s": stack.stall_timeout_s})
             )
     if stack.ollama_url:
         engines.append(EngineConfig("ollama", "ollama", stack.ollama_url, 4))

@@ -32,6 +32,7 @@ from sutazai.stack.gateway.types import (
     Completion,
     Delta,
     EngineFailure,
+    EngineLost,
     GatewayHTTPError,
     Overloaded,
     Usage,
@@ -222,6 +223,31 @@ class Gateway:
     # --- generation ---------------------------------------------------------------------------
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[Delta, None]:
+        """The answer's deltas. A non-streaming client sees nothing before the end, so when the
+        engine dies (or stalls) mid-answer its work is re-run whole on another replica or fallback
+        (``restarts`` times, counted in ``sutazai_engine_retries_total``) instead of being lost; a
+        stream that already sent bytes ends with an error event."""
+        if request.stream:
+            async with aclosing(self._stream_once(request)) as deltas:
+                async for delta in deltas:
+                    yield delta
+            return
+        for restart in range(self.config.restarts + 1):
+            collected: list[Delta] = []
+            try:
+                async with aclosing(self._stream_once(request)) as deltas:
+                    async for delta in deltas:
+                        collected.append(delta)
+            except EngineLost as lost:
+                if restart == self.config.restarts:
+                    raise
+                self.stats.retries.labels(lost.engine).inc()
+                continue
+            for delta in collected:
+                yield delta
+            return
+
+    async def _stream_once(self, request: ChatRequest) -> AsyncGenerator[Delta, None]:
         self.budgets.check(request.agent)
         self.runs.check(request.run, request.run_budget)
         request.placement.key = prefix_key(request)
@@ -371,12 +397,13 @@ class Gateway:
                 tried.served = True
                 return
             except EngineFailure as exc:
-                if sent or exc.started:
+                if sent:
                     engine.breaker.trip()
-                    raise GatewayHTTPError(
-                        502, f"engine {engine.name} failed mid-stream: {exc}", kind="engine"
-                    ) from exc
+                    raise EngineLost(engine.name, f"engine {engine.name} failed mid-stream: {exc}") from exc
                 tried.last_error = str(exc)
+                if exc.started:  # bytes from the engine but none passed on: the next candidate answers
+                    engine.breaker.trip()
+                    return
                 if exc.busy_for is not None:  # alive and pushing back: hold off, no breaker
                     engine.busy_until = time.monotonic() + exc.busy_for
                     tried.busy_for = min(tried.busy_for or exc.busy_for, exc.busy_for)

@@ -16,7 +16,7 @@ import aiohttp
 import orjson
 
 from sutazai import sse
-from sutazai.config import EngineSettings, default
+from sutazai.config import EngineSettings, StackSettings, default
 from sutazai.stack.gateway.breaker import CircuitBreaker
 from sutazai.stack.gateway.types import ChatRequest, Delta, EngineFailure, GatewayHTTPError, Usage
 
@@ -49,6 +49,7 @@ class EngineConfig:
     session_header: str = default(EngineSettings, "session_header")  # router: see routing.prefix_key
     keep_alive: str = default(EngineSettings, "keep_alive")  # ollama: a model stays loaded this long
     max_loaded: int = default(EngineSettings, "max_loaded")  # ollama: OLLAMA_MAX_LOADED_MODELS
+    stall_timeout_s: float = default(StackSettings, "stall_timeout_s")  # no byte this long: it hung
 
     @property
     def capabilities(self) -> Capabilities:
@@ -87,7 +88,7 @@ class Engine:
             connector=aiohttp.TCPConnector(limit=0, force_close=True)
             if force_close
             else aiohttp.TCPConnector(limit=0, keepalive_timeout=2),
-            timeout=aiohttp.ClientTimeout(total=None, sock_connect=5, sock_read=300),
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=5, sock_read=self.config.stall_timeout_s),
             headers={"Authorization": f"Bearer {self.config.api_key}"} if self.config.api_key else None,
             json_serialize=lambda o: orjson.dumps(o).decode(),
         )

@@ -51,6 +51,15 @@ class EngineFailure(Exception):
         self.busy_for = busy_for
 
 
+class EngineLost(GatewayHTTPError):
+    """An engine failed after part of an answer was produced. A client that has received none of it
+    (a non-streaming request) gets the whole answer from another replica instead (``Gateway.stream``)."""
+
+    def __init__(self, engine: str, message: str) -> None:
+        super().__init__(502, message, kind="engine")
+        self.engine = engine
+
+
 @dataclass
 class Placement:
     """Where the gateway put a request and what it waited: filled while it is scheduled, read by

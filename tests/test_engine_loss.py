@@ -1,0 +1,172 @@
+"""No request lost when an engine dies or hangs mid-answer: a client that has received nothing
+(every non-streaming request) gets the whole answer from another replica; a stream that already
+sent bytes ends with an error event. Scripted engines here (the logic); the kill -9 of a real
+llama-server replica under load is in ``test_engine_death_under_load``."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from sutazai.stack.gateway.app import build_app
+from sutazai.stack.gateway.config import GatewayConfig
+from sutazai.stack.gateway.core import Gateway
+from sutazai.stack.gateway.engines import EngineConfig
+from tests.conftest import ADMIN_TOKEN, ServerThread
+from tests.scripted_engine import Reply, ScriptedEngine
+
+ANSWER = "one two three four five six seven eight"
+
+
+def _gateway(urls: list[str], stall_timeout_s: float = 60.0) -> Gateway:
+    engines = [
+        EngineConfig(f"replica-{i + 1}", "openai", url, 4, ["smollm2"], stall_timeout_s=stall_timeout_s)
+        for i, url in enumerate(urls)
+    ]
+    return Gateway(
+        GatewayConfig(engines=engines, tiers={"fast": ["smollm2"]}, token=ADMIN_TOKEN, routing="round-robin")
+    )
+
+
+@pytest.fixture
+def two_replicas() -> Iterator[tuple[ScriptedEngine, ScriptedEngine, str, str]]:
+    first, second = ScriptedEngine(default=ANSWER), ScriptedEngine(default=ANSWER)
+    with ServerThread(first.app()) as a, ServerThread(second.app()) as b:
+        yield first, second, a.url, b.url
+
+
+def _ask(url: str, stream: bool = False) -> httpx.Response:
+    body: dict[str, Any] = {
+        "model": "fast",
+        "messages": [{"role": "user", "content": "count"}],
+        "stream": stream,
+    }
+    return httpx.post(f"{url}/v1/chat/completions", json=body, timeout=30)
+
+
+def _one_death(then: Reply | None = None) -> Any:
+    """A pick for both replicas: the first request either gets dies mid-answer, the rest are answered."""
+    deaths: list[int] = []
+
+    def pick(body: dict[str, Any]) -> Reply:
+        if not deaths:
+            deaths.append(1)
+            return Reply(ANSWER, die_after=3)
+        return then or Reply(ANSWER)
+
+    return pick
+
+
+@pytest.mark.parametrize("dialect", ["openai", "ollama"])
+def test_a_replica_that_dies_mid_answer_costs_a_rerun_not_the_request(
+    two_replicas: tuple[ScriptedEngine, ScriptedEngine, str, str], dialect: str
+) -> None:
+    first, second, a, b = two_replicas
+    first.pick = second.pick = _one_death()
+    with ServerThread(build_app(_gateway([a, b]))) as gw:
+        if dialect == "openai":
+            answer = _ask(gw.url)
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["choices"][0]["message"]["content"] == ANSWER  # whole, not spliced
+        else:
+            answer = httpx.post(
+                f"{gw.url}/api/chat",
+                json={"model": "fast", "messages": [{"role": "user", "content": "x"}], "stream": False},
+                timeout=30,
+            )
+            assert answer.status_code == 200 and answer.json()["message"]["content"] == ANSWER
+        metrics = httpx.get(f"{gw.url}/metrics").text
+        retries = [line for line in metrics.splitlines() if line.startswith("sutazai_engine_retries_total{")]
+        assert sum(float(line.rsplit(" ", 1)[1]) for line in retries) == 1, retries
+        assert len(first.requests) + len(second.requests) == 2
+
+
+def test_a_stream_that_already_sent_bytes_ends_with_an_error_event(
+    two_replicas: tuple[ScriptedEngine, ScriptedEngine, str, str],
+) -> None:
+    first, second, a, b = two_replicas
+    first.pick = second.pick = _one_death()
+    with ServerThread(build_app(_gateway([a, b]))) as gw:
+        events = [line for line in _ask(gw.url, stream=True).text.splitlines() if line.startswith("data: ")]
+        assert events[-1] == "data: [DONE]"
+        error = json.loads(events[-2].removeprefix("data: "))
+        assert "failed mid-stream" in error["error"]["message"]
+
+
+def test_a_replica_that_hangs_is_given_up_after_the_stall_timeout(
+    two_replicas: tuple[ScriptedEngine, ScriptedEngine, str, str],
+) -> None:
+    first, second, a, b = two_replicas
+    asked: list[int] = []
+
+    def first_asked_hangs(body: dict[str, Any]) -> Reply:
+        asked.append(1)
+        return Reply(ANSWER, delay_s=30.0) if len(asked) == 1 else Reply(ANSWER)
+
+    first.pick = second.pick = first_asked_hangs
+    with ServerThread(build_app(_gateway([a, b], stall_timeout_s=1.0))) as gw:
+        started = time.monotonic()
+        answer = _ask(gw.url)
+        assert answer.status_code == 200 and answer.json()["choices"][0]["message"]["content"] == ANSWER
+        assert time.monotonic() - started < 10 and len(asked) == 2
+
+
+@pytest.mark.slow
+def test_engine_death_under_load_loses_no_request() -> None:
+    """Two real llama-server replicas behind the gateway, 12 agents asking at once (non-streaming,
+    120 tokens each); one replica is killed with SIGKILL mid-generation. Every request is answered
+    in full, by the survivor."""
+    import asyncio
+
+    from tests.engine_process import LlamaServer
+
+    with LlamaServer(parallel=4) as one, LlamaServer(parallel=4) as two:
+        config = GatewayConfig(
+            engines=[
+                EngineConfig("embedded-1", "llamacpp", one.url, 4, ["smollm2"]),
+                EngineConfig("embedded-2", "llamacpp", two.url, 4, ["smollm2"]),
+            ],
+            tiers={"fast": ["smollm2"]},
+            token=ADMIN_TOKEN,
+            reserved_interactive=0,
+            routing="least-loaded",
+            health_interval_s=0.2,
+        )
+        with ServerThread(build_app(Gateway(config))) as gw:
+
+            async def agent(client: httpx.AsyncClient, index: int) -> httpx.Response:
+                body = {
+                    "model": "fast",
+                    "messages": [{"role": "user", "content": f"Agent {index}: count to one hundred."}],
+                    "max_tokens": 120,
+                    "ignore_eos": True,
+                    "temperature": 0.7,
+                }
+                headers = {"X-Sutazai-Agent": f"agent-{index}"}
+                return await client.post(f"{gw.url}/v1/chat/completions", json=body, headers=headers)
+
+            async def fleet() -> list[httpx.Response]:
+                async with httpx.AsyncClient(timeout=180) as client:
+                    tasks = [asyncio.create_task(agent(client, i)) for i in range(12)]
+                    await asyncio.sleep(2.0)  # every replica is generating
+                    one.kill()
+                    return await asyncio.gather(*tasks)
+
+            answers = asyncio.run(fleet())
+            assert [a.status_code for a in answers] == [200] * 12, [
+                a.text for a in answers if a.status_code != 200
+            ]
+            assert all(a.json()["usage"]["completion_tokens"] == 120 for a in answers)
+            assert {a.headers.get("X-SutazAI-Engine") for a in answers} >= {"embedded-2"}
+            metrics = httpx.get(f"{gw.url}/metrics").text
+            retried = [
+                line
+                for line in metrics.splitlines()
+                if line.startswith('sutazai_engine_retries_total{engine="embedded-1"}')
+            ]
+            assert retried and float(retried[0].rsplit(" ", 1)[1]) >= 1, retried
