@@ -148,6 +148,12 @@ class StackSettings(_Section):
     model_switch_after_s: float = Field(
         default=15.0, gt=0, description="Ollama: how long batch work waits for another model's turn."
     )
+    max_output_tokens: int = Field(
+        default=2048,
+        ge=1,
+        description="Most tokens one answer may generate: a larger (or absent) max_tokens is capped "
+        "here, so no client holds a slot until its context fills.",
+    )
     stall_timeout_s: float = Field(
         default=60.0,
         gt=0,

@@ -20,6 +20,7 @@ import httpx
 from sutazai.errors import Problem, UserError
 from sutazai.files import open_private, private_dir
 from sutazai.procs import ProcessRef, pid_exists
+from sutazai.stack.continue_env import share_token
 from sutazai.stack.services import local_services, stack_dir
 from sutazai.stack.state import ServiceState, read_states
 from sutazai.workspace import Workspace
@@ -63,7 +64,8 @@ def up(workspace: Workspace, detach: bool, timeout_s: float = 120.0) -> list[Ser
     """Start the supervisor (unless running) and wait until every service is healthy."""
     folder = private_dir(stack_dir(workspace))
     local_services(workspace)  # fail here, clearly, if the engine is not installed
-    workspace.ensure_gateway_token()  # the workspace's front ends read it; strangers do not have it
+    token = workspace.ensure_gateway_token()  # the workspace's front ends read it; strangers do not
+    share_token(workspace.root, token)  # and Continue.dev, from .continue/.env
     if supervisor_pid(workspace) is None:
         log = os.fdopen(open_private(folder / "supervisor.out"), "ab")
         subprocess.Popen(

@@ -101,3 +101,23 @@ def _continue_tool_calls(home: Path) -> list[tuple[str, str]]:
             for state in item.get("toolCallStates") or []:
                 calls.append((state.get("toolCall", {}).get("function", {}).get("name"), state.get("status")))
     return calls
+
+
+def test_stack_up_gives_continue_the_token_where_its_config_asks_for_it(tmp_path: Path) -> None:
+    """``.continue/.env`` gets ``SUTAZAI_GATEWAY_TOKEN`` (0600, other secrets kept), so the shipped
+    config's interactive requests are not refused with 403; a config that does not ask gets nothing."""
+    from sutazai.stack.continue_env import share_token
+
+    project = tmp_path / "project"
+    (project / ".continue").mkdir(parents=True)
+    shipped = Path(__file__).resolve().parents[1] / ".continue" / "config.yaml"
+    (project / ".continue" / "config.yaml").write_text(shipped.read_text())
+    (project / ".continue" / ".env").write_text("OTHER_SECRET=keep\nSUTAZAI_GATEWAY_TOKEN=old\n")
+    workspace = project / "fleet"
+    workspace.mkdir()
+    env = share_token(workspace, "new-token")
+    assert env == project / ".continue" / ".env"
+    assert env.read_text() == "OTHER_SECRET=keep\nSUTAZAI_GATEWAY_TOKEN=new-token\n"
+    assert env.stat().st_mode & 0o777 == 0o600
+    (project / ".continue" / "config.yaml").write_text("name: mine\nmodels: []\n")
+    assert share_token(workspace, "another") is None

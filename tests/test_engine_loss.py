@@ -23,9 +23,17 @@ from tests.scripted_engine import Reply, ScriptedEngine
 ANSWER = "one two three four five six seven eight"
 
 
-def _gateway(urls: list[str], stall_timeout_s: float = 60.0) -> Gateway:
+def _gateway(urls: list[str], stall_timeout_s: float = 60.0, max_output: int = 2048) -> Gateway:
     engines = [
-        EngineConfig(f"replica-{i + 1}", "openai", url, 4, ["smollm2"], stall_timeout_s=stall_timeout_s)
+        EngineConfig(
+            f"replica-{i + 1}",
+            "openai",
+            url,
+            4,
+            ["smollm2"],
+            stall_timeout_s=stall_timeout_s,
+            max_output=max_output,
+        )
         for i, url in enumerate(urls)
     ]
     return Gateway(
@@ -114,6 +122,25 @@ def test_a_replica_that_hangs_is_given_up_after_the_stall_timeout(
         answer = _ask(gw.url)
         assert answer.status_code == 200 and answer.json()["choices"][0]["message"]["content"] == ANSWER
         assert time.monotonic() - started < 10 and len(asked) == 2
+
+
+def test_no_client_holds_a_slot_past_the_output_cap(
+    two_replicas: tuple[ScriptedEngine, ScriptedEngine, str, str],
+) -> None:
+    """``max_tokens: 1e12`` (or none at all) reaches the engine as ``[stack] max_output_tokens``; the
+    model card publishes the cap so clients like Aider plan for it."""
+    first, _, a, _ = two_replicas
+    with ServerThread(build_app(_gateway([a], max_output=256))) as gw:
+        for asked in (10**12, None, 100):
+            body: dict[str, Any] = {"model": "fast", "messages": [{"role": "user", "content": "x"}]}
+            if asked is not None:
+                body["max_tokens"] = asked
+            assert httpx.post(f"{gw.url}/v1/chat/completions", json=body, timeout=30).status_code == 200
+        assert [r["max_tokens"] for r in first.requests] == [256, 256, 100]
+        shown = httpx.post(f"{gw.url}/api/show", json={"model": "fast"}, timeout=10).json()
+        assert shown["sutazai"]["max_output_tokens"] == 256
+        listed = httpx.get(f"{gw.url}/v1/models", timeout=10).json()["data"]
+        assert {m["id"]: m.get("max_output_tokens") for m in listed}["fast"] == 256
 
 
 @pytest.mark.slow

@@ -120,7 +120,6 @@ def gateway_config(settings: Settings, root: Path | None = None) -> GatewayConfi
                     parallel,
                     [EMBEDDED_MODEL],
                     context=CTX_PER_SLOT,
-                    stall_timeout_s=stack.stall_timeout_s,
                 )
             )
         engines.append(
@@ -132,15 +131,17 @@ def gateway_config(settings: Settings, root: Path | None = None) -> GatewayConfi
         fields = raw.model_dump(exclude={"urls"})
         urls = raw.urls or [raw.url]
         for index, url in enumerate(urls):
-            name = replica_name(raw.name, index, len(urls))
             engines.append(
-                EngineConfig(**{**fields, "name": name, "url": url, "stall_timeout_s": stack.stall_timeout_s})
+                EngineConfig(**{**fields, "name": replica_name(raw.name, index, len(urls)), "url": url})
             )
     if stack.ollama_url:
         engines.append(EngineConfig("ollama", "ollama", stack.ollama_url, 4))
     if stack.litellm_config:
         path = Path(stack.litellm_config)
         engines += engines_from_litellm(path if path.is_absolute() or root is None else root / path)
+    for engine in engines:  # the stack's limits hold for every engine, whoever runs it
+        engine.stall_timeout_s = stack.stall_timeout_s
+        engine.max_output = stack.max_output_tokens
     tiers = {name: _tier_list(v) for name, v in settings.tiers.items()}
     tiers.setdefault("embed", [EMBEDDING_MODEL])
     gateway = settings.gateway

@@ -203,7 +203,7 @@ class Gateway:
             engine=engine.name,
             info=info,
             context=context,
-            max_output=context,  # llama-server and Ollama let an answer run to the end of the context
+            max_output=min(engine.config.max_output, context or engine.config.max_output),
             tool_path=None if info.embedding else tool_path(engine, resolved, self.config.tool_calls),
         )
 

@@ -50,6 +50,7 @@ class EngineConfig:
     keep_alive: str = default(EngineSettings, "keep_alive")  # ollama: a model stays loaded this long
     max_loaded: int = default(EngineSettings, "max_loaded")  # ollama: OLLAMA_MAX_LOADED_MODELS
     stall_timeout_s: float = default(StackSettings, "stall_timeout_s")  # no byte this long: it hung
+    max_output: int = default(StackSettings, "max_output_tokens")  # one answer's tokens at most
 
     @property
     def capabilities(self) -> Capabilities:
@@ -109,11 +110,11 @@ class Engine:
     def session_for(self, attempt: int) -> aiohttp.ClientSession:
         return self.session if attempt == 0 else self.fresh_session
 
-    def token_limit(self, requested: Any) -> Any:
-        """``max_tokens`` capped at the context: a larger (or absent) limit means "until full"."""
-        if self.config.context and (requested is None or requested > self.config.context):
-            return self.config.context
-        return requested
+    def token_limit(self, requested: Any) -> int:
+        """``max_tokens`` capped at the most one answer may generate and at the context: a larger
+        (or absent) limit would let one client hold a slot until its context fills."""
+        cap = min(self.config.max_output, self.config.context or self.config.max_output)
+        return cap if requested is None or requested > cap else int(requested)
 
     def extra_headers(self, request: ChatRequest) -> dict[str, str]:
         return {}
