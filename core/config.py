@@ -52,6 +52,12 @@ class GatewaySettings(_Section):
         default_factory=list,
         description="Browser origins accepted besides loopback ones, like OLLAMA_ORIGINS ('*' wildcards).",
     )
+    max_output_tokens: int = Field(
+        default=2048,
+        ge=1,
+        description="Most tokens one answer may generate: a larger (or absent) max_tokens is capped "
+        "here, so no client holds a slot until its context fills.",
+    )
 
     @field_validator("allowed_hosts", "origins", mode="before")
     @classmethod
@@ -147,12 +153,6 @@ class StackSettings(_Section):
     )
     model_switch_after_s: float = Field(
         default=15.0, gt=0, description="Ollama: how long batch work waits for another model's turn."
-    )
-    max_output_tokens: int = Field(
-        default=2048,
-        ge=1,
-        description="Most tokens one answer may generate: a larger (or absent) max_tokens is capped "
-        "here, so no client holds a slot until its context fills.",
     )
     stall_timeout_s: float = Field(
         default=60.0,

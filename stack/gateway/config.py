@@ -141,7 +141,7 @@ def gateway_config(settings: Settings, root: Path | None = None) -> GatewayConfi
         engines += engines_from_litellm(path if path.is_absolute() or root is None else root / path)
     for engine in engines:  # the stack's limits hold for every engine, whoever runs it
         engine.stall_timeout_s = stack.stall_timeout_s
-        engine.max_output = stack.max_output_tokens
+        engine.max_output = settings.gateway.max_output_tokens
     tiers = {name: _tier_list(v) for name, v in settings.tiers.items()}
     tiers.setdefault("embed", [EMBEDDING_MODEL])
     gateway = settings.gateway

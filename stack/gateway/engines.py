@@ -16,7 +16,7 @@ import aiohttp
 import orjson
 
 from sutazai import sse
-from sutazai.config import EngineSettings, StackSettings, default
+from sutazai.config import EngineSettings, GatewaySettings, StackSettings, default
 from sutazai.stack.gateway.breaker import CircuitBreaker
 from sutazai.stack.gateway.types import ChatRequest, Delta, EngineFailure, GatewayHTTPError, Usage
 
@@ -50,7 +50,7 @@ class EngineConfig:
     keep_alive: str = default(EngineSettings, "keep_alive")  # ollama: a model stays loaded this long
     max_loaded: int = default(EngineSettings, "max_loaded")  # ollama: OLLAMA_MAX_LOADED_MODELS
     stall_timeout_s: float = default(StackSettings, "stall_timeout_s")  # no byte this long: it hung
-    max_output: int = default(StackSettings, "max_output_tokens")  # one answer's tokens at most
+    max_output: int = default(GatewaySettings, "max_output_tokens")  # one answer's tokens at most
 
     @property
     def capabilities(self) -> Capabilities:
