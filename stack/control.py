@@ -6,20 +6,23 @@ the files it keeps under ``<workspace>/.sutazai/stack/``.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
 from sutazai.errors import Problem, UserError
-from sutazai.files import open_private, private_dir
-from sutazai.procs import ProcessRef, pid_exists
+from sutazai.files import atomic_write, open_private, private_dir
+from sutazai.procs import ProcessRef, listener, pid_exists
 from sutazai.stack.continue_env import share_token
 from sutazai.stack.services import local_services, stack_dir
 from sutazai.stack.state import ServiceState, read_states
@@ -60,13 +63,83 @@ def status(workspace: Workspace) -> list[ServiceState]:
     return rows
 
 
-def up(workspace: Workspace, detach: bool, timeout_s: float = 120.0) -> list[ServiceState]:
-    """Start the supervisor (unless running) and wait until every service is healthy."""
+def settings_fingerprint(workspace: Workspace) -> dict[str, str]:
+    """A digest per settings section a running stack was started with (the token left out)."""
+    data = workspace.settings.model_dump(mode="json")
+    data.get("gateway", {}).pop("token", None)
+    return {section: hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]
+            for section, value in data.items()}  # fmt: skip
+
+
+def _started_with(workspace: Workspace) -> dict[str, str] | None:
+    try:
+        saved = json.loads((stack_dir(workspace) / "settings.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return saved if isinstance(saved, dict) else None
+
+
+def _ports_free(workspace: Workspace, grace_s: float = 5.0) -> None:
+    """Before starting: a port some other program holds is named, with that program, at once
+    (instead of a service that never turns healthy)."""
+    for spec in local_services(workspace):
+        port = urlsplit(spec.url).port
+        holder = listener(port) if port else None
+        deadline = time.monotonic() + grace_s  # a service of a stack just stopped may take a moment
+        while holder is not None and time.monotonic() < deadline:
+            if supervisor_pid(workspace) is not None:
+                return  # another `stack up` of this workspace started it a moment ago: its services
+            time.sleep(0.2)
+            holder = listener(port) if port else None
+        if holder is not None:
+            pid, command = holder
+            who = f"pid {pid}: {command[:120]}" if pid else command
+            raise UserError(
+                Problem(
+                    f"port {port} ({spec.name}) is taken by {who}",
+                    workspace.config_file,
+                    hint="stop that program, or give the service another port in sutazai.toml "
+                    "([gateway] port, [stack] engine_port / embedder_port)",
+                )
+            )
+
+
+def up(
+    workspace: Workspace,
+    detach: bool,
+    timeout_s: float = 120.0,
+    on_note: Callable[[str], None] | None = None,
+) -> list[ServiceState]:
+    """Start the supervisor (unless running) and wait until every service is healthy. A stack that
+    is running with the same settings is left alone; one running with other settings is restarted
+    with the new ones, saying which sections changed."""
     folder = private_dir(stack_dir(workspace))
     local_services(workspace)  # fail here, clearly, if the engine is not installed
     token = workspace.ensure_gateway_token()  # the workspace's front ends read it; strangers do not
     share_token(workspace.root, token)  # and Continue.dev, from .continue/.env
+    note = on_note or (lambda text: None)
+    wanted = settings_fingerprint(workspace)
+    if supervisor_pid(workspace) is not None:
+        running = _started_with(workspace)
+        if running == wanted:
+            note("already running, same settings")
+        else:
+            changed = sorted(
+                k for k in {*wanted, *(running or {})} if (running or {}).get(k) != wanted.get(k)
+            )
+            note(
+                "a stack is running with other settings ("
+                + (
+                    ", ".join(f"[{k}]" for k in changed)
+                    if running
+                    else "unknown: started by an older version"
+                )
+                + "): restarting it with sutazai.toml's"
+            )
+            down(workspace)
     if supervisor_pid(workspace) is None:
+        _ports_free(workspace)
+        atomic_write(folder / "settings.json", json.dumps(wanted).encode())
         log = os.fdopen(open_private(folder / "supervisor.out"), "ab")
         subprocess.Popen(
             [sys.executable, "-m", "sutazai.stack.supervisor", "--workspace", str(workspace.root)],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -127,3 +128,57 @@ def test_pytest_xdist_workers_share_one_stack_and_the_last_stops_it(tmp_path: Pa
     assert log.count("supervisor ") == 2 and log.count(" up\n") == 1, log  # one started, then down
     assert control.supervisor_pid(Workspace(root)) is None
     assert not list((root / ".sutazai" / "stack" / "pytest-users").iterdir())
+
+
+def test_a_port_held_by_another_program_is_named_at_once(tmp_path: Path) -> None:
+    import socket
+
+    root = init_workspace(tmp_path / "ws")
+    ports = write_stack_config(root, parallel=2)
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", ports["gateway"]))
+    holder.listen()
+    try:
+        started = time.monotonic()
+        up = subprocess.run(
+            [SUTAZAI, "stack", "up", "--detach"], cwd=root, capture_output=True, text=True, timeout=60
+        )
+        assert up.returncode == 2 and time.monotonic() - started < 15, up.stderr
+        assert f"port {ports['gateway']} (gateway) is taken by pid {os.getpid()}" in up.stderr
+        assert "Traceback" not in up.stderr
+    finally:
+        holder.close()
+
+
+def test_stack_up_again_same_settings_returns_at_once_other_settings_are_applied(tmp_path: Path) -> None:
+    root = init_workspace(tmp_path / "ws")
+    write_stack_config(root, parallel=2)
+    try:
+        first = subprocess.run(
+            [SUTAZAI, "stack", "up", "--detach"], cwd=root, capture_output=True, text=True, timeout=120
+        )
+        assert first.returncode == 0, first.stderr
+        started = time.monotonic()
+        again = subprocess.run(
+            [SUTAZAI, "stack", "up", "--detach"], cwd=root, capture_output=True, text=True, timeout=60
+        )
+        assert again.returncode == 0 and "already running, same settings" in again.stderr
+        assert time.monotonic() - started < 10
+        (root / "sutazai.toml").write_text((root / "sutazai.toml").read_text() + "replicas = 2\n")
+        changed = subprocess.run(
+            [SUTAZAI, "stack", "up", "--detach", "--json"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        assert changed.returncode == 0, changed.stderr
+        assert "running with other settings ([stack])" in changed.stderr
+        rows = {r["name"]: r for r in json.loads(changed.stdout)}
+        assert {"engine-1", "engine-2"} <= set(rows) and all(r["health"] == "healthy" for r in rows.values())
+        status = subprocess.run(
+            [SUTAZAI, "stack", "status", "--json"], cwd=root, capture_output=True, text=True
+        )
+        assert {"engine-1", "engine-2"} <= {r["name"] for r in json.loads(status.stdout)}
+    finally:
+        subprocess.run([SUTAZAI, "stack", "down"], cwd=root, capture_output=True, text=True, timeout=60)

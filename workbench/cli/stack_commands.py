@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from sutazai.workbench.cli.context import workspace_from
-from sutazai.workbench.cli.output import console, emit_json
+from sutazai.workbench.cli.output import console, emit_json, err_console
 
 if TYPE_CHECKING:
     from sutazai.gateway_report import QueueSnapshot
@@ -49,7 +49,7 @@ def up(
     else:
         from sutazai.stack import control
 
-        rows = control.up(workspace, detach)
+        rows = control.up(workspace, detach, on_note=lambda text: err_console.print(text, markup=False))
     if as_json:
         emit_json([r.to_json() for r in rows])
     else:
