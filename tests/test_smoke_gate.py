@@ -170,6 +170,11 @@ def test_compare_exits_1_only_when_a_case_got_significantly_worse(ws: Path, tmp_
     assert "| helper | names-paris | 5/5 | 0/5 | **worse** |" in markdown.stdout
 
     other = json.loads(good.read_text())
+    (tmp_path / "none-run.json").write_text(json.dumps({**other, "agents": {}, "cases": []}))
+    not_run = cli("smoke", "compare", str(good), str(tmp_path / "none-run.json"), "--format", "json", cwd=ws)
+    assert {c["change"] for c in json.loads(not_run.stdout)["cases"]} == {
+        "not run"
+    } and not_run.returncode == 0
     (tmp_path / "other.json").write_text(json.dumps({**other, "workspace": "/somewhere/else"}))
     refused = cli("smoke", "compare", str(good), str(tmp_path / "other.json"), cwd=ws)
     assert refused.returncode == 2 and "another workspace" in refused.stderr

@@ -126,6 +126,10 @@ class ResultsFile:
     def results(self) -> list[CaseResult]:
         return [CaseResult(**sample) for case in self.data["cases"] for sample in case["samples"]]
 
+    @property
+    def agents_run(self) -> set[str]:
+        return set(self.data.get("agents") or {})
+
     def hashes(self) -> dict[tuple[str, str], str | None]:
         return {(c["agent"], c["case"]): c.get("hash") for c in self.data["cases"]}
 
@@ -178,13 +182,13 @@ def compare(base: ResultsFile, head: ResultsFile, level: float = 0.05) -> list[C
     before = {(s.agent, s.case): s for s in summarize(base.results(), k)}
     after = {(s.agent, s.case): s for s in summarize(head.results(), k)}
     keys = list(before) + [key for key in after if key not in before]
-    ran_in = {id(side): set(side.data.get("agents") or {}) for side in (base, head)}
+    # A case missing on one side is "not run" when that side did not run its agent at all.
     return [
         compare_case(
             before.get(key),
             after.get(key),
             level,
-            ran=key[0] in ran_in[id(head if key in before else base)],
+            ran=key[0] in (head if key in before else base).agents_run,
         )
         for key in keys
     ]
