@@ -60,10 +60,13 @@ class AgentSuite:
 
 
 def collect(
-    workspace: Workspace, names: list[str] | None = None, tags: list[str] | None = None
+    workspace: Workspace,
+    names: list[str] | None = None,
+    tags: list[str] | None = None,
+    catalog: AgentCatalog | None = None,
 ) -> list[AgentSuite]:
     """The agents' smoke files, validated, filtered by name and tag. Broken files raise SpecError."""
-    catalog = AgentCatalog.scan(workspace)
+    catalog = catalog or AgentCatalog.scan(workspace)
     wanted = names or sorted(set(catalog.agents) | set(catalog.broken))
     suites: list[AgentSuite] = []
     for name in wanted:

@@ -116,8 +116,7 @@ class OllamaEngine(Engine):
             body["format"] = (response_format.get("json_schema") or {}).get("schema") or "json"
         elif isinstance(response_format, dict) and response_format.get("type") == "json_object":
             body["format"] = response_format.get("schema") or "json"
-        if (limit := self.token_limit(options.pop("max_tokens", None))) is not None:
-            options["num_predict"] = limit
+        options["num_predict"] = self.token_limit(options.pop("max_tokens", None))
         options["num_ctx"] = self.num_ctx(model)  # one value per model: another reloads it
         body["options"] = options
         body["keep_alive"] = self.config.keep_alive

@@ -246,8 +246,7 @@ class OpenAICompatEngine(Engine):
 
     def _body(self, request: ChatRequest, model: str, slot: int | None) -> dict[str, Any]:
         body: dict[str, Any] = {"model": model, "stream": True, **request.options}
-        if (limit := self.token_limit(body.get("max_tokens"))) is not None:
-            body["max_tokens"] = limit
+        body["max_tokens"] = self.token_limit(body.get("max_tokens"))
         if request.messages is not None:
             body["messages"] = request.messages
         else:

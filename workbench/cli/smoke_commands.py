@@ -58,15 +58,13 @@ def smoke(
 
     if record and replay:
         raise UserError(Problem("--record and --replay exclude each other"))
-    if samples < 1:
-        raise UserError(Problem(f"--samples must be 1 or more, not {samples}"))
     if k is not None and not 1 <= k <= samples:
         raise UserError(Problem(f"--k must be between 1 and --samples ({samples}), not {k}"))
     if changed and base is None:
         raise UserError(Problem("--changed needs --base FILE: the results to compare with"))
     workspace = workspace_from(ctx)
-    suites = collect(workspace, agents or None, tag or None)
     catalog = AgentCatalog.scan(workspace)
+    suites = collect(workspace, agents or None, tag or None, catalog)
     hashes = results_file.case_hashes(suites, catalog, dict(workspace.settings.tiers))
     if changed and base is not None:
         suites = results_file.changed_only(suites, hashes, results_file.load(base, workspace.root))

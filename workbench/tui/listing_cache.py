@@ -20,10 +20,9 @@ from typing import Any
 
 from sutazai.files import atomic_write, private_dir
 from sutazai.workbench.tui.data import AgentRow
+from sutazai.workspace import MARKER, Workspace
 
 VERSION = 1
-AGENT_FILE = "agent.yaml"
-CONFIG_FILE = "sutazai.toml"
 Stamp = list[list[Any]]
 
 
@@ -55,7 +54,7 @@ def _stamp(folder: Path) -> Stamp:
 
 def _workspace_stamp(root: Path, agents: list[str]) -> list[Any]:
     try:
-        info = (root / CONFIG_FILE).stat()
+        info = (root / MARKER).stat()
         config = [info.st_size, info.st_mtime_ns]
     except OSError:
         config = []
@@ -63,11 +62,7 @@ def _workspace_stamp(root: Path, agents: list[str]) -> list[Any]:
 
 
 def _agent_names(root: Path) -> list[str]:
-    folder = root / "agents"
-    try:
-        return sorted(e.name for e in os.scandir(folder) if (Path(e.path) / AGENT_FILE).is_file())
-    except OSError:
-        return []
+    return [folder.name for folder in Workspace(root).agent_dirs()]
 
 
 def stamps(root: Path) -> dict[str, Any]:
