@@ -5,6 +5,10 @@ tier it found none and reported "Input tokens: ~3,471 of 0", overflowing a 4k sl
 asks the gateway (``/v1/models`` publishes each model's context and output limit), writes Aider's
 model metadata and settings files for the tier (``.sutazai/aider/``), and picks what a small model can
 follow: whole-file edits, no repo map. After the run it says plainly whether anything changed.
+
+An edit is a change to the agent's own files. Aider's history files go to ``.sutazai/aider/NAME/``
+(they once landed in the agent folder, and without git the hook reported them as the edit), and
+hidden files never count, whoever wrote them.
 """
 
 from __future__ import annotations
@@ -85,6 +89,7 @@ def aider_command(
     executable = require("aider")
     files = [f for f in AGENT_FILES if (folder / f).exists()]
     metadata, settings, context = model_files(workspace, tier)
+    history = private_dir(workspace.private_dir() / "aider" / name)
     command = [
         str(executable),
         "--model",
@@ -105,6 +110,10 @@ def aider_command(
         "--map-tokens",
         "0" if context < SMALL_MODEL_CONTEXT else "1024",
         "--no-stream",
+        "--input-history-file",
+        str(history / "input.history"),
+        "--chat-history-file",
+        str(history / "chat.history.md"),
         *files,
     ]
     if message:
@@ -112,13 +121,20 @@ def aider_command(
     return command + extra
 
 
-def fingerprint(folder: Path) -> dict[str, str]:
-    """A digest per file of the agent folder, to tell what an Aider run changed."""
-    return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+def own_files(folder: Path) -> list[Path]:
+    """The agent's own files: not hidden (tools' histories and caches are), not bytecode."""
+    return [
+        p
         for p in sorted(folder.rglob("*"))
-        if p.is_file() and "__pycache__" not in p.parts
-    }
+        if p.is_file()
+        and "__pycache__" not in p.parts
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    ]
+
+
+def fingerprint(folder: Path) -> dict[str, str]:
+    """A digest per file of the agent's own, to tell what an Aider run changed."""
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in own_files(folder)}
 
 
 def changed_files(before: dict[str, str], after: dict[str, str]) -> list[str]:

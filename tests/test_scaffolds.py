@@ -92,3 +92,63 @@ def test_cli_new_runs_at_once(tmp_path: Path) -> None:
     assert made.returncode == 0 and "test_helper.py" in made.stdout
     listed = subprocess.run([SUTAZAI, "list", "--json"], cwd=root, capture_output=True, text=True, timeout=60)
     assert '"helper"' in listed.stdout and '"problems": []' in listed.stdout
+
+
+def test_tool_history_files_are_never_the_edit(tmp_path: Path) -> None:
+    """Without git, Aider's history files once counted as its edit (a false success, exit 0)."""
+    from sutazai.scaffolds.aider import changed_files, fingerprint
+
+    folder = new_agent(tmp_path / "agents", "bot", "document")
+    before = fingerprint(folder)
+    (folder / ".aider.chat.history.md").write_text("# aider chat started\n")
+    (folder / ".aider.input.history").write_text("+hello\n")
+    (folder / ".gpteng" / "memory").mkdir(parents=True)
+    (folder / ".gpteng" / "memory" / "log.txt").write_text("x")
+    assert changed_files(before, fingerprint(folder)) == []
+    (folder / "prompt.md").write_text("You are terse.\n")
+    assert changed_files(before, fingerprint(folder)) == ["prompt.md"]
+    gitignore = (init_workspace(tmp_path / "ws") / ".gitignore").read_text()
+    assert ".aider*" in gitignore.splitlines() and ".gpteng/" in gitignore.splitlines()
+
+
+FAKE_GPTE = """#!{python}
+import pathlib, sys, time
+project = pathlib.Path(sys.argv[1])
+assert sys.argv[sys.argv.index("--model") + 1] == "{tier}", sys.argv
+time.sleep(0.5)
+print("hint: Using 'master' as the name for the initial branch.", flush=True)
+logs = project / ".gpteng" / "memory" / "logs"
+logs.mkdir(parents=True)
+title = "=" * 34 + " Ai Message " + "=" * 34
+(logs / "all_output.txt").write_text("System...\\n\\n" + title + "\\n\\n{answer}")
+"""
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [("", "answered with nothing"), ("I cannot help with agents.", "answered without files")],
+)
+def test_gpt_engineer_says_the_model_s_answer_when_nothing_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, answer: str, reason: str
+) -> None:
+    """The tool is a stand-in here (the real one runs in test_tools_integration): what is under test
+    is the reason given, the tier passed on and the progress reported while it runs."""
+    from sutazai.scaffolds import gpte
+    from sutazai.workspace import Workspace
+
+    tools = tmp_path / "tools" / "gpt-engineer" / "bin"
+    tools.mkdir(parents=True)
+    fake = tools / "gpte"
+    fake.write_text(FAKE_GPTE.format(python=sys.executable, tier="my-tier", answer=answer))
+    fake.chmod(0o755)
+    monkeypatch.setenv("SUTAZAI_TOOLS_DIR", str(tmp_path / "tools"))
+    monkeypatch.setattr(gpte, "PROGRESS_EVERY_S", 0.1)
+    ticks: list[float] = []
+    root = init_workspace(tmp_path / "ws")
+    report = gpte.generate_from_prompt(
+        Workspace(root), "gen", "tells the time", tier="my-tier", progress=lambda s, _: ticks.append(s)
+    )
+    assert report.created is None and ticks
+    [problem] = report.problems
+    assert reason in problem and "my-tier" in problem and "hint:" not in problem, problem
+    assert not (root / "agents" / "gen").exists()

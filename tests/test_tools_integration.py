@@ -147,6 +147,9 @@ def test_aider_edits_through_the_gateway(ws: tuple[Path, str]) -> None:
     metadata = json.loads((root / ".sutazai" / "aider" / "model.metadata.json").read_text())
     assert metadata["openai/quality"]["max_input_tokens"] > 0  # the gateway's context, told to Aider
     assert " of 0" not in output, output  # Aider knew the model's limits ("~3,471 of 0" before)
+    agent_folder = root / "agents" / "aider-bot"
+    assert not [p.name for p in agent_folder.iterdir() if p.name.startswith(".aider")]  # kept out
+    assert (root / ".sutazai" / "aider" / "aider-bot" / "chat.history.md").exists()
     # A 135M model may not follow Aider's edit format: then the hook must say so, not claim success.
     if "Aider changed nothing in agents/aider-bot" in output:
         assert result.returncode != 0 and "is valid after the edit" not in output

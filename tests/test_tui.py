@@ -220,7 +220,7 @@ async def test_wizard_hands_a_description_to_gpt_engineer(
 
     asked: list[tuple[str, str]] = []
 
-    def fake(workspace: Workspace, name: str, description: str) -> gpte.GenerationReport:
+    def fake(workspace: Workspace, name: str, description: str, **_: object) -> gpte.GenerationReport:
         asked.append((name, description))
         return gpte.GenerationReport(None, problems=["GPT-Engineer wrote no agent.yaml"])
 

@@ -19,7 +19,10 @@ def new(
     framework: Annotated[
         str | None, typer.Option("--framework", "-f", help="langchain | crewai | autogen | semantic-kernel")
     ] = None,
-    tier: Annotated[str, typer.Option(help="Model tier.")] = "fast",
+    tier: Annotated[
+        str | None,
+        typer.Option(help="Model tier: the new agent's (default fast), or GPT-Engineer's (default quality)."),
+    ] = None,
     from_prompt: Annotated[
         str | None, typer.Option("--from-prompt", help="Describe the agent; GPT-Engineer writes it.")
     ] = None,
@@ -31,9 +34,11 @@ def new(
 
     workspace = workspace_from(ctx)
     if from_prompt is not None:
-        _from_prompt(workspace, name, from_prompt, force, as_json)
+        _from_prompt(workspace, name, from_prompt, tier or "quality", force, as_json)
         return
-    folder = new_agent(workspace.agents_dir, name, kind, tier=tier, force=force, framework=framework)
+    folder = new_agent(
+        workspace.agents_dir, name, kind, tier=tier or "fast", force=force, framework=framework
+    )
     files = sorted(p.name for p in folder.iterdir())
     if as_json:
         emit_json({"agent": name, "folder": str(folder), "files": files})
@@ -42,14 +47,22 @@ def new(
     console.print(f'Next: sutazai run {name} "hello"   ·   sutazai smoke {name}')
 
 
-def _from_prompt(workspace: object, name: str, description: str, force: bool, as_json: bool) -> None:
+def _from_prompt(
+    workspace: object, name: str, description: str, tier: str, force: bool, as_json: bool
+) -> None:
     from sutazai.scaffolds.gpte import generate_from_prompt
     from sutazai.workbench.cli.output import EXIT_RUN_FAILED, err_console
     from sutazai.workspace import Workspace
 
     assert isinstance(workspace, Workspace)
-    console.print("GPT-Engineer is writing the agent through the gateway…")
-    report = generate_from_prompt(workspace, name, description, force=force)
+    console.print(f"GPT-Engineer is writing the agent through the gateway (tier {tier})…")
+
+    def progress(seconds: float, characters: int) -> None:
+        err_console.print(
+            f"  … {seconds:.0f} s, {characters} characters from GPT-Engineer so far", markup=False
+        )
+
+    report = generate_from_prompt(workspace, name, description, tier=tier, force=force, progress=progress)
     if as_json:
         emit_json(
             {

@@ -57,8 +57,13 @@ class NewAgentScreen(ModalScreen[str | None]):
         from sutazai.scaffolds.gpte import generate_from_prompt
 
         self.app.call_from_thread(self.notify, "GPT-Engineer is writing the agent (this takes a minute)…")
+
+        def progress(seconds: float, characters: int) -> None:
+            message = f"GPT-Engineer: {seconds:.0f} s, {characters} characters so far"
+            self.app.call_from_thread(self.notify, message, timeout=4)
+
         try:
-            report = generate_from_prompt(self.workspace, name, description)
+            report = generate_from_prompt(self.workspace, name, description, progress=progress)
         except UserError as exc:
             show_error(self, exc, "GPT-Engineer")
             return
