@@ -17,12 +17,11 @@ from aiohttp import web
 from sutazai.stack.gateway import telemetry
 from sutazai.stack.gateway.core import Gateway
 from sutazai.stack.gateway.engines import ModelInfo
-from sutazai.stack.gateway.http_common import identity, input_texts, json_body, require
+from sutazai.stack.gateway.http_common import error_headers, identity, input_texts, json_body, require
 from sutazai.stack.gateway.run_usage import run_tag
 from sutazai.stack.gateway.tool_calls import json_schema_format
 from sutazai.stack.gateway.types import ChatRequest, Delta, GatewayHTTPError, Usage
 from sutazai.stack.gateway.validate import check_messages, check_options, check_tools
-from sutazai.wire import BUDGET_HEADER
 
 OLLAMA_VERSION = "0.6.5"
 OPTION_MAP = {
@@ -42,14 +41,11 @@ def error_response(exc: GatewayHTTPError) -> web.Response:
     # not overload: it stays a 429 that names the budget.
     budget = exc.kind == "budget_exceeded"
     status = 503 if exc.status == 429 and not budget else exc.status
-    headers = {"Retry-After": str(int(exc.retry_after))} if exc.retry_after else {}
-    if budget:
-        headers[BUDGET_HEADER] = "exceeded"
     return web.Response(
         status=status,
         body=orjson.dumps({"error": exc.message}),
         content_type="application/json",
-        headers=headers,
+        headers=error_headers(exc),
     )
 
 

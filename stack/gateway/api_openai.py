@@ -14,12 +14,18 @@ from aiohttp import web
 
 from sutazai.stack.gateway import telemetry
 from sutazai.stack.gateway.core import Gateway
-from sutazai.stack.gateway.http_common import identity, input_texts, json_body, require
+from sutazai.stack.gateway.http_common import (
+    error_headers,
+    identity,
+    input_texts,
+    json_body,
+    require,
+    start_event_stream,
+)
 from sutazai.stack.gateway.run_usage import run_tag
 from sutazai.stack.gateway.tool_calls import parse_tool_choice
 from sutazai.stack.gateway.types import ChatRequest, Completion, Delta, GatewayHTTPError, Usage
 from sutazai.stack.gateway.validate import check_messages, check_options, check_tools
-from sutazai.wire import BUDGET_HEADER
 
 OPTION_KEYS = (
     "temperature",
@@ -39,9 +45,7 @@ OPTION_KEYS = (
 
 
 def error_response(exc: GatewayHTTPError) -> web.Response:
-    headers = {"Retry-After": str(int(exc.retry_after))} if exc.retry_after else {}
-    if exc.kind == "budget_exceeded":
-        headers[BUDGET_HEADER] = "exceeded"
+    headers = error_headers(exc)
     body = {"error": {"message": exc.message, "type": exc.kind, "code": exc.status}}
     return web.Response(
         status=exc.status, body=orjson.dumps(body), content_type="application/json", headers=headers
@@ -152,17 +156,9 @@ class OpenAIRoutes:
         created = int(time.time())
         kind = "chat.completion.chunk" if chat else "text_completion"
         try:
-            first = await anext(stream)  # errors before the first token are still plain HTTP errors
+            response, first = await start_event_stream(request, stream, req.placement.headers())
         except GatewayHTTPError as exc:
             return error_response(exc)
-        response = web.StreamResponse(
-            headers={
-                "Content-Type": "text/event-stream",
-                "Cache-Control": "no-cache",
-                **req.placement.headers(),  # the wait is over once the first token is here
-            }
-        )
-        await response.prepare(request)
         usage = Usage()
 
         def chunk(delta: Delta, role: bool = False) -> bytes:

@@ -1,4 +1,5 @@
-"""The aiohttp application: both dialects, health, metrics, stats, and a safety net.
+"""The aiohttp application: every dialect (OpenAI chat and Responses, Ollama, Anthropic Messages),
+health, metrics, stats, and a safety net.
 
 aiohttp was chosen by measurement (docs/benchmarks.md): with uvloop it forwards at the bare
 forwarder's rate, and handler cancellation frees a disconnected client's place or slot at once.
@@ -14,8 +15,10 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from sutazai.stack.gateway.api_anthropic import AnthropicRoutes
 from sutazai.stack.gateway.api_ollama import OllamaRoutes
 from sutazai.stack.gateway.api_openai import OpenAIRoutes
+from sutazai.stack.gateway.api_responses import ResponsesRoutes
 from sutazai.stack.gateway.config import GatewayConfig
 from sutazai.stack.gateway.core import Gateway
 from sutazai.stack.gateway.guard import GUARD, Guard, cors_headers, guard_middleware, is_loopback
@@ -60,6 +63,8 @@ def build_app(gateway: Gateway) -> web.Application:
     app.on_response_prepare.append(cors_headers)
     OpenAIRoutes(gateway).register(app)
     OllamaRoutes(gateway).register(app)
+    AnthropicRoutes(gateway).register(app)
+    ResponsesRoutes(gateway).register(app)
 
     async def healthz(request: web.Request) -> web.Response:
         engines = {n: e.healthy for n, e in gateway.engines.items()}

@@ -28,10 +28,11 @@ class Capabilities:
     slot_pinning: bool = False  # takes `id_slot` and `cache_prompt`: a request goes back to its warm slot
     health_path: str = "/v1/models"  # a cheap GET that answers 200 while the engine serves
     native_tools: bool = True  # applies a tool template when its models say nothing (else: grammar)
+    tokenize: bool = False  # `/apply-template` and `/tokenize`: counts a prompt's tokens exactly
 
 
 CAPABILITIES: dict[str, Capabilities] = {
-    "llamacpp": Capabilities(slot_pinning=True, health_path="/health", native_tools=False),
+    "llamacpp": Capabilities(slot_pinning=True, health_path="/health", native_tools=False, tokenize=True),
 }
 
 
@@ -151,6 +152,10 @@ class Engine:
         except aiohttp.ClientError as exc:
             raise EngineFailure(f"{self.name}: {type(exc).__name__}: {exc}") from exc
 
+    async def count_tokens(self, model: str, messages: list[dict[str, Any]]) -> int | None:
+        """The prompt's tokens under the model's chat template; None where the engine cannot say."""
+        return None
+
     async def close(self) -> None:
         for session in (self._session, self._fresh):
             if session is not None:
@@ -233,6 +238,13 @@ class OpenAICompatEngine(Engine):
         path = self.base[: -len("/v1")] + self.config.capabilities.health_path
         async with self.session.get(path, timeout=aiohttp.ClientTimeout(total=2)) as response:
             return response.status == 200
+
+    async def count_tokens(self, model: str, messages: list[dict[str, Any]]) -> int | None:
+        if not self.config.capabilities.tokenize:
+            return None
+        root = self.base[: -len("/v1")]
+        prompt = (await self.post_json(f"{root}/apply-template", {"messages": messages}, 0))["prompt"]
+        return len((await self.post_json(f"{root}/tokenize", {"content": prompt}, 0))["tokens"])
 
     async def discover(self) -> None:
         data = await self.get_json(f"{self.base}/models")

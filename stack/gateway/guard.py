@@ -102,8 +102,8 @@ class Guard:
     def has_token(self, request: web.Request) -> bool:
         if not self.token:
             return False
-        offered = request.headers.get(TOKEN_HEADER, "")
-        if not offered:
+        offered = request.headers.get(TOKEN_HEADER, "") or request.headers.get("x-api-key", "")
+        if not offered:  # x-api-key: how Anthropic clients send it
             scheme, _, value = request.headers.get("Authorization", "").partition(" ")
             offered = value.strip() if scheme.lower() == "bearer" else ""
         return hmac.compare_digest(offered.encode("utf-8", "replace"), self.token.encode())

@@ -1,17 +1,19 @@
-"""Request parsing shared by both dialects: JSON bodies, agent identity, priority, cache bypass."""
+"""Request parsing shared by every dialect: JSON bodies, agent identity, priority, cache bypass,
+and the headers an error carries whatever its shape."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import orjson
 from aiohttp import web
 
 from sutazai.stack.gateway.guard import GUARD, TOKEN_HINT
-from sutazai.stack.gateway.types import PRIORITIES, GatewayHTTPError, Priority
+from sutazai.stack.gateway.types import PRIORITIES, Delta, GatewayHTTPError, Priority
 from sutazai.stack.gateway.validate import agent_name, bad
-from sutazai.wire import AGENT_HEADER, CACHE_HEADER, PRIORITY_HEADER
+from sutazai.wire import AGENT_HEADER, BUDGET_HEADER, CACHE_HEADER, PRIORITY_HEADER
 
 MAX_BODY = web.AppKey("max_body", int)
 BODY_TIMEOUT = web.AppKey("body_timeout_s", float)
@@ -77,3 +79,24 @@ def identity(request: web.Request, body: dict[str, Any]) -> tuple[str, Priority,
         )
     bypass = request.headers.get(CACHE_HEADER, "").lower() in ("bypass", "no-cache", "off")
     return agent, priority, bypass
+
+
+def error_headers(exc: GatewayHTTPError) -> dict[str, str]:
+    """When to come back (``Retry-After``) and why (an exhausted run budget), in every dialect."""
+    headers = {"Retry-After": str(int(exc.retry_after))} if exc.retry_after else {}
+    if exc.kind == "budget_exceeded":
+        headers[BUDGET_HEADER] = "exceeded"
+    return headers
+
+
+async def start_event_stream(
+    request: web.Request, stream: AsyncIterator[Delta], headers: Mapping[str, str]
+) -> tuple[web.StreamResponse, Delta]:
+    """The first piece, then the event stream opened: an error before the first token is raised,
+    so the dialect answers it as a plain HTTP error. The queue headers go out once the wait is over."""
+    first = await anext(stream)
+    response = web.StreamResponse(
+        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", **headers}
+    )
+    await response.prepare(request)
+    return response, first
