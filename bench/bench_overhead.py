@@ -4,7 +4,8 @@ Side by side in one run, every server up at once, each warmed up, then measured 
 order rotating: the engine alone, a bare aiohttp forwarder (the control), the gateway (all
 features on: guard, scheduler, fair queues, cache lookups, metrics), and LiteLLM's proxy (in its
 own venv, its master key sent). Non-200 answers are counted apart, never in req/s or latency.
-Also benchmark 5: a cache hit's latency.
+Also benchmark 5: a cache hit's latency; and each further dialect of the gateway (Anthropic
+Messages, OpenAI Responses) beside its OpenAI chat one, the same request in each shape.
 
     .venv/bin/python -m bench.bench_overhead [--seconds 5] [--rounds 3]
 """
@@ -28,6 +29,14 @@ BODY = {
     "max_tokens": 8,
     "temperature": 0.7,
 }
+CHAT = "/v1/chat/completions"
+DIALECTS = {  # the same request in each dialect's shape: the difference is the edge's own cost
+    "gw anthropic": ("/v1/messages", {k: v for k, v in BODY.items()}),
+    "gw responses": (
+        "/v1/responses",
+        {"model": "instant", "input": "hi", "max_output_tokens": 8, "temperature": 0.7},
+    ),
+}
 LITELLM_VENV = ROOT / "bench" / ".venvs" / "litellm-proxy"
 
 
@@ -40,9 +49,11 @@ def ensure_litellm_proxy() -> Path | None:
     return exe if exe.exists() else None
 
 
-def measure(url: str, seconds: float, headers: dict[str, str] | None = None) -> dict[str, float]:
-    one = load(url + "/v1/chat/completions", BODY, 1, seconds, headers)
-    many = load(url + "/v1/chat/completions", BODY, 32, seconds, headers)
+def measure(
+    url: str, seconds: float, headers: dict[str, str] | None = None, path: str = CHAT, body: dict = BODY
+) -> dict[str, float]:
+    one = load(url + path, body, 1, seconds, headers)
+    many = load(url + path, body, 32, seconds, headers)
     return {
         "p50_ms": one["p50_ms"],
         "p99_ms": one["p99_ms"],
@@ -109,22 +120,23 @@ def main() -> None:
             )
         )
         via = stack.enter_context(gateway(engines))
-        servers: dict[str, tuple[str, dict[str, str] | None]] = {
-            "engine alone": (engine_url, None),
-            "bare forwarder": (forwarder, None),
-            "gateway": (via, None),
+        servers: dict[str, tuple[str, dict[str, str] | None, str, dict]] = {
+            "engine alone": (engine_url, None, CHAT, BODY),
+            "bare forwarder": (forwarder, None, CHAT, BODY),
+            "gateway": (via, None, CHAT, BODY),
+            **{name: (via, None, path, body) for name, (path, body) in DIALECTS.items()},
         }
         proxy = None if args.skip_litellm else stack.enter_context(litellm_proxy(engine_url))
         if proxy is not None:
-            servers["litellm proxy"] = proxy
-        for url, headers in servers.values():  # warm every server before measuring any
-            load(url + "/v1/chat/completions", BODY, 8, 1.0, headers)
+            servers["litellm proxy"] = (*proxy, CHAT, BODY)
+        for url, headers, path, body in servers.values():  # warm every server before measuring any
+            load(url + path, body, 8, 1.0, headers)
         results: dict[str, list[dict[str, float]]] = {name: [] for name in servers}
         names = list(servers)
         for r in range(args.rounds):
             for name in names[r % len(names) :] + names[: r % len(names)]:
-                url, headers = servers[name]
-                results[name].append(measure(url, args.seconds, headers))
+                url, headers, path, body = servers[name]
+                results[name].append(measure(url, args.seconds, headers, path, body))
                 row = results[name][-1]
                 print(
                     f"round {r + 1} {name:<15} p50 {row['p50_ms']:6.2f} ms  p99 {row['p99_ms']:6.2f} ms  "
@@ -149,6 +161,10 @@ def main() -> None:
     print()
     print(f"gateway / bare forwarder req/s, per round: {_spread(ratio, '.2f')}x (target >= 0.5x)")
     print(f"gateway p50 added over the engine alone:  {_spread(added, '+.2f')} ms (target <= +1 ms)")
+    for name in DIALECTS:
+        extra = [d["p50_ms"] - g["p50_ms"] for d, g in zip(results[name], gw, strict=True)]
+        rps = [d["rps_32"] / g["rps_32"] for d, g in zip(results[name], gw, strict=True)]
+        print(f"{name} p50 beside OpenAI chat: {_spread(extra, '+.2f')} ms, req/s {_spread(rps, '.2f')}x")
     if "litellm proxy" in results:
         lp = results["litellm proxy"]
         print(

@@ -1,9 +1,10 @@
-"""External tools (Aider, GPT-Engineer) each in their own virtual environment.
+"""External tools each in their own environment: Aider and GPT-Engineer in a virtual environment,
+the Node coding agents (Claude Code, Codex CLI, OpenCode, Crush) in an npm prefix.
 
 Their pins conflict with ours and with each other (aider-chat pins numpy 1.x and an older
 litellm; gpt-engineer pins langchain 0.2), so they never enter the product's environment:
-``sutazai tools install NAME`` makes ``<user data>/sutazai/tools/NAME``. A copy already on PATH
-is used first.
+``sutazai tools install NAME`` makes ``<user data>/sutazai/tools/NAME``. The tool's own copy is
+used first, then one on PATH.
 """
 
 from __future__ import annotations
@@ -23,11 +24,20 @@ class ToolSpec:
     name: str
     package: str
     executable: str
+    installer: str = "pip"  # pip: a virtual environment; npm: a prefix of its own
+
+    def own_executable(self, root: Path) -> Path:
+        folder = root / self.name
+        return folder / ("bin" if self.installer == "pip" else "node_modules/.bin") / self.executable
 
 
 TOOLS = {
     "aider": ToolSpec("aider", "aider-chat", "aider"),
     "gpt-engineer": ToolSpec("gpt-engineer", "gpt-engineer", "gpte"),
+    "claude": ToolSpec("claude", "@anthropic-ai/claude-code", "claude", "npm"),
+    "codex": ToolSpec("codex", "@openai/codex", "codex", "npm"),
+    "opencode": ToolSpec("opencode", "opencode-ai", "opencode", "npm"),
+    "crush": ToolSpec("crush", "@charmland/crush", "crush", "npm"),
 }
 
 
@@ -48,7 +58,7 @@ def spec_of(name: str) -> ToolSpec:
 
 def find(name: str) -> Path | None:
     spec = spec_of(name)
-    own = tools_dir() / name / "bin" / spec.executable
+    own = spec.own_executable(tools_dir())
     if own.exists():
         return own
     on_path = shutil.which(spec.executable)
@@ -64,6 +74,8 @@ def require(name: str) -> Path:
 
 def install(name: str, python: str = sys.executable) -> Path:
     spec = spec_of(name)
+    if spec.installer == "npm":
+        return _npm_install(spec)
     target = tools_dir() / name
     target.parent.mkdir(parents=True, exist_ok=True)
     if not (target / "bin" / "python").exists():
@@ -74,3 +86,33 @@ def install(name: str, python: str = sys.executable) -> Path:
     if result.returncode != 0:
         raise UserError(Problem(f"installing {spec.package} failed: {result.stderr.strip()[-400:]}"))
     return target / "bin" / spec.executable
+
+
+def _npm_install(spec: ToolSpec) -> Path:
+    """The package into its own prefix. Install scripts run: Claude Code's links its platform
+    binary (from an optional npm dependency, no download)."""
+    npm = shutil.which("npm")
+    if npm is None:
+        raise UserError(
+            Problem(f"{spec.name} needs npm (Node.js 18 or newer)", hint="install Node.js, then retry")
+        )
+    target = tools_dir() / spec.name
+    target.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run(
+        [
+            npm,
+            "install",
+            "--prefix",
+            str(target),
+            "--no-audit",
+            "--no-fund",
+            "--loglevel=error",
+            spec.package,
+        ],
+        capture_output=True,
+        text=True,
+    )
+    executable = spec.own_executable(tools_dir())
+    if result.returncode != 0 or not executable.exists():
+        raise UserError(Problem(f"installing {spec.package} failed: {result.stderr.strip()[-400:]}"))
+    return executable

@@ -101,9 +101,11 @@ def _tool_call(block: dict[str, Any], where: str) -> dict[str, Any]:
 def _message(message: Any, where: str) -> list[dict[str, Any]]:
     """One Anthropic message as OpenAI messages: tool results become tool messages ahead of the
     user's text; an assistant's ``tool_use`` blocks become its tool calls."""
-    if not isinstance(message, dict) or message.get("role") not in ("user", "assistant"):
-        raise bad(f"{where} must be an object with `role` user or assistant")
+    if not isinstance(message, dict) or message.get("role") not in ("user", "assistant", "system"):
+        raise bad(f"{where} must be an object with `role` user, assistant or system")
     role, content = message["role"], message.get("content")
+    if role == "system":  # an instruction between turns, as Claude Code sends them
+        return [{"role": "system", "content": _text_of(content, f"{where}.content")}]
     if isinstance(content, str):
         return [{"role": role, "content": content}]
     if not isinstance(content, list):

@@ -18,6 +18,7 @@ from sutazai.workbench.cli import (
     agent_commands,
     doctor,
     fleet_commands,
+    launch_command,
     plan_command,
     scaffold_commands,
     smoke_commands,
@@ -64,6 +65,7 @@ plan_command.register(app)
 smoke_commands.register(app)
 scaffold_commands.register(app)
 scaffold_commands.register_tools(app)
+launch_command.register(app)
 
 
 def run() -> None:
