@@ -333,3 +333,61 @@ def test_both_dialects_get_valid_tool_calls_from_the_embedded_engine(
     last = events[-1]
     assert last.type in ("response.completed", "response.incomplete"), last
     assert last.response.output_text
+
+
+# --- hostile and broken input: the edge refuses it in each dialect's own shape --------------------
+
+
+@pytest.mark.parametrize("path", ["/v1/messages", "/v1/responses"])
+def test_new_dialects_refuse_what_the_others_refuse(
+    gateway: tuple[str, str, ScriptedEngine], path: str
+) -> None:
+    url, _, _ = gateway
+    body = {"model": "fast", "max_tokens": 8, "messages": [{"role": "user", "content": "hi"}], "input": "hi"}
+    assert httpx.post(url + path, json=body, headers={"Host": "attacker.example"}).status_code == 403
+    assert httpx.post(url + path, json=body, headers={"Origin": "https://evil.example"}).status_code == 403
+    malformed = httpx.post(url + path, content=b"{not json")
+    assert malformed.status_code == 400 and "malformed JSON" in malformed.text
+    huge = httpx.post(url + path, content=b'{"x": "' + b"a" * (1 << 24) + b'"}')
+    assert huge.status_code == 413
+    odd_agent = httpx.post(url + path, json=body, headers={"X-Sutazai-Agent": "a" * 500})
+    assert odd_agent.status_code == 400 and "agent name" in odd_agent.text
+    self_granted = httpx.post(url + path, json=body, headers={"X-Sutazai-Priority": "interactive"})
+    assert self_granted.status_code == 403 and "token" in self_granted.text
+
+
+@pytest.mark.parametrize("path", ["/v1/messages", "/v1/responses"])
+def test_an_engine_that_dies_mid_stream_ends_the_stream_with_an_error_event(
+    gateway: tuple[str, str, ScriptedEngine], path: str
+) -> None:
+    url, token, engine = gateway
+    engine.replies += [Reply(content="one two three four five six", die_after=2)] * 4  # every retry dies too
+    body = {
+        "model": "fast",
+        "max_tokens": 32,
+        "stream": True,
+        "messages": [{"role": "user", "content": "hi"}],
+    }
+    body |= {"input": "hi"} if path == "/v1/responses" else {}
+    response = httpx.post(url + path, json=body, headers={"x-api-key": token}, timeout=30)
+    last_name, last = sse_events(response.text)[-1]
+    if path == "/v1/messages":
+        assert last_name == "error" and last["error"]["type"] in ("api_error", "overloaded_error")
+    else:
+        assert last_name == "response.failed" and last["response"]["error"]["message"]
+
+
+def test_stored_responses_are_bounded_in_number_and_time() -> None:
+    from sutazai.stack.gateway.api_responses import ResponseStore
+    from sutazai.stack.gateway.types import GatewayHTTPError
+
+    store = ResponseStore(limit=2, keep_s=60)
+    for ident in ("resp_a", "resp_b", "resp_c"):
+        store.put({"id": ident}, [])
+    with pytest.raises(GatewayHTTPError, match="kept 60 s, the newest 2"):
+        store.get("resp_a")  # pushed out by newer ones
+    assert store.get("resp_c").response == {"id": "resp_c"}
+    store.keep_s = 0.0
+    with pytest.raises(GatewayHTTPError):
+        store.get("resp_c")  # expired
+    assert "resp_c" not in store.items
