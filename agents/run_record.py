@@ -254,6 +254,24 @@ class ErrorStep(StepBase):
 
 
 @dataclass(frozen=True, kw_only=True)
+class DebugStep(StepBase):
+    """A pause under the debugger: where, why, for how long, and each edit made before going on."""
+
+    kind: ClassVar[str] = "debug"
+    point: str  # model | answer | tool | delegation | error
+    reason: str  # breakpoint | step | entry | exception
+    edits: tuple[str, ...] = ()  # "arguments.expression: '2**8' -> '2**10'"
+
+    @property
+    def line(self) -> str:
+        edited = f"; edited {', '.join(self.edits)}" if self.edits else ""
+        return f"paused before {self.point} ({self.reason}) {self.duration_ms / 1000:.1f} s{edited}"
+
+    def data(self) -> dict[str, Any]:
+        return {"point": self.point, "reason": self.reason, "edits": list(self.edits)}
+
+
+@dataclass(frozen=True, kw_only=True)
 class OtherStep(StepBase):
     """A kind this version does not know (a newer writer): shown as its data."""
 
@@ -268,7 +286,17 @@ class OtherStep(StepBase):
         return self.raw
 
 
-Step = LlmStep | ToolStep | DelegationStep | MemoryStep | BackoffStep | EntrypointStep | ErrorStep | OtherStep
+Step = (
+    LlmStep
+    | ToolStep
+    | DelegationStep
+    | MemoryStep
+    | BackoffStep
+    | EntrypointStep
+    | ErrorStep
+    | DebugStep
+    | OtherStep
+)
 
 
 def step_of(record: StepRecord) -> Step:
@@ -330,6 +358,10 @@ def step_of(record: StepRecord) -> Step:
             )
         if record.kind == "error":
             return ErrorStep(**base, status=str(data.get("status") or "error"))
+        if record.kind == "debug":
+            edits = tuple(str(e) for e in data.get("edits") or ())
+            point, reason = str(data.get("point") or ""), str(data.get("reason") or "")
+            return DebugStep(**base, point=point, reason=reason, edits=edits)
     except (TypeError, ValueError, AttributeError):
         pass
     return OtherStep(**base, raw=data)

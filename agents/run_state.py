@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from sutazai.errors import BudgetExceeded, Problem
@@ -93,6 +93,14 @@ class RunState:
     seq: int = 0
     usage: Usage = field(default_factory=Usage)
     delegations: int = 0
+    timer: asyncio.Timeout | None = None  # the run's deadline while it runs
+
+    def extend(self, seconds: float) -> None:
+        """Move the deadline on (a debugger paused the run): the timer and what children inherit."""
+        if self.timer is not None and (when := self.timer.when()) is not None:
+            self.timer.reschedule(when + seconds)
+        if self.context.deadline is not None:
+            self.context = replace(self.context, deadline=self.context.deadline + seconds)
 
     @property
     def used(self) -> int:

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from sutazai.agents import protocol, tracing
+from sutazai.agents.debugger import Debugger, Point, RunCancelled, RunEntry
 from sutazai.agents.delegation import Callees
 from sutazai.agents.events import (
     MemoriesRetrieved,
@@ -56,6 +57,7 @@ class AgentRuntime:
         self.store = store
         self._memories: dict[str, Memory] = {}
         self.callees = Callees(workspace)
+        self.debugger: Debugger | None = None  # attached by a debugging front end (DAP, TUI)
 
     # --- memory -------------------------------------------------------------------------------
 
@@ -120,6 +122,10 @@ class AgentRuntime:
         )
         state = RunState(run_id, context)
         timeout_s = context.timeout_s
+        if self.debugger is not None:
+            self.debugger.track(
+                RunEntry(run_id, agent.name, context.parent_run, state.extend, self._record_for(state))
+            )
         yield RunStarted(run_id, agent.name, spec.model_ref)
         queue: asyncio.Queue[RunEvent | None] = asyncio.Queue()
         output_parts: list[str] = []
@@ -127,7 +133,7 @@ class AgentRuntime:
         async def drive() -> None:
             try:
                 with tracing.agent_span(agent.name, run_id, spec.model_ref):
-                    async with asyncio.timeout(timeout_s):
+                    async with asyncio.timeout(timeout_s) as state.timer:
                         output = await self._loop(agent, user_input, history or [], state, queue, messages)
                 output_parts.append(output)
                 await self._finish(state, "ok", output, None, queue)
@@ -136,14 +142,19 @@ class AgentRuntime:
             except asyncio.CancelledError:
                 await self._fail(state, "cancelled", "cancelled by the caller", queue)
                 raise
+            except RunCancelled as exc:
+                await self._fail(state, "cancelled", str(exc), queue)
             except GatewayUnavailable as exc:
-                await self._fail(state, "unavailable", str(exc), queue)
+                await self._fail(state, "unavailable", str(exc), queue, debug=True)
             except BudgetExceeded as exc:
-                await self._fail(state, "budget", str(exc), queue)
+                await self._fail(state, "budget", str(exc), queue, debug=True)
             except UserError as exc:
-                await self._fail(state, "error", str(exc), queue)
+                await self._fail(state, "error", str(exc), queue, debug=True)
             except Exception as exc:  # a tool or engine bug: record it, never lose the run
-                await self._fail(state, "error", f"{type(exc).__name__}: {exc}", queue)
+                await self._fail(state, "error", f"{type(exc).__name__}: {exc}", queue, debug=True)
+            finally:
+                if self.debugger is not None:
+                    self.debugger.forget(run_id)
 
         task = asyncio.create_task(drive())
         try:
@@ -163,7 +174,12 @@ class AgentRuntime:
         await queue.put(RunFinished(state.run_id, status, output, error, u.prompt, u.completion, state.seq))
         await queue.put(None)
 
-    async def _fail(self, state: RunState, status: str, error: str, queue: asyncio.Queue[Any]) -> None:
+    async def _fail(
+        self, state: RunState, status: str, error: str, queue: asyncio.Queue[Any], debug: bool = False
+    ) -> None:
+        if debug and self.debugger is not None:  # stop on the error, before the run is closed
+            with contextlib.suppress(RunCancelled):
+                await self.debugger.checkpoint(state.run_id, "error", {"status": status, "error": error})
         self._record(state, ErrorStep(started_at=time.time(), duration_ms=0.0, status=status, error=error))
         await self._finish(state, status, "", error, queue)
 
@@ -227,11 +243,16 @@ class AgentRuntime:
             within_budget(agent, state)
             # `required` holds for a run's first call only, so the model can answer once it has results.
             forced = native is not None and spec.tool_choice == "required" and iteration == 0
+            if self.debugger is not None:  # edits to the messages are what the model is sent
+                pending = {"messages": messages, "tools": list(tools), "forced_tool_call": forced}
+                await self.debugger.checkpoint(state.run_id, "model", pending, iteration)
             content, calls = await self._call_model(
                 agent, messages, native, bool(use_text), state, queue, forced
             )
             known = set(tools)
             call = calls[0] if calls else (protocol.parse_text_call(content, known) if use_text else None)
+            if self.debugger is not None:
+                content, call = await self._debug_answer(state, content, call, iteration)
             if call is None:
                 return content
             messages.append(_assistant_message(content, call))
@@ -241,6 +262,23 @@ class AgentRuntime:
             else:
                 messages.append({"role": "user", "content": f"RESULT: {result}"})
         return content
+
+    async def _debug_answer(
+        self, state: RunState, content: str, call: protocol.ParsedCall | None, iteration: int
+    ) -> tuple[str, protocol.ParsedCall | None]:
+        """The answer as the debugger may have edited it: its text, the call it makes."""
+        assert self.debugger is not None
+        asked = {"name": call.name, "arguments": dict(call.arguments)} if call else None
+        answer: dict[str, Any] = {"content": content, "tool_call": asked}
+        await self.debugger.checkpoint(state.run_id, "answer", answer, iteration)
+        edited = answer.get("tool_call")
+        if call is None or not isinstance(edited, dict):
+            return str(answer.get("content") or ""), call
+        arguments = edited.get("arguments")
+        arguments = arguments if isinstance(arguments, dict) else call.arguments
+        return str(answer.get("content") or ""), protocol.ParsedCall(
+            str(edited.get("name") or call.name), arguments, call.id
+        )
 
     def _delegate_tools(self, agent: AgentDefinition, state: RunState) -> dict[str, Tool]:
         from sutazai.agents.delegation import delegate_tools
@@ -419,6 +457,9 @@ class AgentRuntime:
         state: RunState,
         queue: asyncio.Queue[RunEvent | None],
     ) -> str:
+        replacement = None
+        if self.debugger is not None:  # edited arguments are what the tool receives
+            call, replacement = await self._debug_tool(tools, call, state)
         await queue.put(ToolCalled(call.name, call.arguments))
         started = time.time()
         t0 = time.perf_counter()
@@ -427,24 +468,16 @@ class AgentRuntime:
         with tracing.tool_span(call.name, call.id):
             try:
                 tool = tools.get(call.name)
-                if tool is None:
+                if replacement is not None:  # the debugger gave the result: the tool is not called
+                    result = replacement
+                elif tool is None:
                     raise LookupError(f"unknown tool {call.name!r}; available: {', '.join(tools)}")
-                problems = tool.argument_problems(call.arguments)
-                if problems:
-                    raise ValueError("arguments do not match the tool's schema: " + "; ".join(problems))
-                replayed = (
-                    None if tool.delegate else await self.client.replayed_tool(call.name, call.arguments)
-                )
-                if tool.delegate:  # the child run's own model calls are what a cassette replays
-                    result = await tool.call(call.arguments, max(1.0, (state.context.deadline or 0) - now()))
-                elif replayed is not None:  # a cassette's answer: a clock or a search replays alike
-                    result = replayed
                 else:
-                    result = await tool.call(call.arguments, agent_limits.tool_timeout_s)
-                    self.client.recorded_tool(call.name, call.arguments, result)
+                    result = await self._invoke(tool, call, agent_limits, state)
             except Exception as exc:  # a failing tool is reported to the model, not fatal to the run
                 error = f"{type(exc).__name__}: {exc}"
                 result = f"error: {error}"
+                problems = list(getattr(exc, "problems", ()))
         self._record(
             state,
             tool_step(
@@ -461,6 +494,43 @@ class AgentRuntime:
         )
         await queue.put(ToolReturned(call.name, result, error is not None))
         return result
+
+    async def _debug_tool(
+        self, tools: dict[str, Tool], call: protocol.ParsedCall, state: RunState
+    ) -> tuple[protocol.ParsedCall, str | None]:
+        """Before a tool or a delegation: its arguments as edited, and a result given by hand."""
+        assert self.debugger is not None
+        tool = tools.get(call.name)
+        point: Point = "delegation" if tool is not None and tool.delegate else "tool"
+        pending: dict[str, Any] = {"tool": call.name, "arguments": dict(call.arguments), "result": None}
+        await self.debugger.checkpoint(state.run_id, point, pending)
+        arguments = pending.get("arguments")
+        edited = protocol.ParsedCall(call.name, arguments if isinstance(arguments, dict) else {}, call.id)
+        result = pending.get("result")
+        return edited, None if result is None else str(result)
+
+    async def _invoke(
+        self, tool: Tool, call: protocol.ParsedCall, agent_limits: LimitsSpec, state: RunState
+    ) -> str:
+        problems = tool.argument_problems(call.arguments)
+        if problems:
+            raise ArgumentProblems(problems)
+        replayed = None if tool.delegate else await self.client.replayed_tool(call.name, call.arguments)
+        if tool.delegate:  # the child run's own model calls are what a cassette replays
+            return await tool.call(call.arguments, max(1.0, (state.context.deadline or 0) - now()))
+        if replayed is not None:  # a cassette's answer: a clock or a search replays alike
+            return replayed
+        result = await tool.call(call.arguments, agent_limits.tool_timeout_s)
+        self.client.recorded_tool(call.name, call.arguments, result)
+        return result
+
+
+class ArgumentProblems(ValueError):
+    """A call whose arguments do not match the tool's schema: reported to the model, with each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("arguments do not match the tool's schema: " + "; ".join(problems))
+        self.problems = problems
 
 
 def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:

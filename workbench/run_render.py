@@ -12,6 +12,7 @@ from rich.text import Text
 
 from sutazai.agents.run_record import (
     BackoffStep,
+    DebugStep,
     DelegationStep,
     EntrypointStep,
     ErrorStep,
@@ -58,8 +59,8 @@ def step_body(step: Step) -> list[Text]:
         return [Text(f"  {hit.score:.2f} {hit.text[:200]}") for hit in step.hits] or [Text("  no memories")]
     if isinstance(step, EntrypointStep):
         return [_labelled("input", step.input), _labelled("response", step.response, "green")]
-    if isinstance(step, BackoffStep):
-        return [Text(f"  {step.line}")]
+    if isinstance(step, BackoffStep | DebugStep):
+        return [Text(f"  {step.line}", style="yellow" if isinstance(step, DebugStep) and step.edits else "")]
     if isinstance(step, ErrorStep):
         return [Text(f"  run ended: {step.status}")]
     assert isinstance(step, OtherStep)
