@@ -18,6 +18,7 @@ import copy
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from sutazai.agents.breakpoints import Breakpoint, BreakpointTable, HitContext
@@ -70,6 +71,7 @@ class Debugger:
     on_stop: Callable[[Pause], Awaitable[None] | None] | None = None
     on_output: Callable[[str], None] | None = None  # log points
     stop_on_entry: bool = False
+    workspace_root: Path | None = None  # where agent folders are, for front ends showing sources
     kinds: set[Point] = field(default_factory=set)  # pause at every point of these kinds
     breakpoints: BreakpointTable = field(default_factory=BreakpointTable)
     paused: dict[str, Pause] = field(default_factory=dict)
@@ -126,6 +128,10 @@ class Debugger:
             self._into_child_of.add(run_id)
         if action == "stepOut" and entry.parent_run is not None:
             self._out_to.add(entry.parent_run)
+
+    def pause_at_next(self, run_id: str) -> None:
+        """Stop that run at its next point (a pause request: a run is never stopped mid-call)."""
+        self._stepping[run_id] = "next"
 
     def resume(self, run_id: str, action: Action = "continue") -> bool:
         pause = self.paused.get(run_id)

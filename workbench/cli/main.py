@@ -16,6 +16,7 @@ from sutazai import __version__
 from sutazai.errors import UserError
 from sutazai.workbench.cli import (
     agent_commands,
+    dap_command,
     doctor,
     fleet_commands,
     launch_command,
@@ -66,6 +67,7 @@ smoke_commands.register(app)
 scaffold_commands.register(app)
 scaffold_commands.register_tools(app)
 launch_command.register(app)
+dap_command.register(app)
 
 
 def run() -> None:

@@ -1,0 +1,1 @@
+"""The Debug Adapter Protocol server (`sutazai dap`) on the runtime's debug engine."""
