@@ -123,9 +123,10 @@ class Debugger:
             )
         if action == "cancel":
             raise RunCancelled(f"cancelled by the debugger while paused before {point}")
-        self._stepping[run_id] = action
-        if action == "stepIn" and point == "delegation":
+        if action == "stepIn" and point == "delegation":  # the stepping goes down into the child
             self._into_child_of.add(run_id)
+            action = "continue"
+        self._stepping[run_id] = action
         if action == "stepOut" and entry.parent_run is not None:
             self._out_to.add(entry.parent_run)
 
