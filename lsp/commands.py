@@ -1,5 +1,6 @@
 """Code lenses "Run agent" and "Smoke test", run through ``workspace/executeCommand`` with
-``$/progress`` reports and the result shown to the user."""
+``$/progress`` reports and the result shown to the user; "Debug agent" and "Debug smoke case"
+start the agent debugger in the editor (a client command: the editor owns debug sessions)."""
 
 from __future__ import annotations
 
@@ -17,14 +18,42 @@ if TYPE_CHECKING:
 
 RUN = "sutazai.runAgent"
 SMOKE = "sutazai.smoke"
+DEBUG = "sutazai.debugAgent"  # registered by the editor extension (lsp/vscode), not the server
 
 
 def lenses(uri: str, path: Path) -> list[lsp.CodeLens]:
     top = lsp.Range(lsp.Position(0, 0), lsp.Position(0, 0))
+    debug = lsp.Command(title="🐞 Debug agent", command=DEBUG, arguments=[{"agent": path.parent.name}])
     return [
         lsp.CodeLens(range=top, command=lsp.Command(title="▶ Run agent", command=RUN, arguments=[uri])),
         lsp.CodeLens(range=top, command=lsp.Command(title="✓ Smoke test", command=SMOKE, arguments=[uri])),
+        lsp.CodeLens(range=top, command=debug),
     ]
+
+
+def smoke_lenses(path: Path, text: str) -> list[lsp.CodeLens]:
+    """A "Debug smoke case" lens on each case's line."""
+    from sutazai.agents.yamlpos import parse_yaml
+    from sutazai.errors import SpecError
+
+    try:
+        tree = parse_yaml(text, path)
+    except SpecError:
+        return []
+    cases = tree.get("cases") if isinstance(tree, dict) else None
+    if not isinstance(cases, list):
+        return []
+    out = []
+    for i, case in enumerate(cases):
+        name = case.get("name") if isinstance(case, dict) else None
+        if not isinstance(name, str):
+            continue
+        line = cases.lc.item(i)[0]  # type: ignore[attr-defined]  # ruamel's positions
+        at = lsp.Range(lsp.Position(line, 0), lsp.Position(line, 0))
+        target = {"agent": path.parent.name, "case": name}
+        command = lsp.Command(title="🐞 Debug smoke case", command=DEBUG, arguments=[target])
+        out.append(lsp.CodeLens(range=at, command=command))
+    return out
 
 
 def _agent_folder(uri: str) -> tuple[Workspace, Path]:

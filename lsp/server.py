@@ -244,7 +244,10 @@ def on_code_action(ls: SutazaiLanguageServer, params: lsp.CodeActionParams) -> l
 @guarded(default=[])
 def on_code_lens(ls: SutazaiLanguageServer, params: lsp.CodeLensParams) -> list[lsp.CodeLens]:
     path = ls.path_of(params.text_document.uri)
-    return commands.lenses(params.text_document.uri, path) if file_kind(path) == "agent" else []
+    kind = file_kind(path)
+    if kind == "smoke":
+        return commands.smoke_lenses(path, ls.text_of(params.text_document.uri))
+    return commands.lenses(params.text_document.uri, path) if kind == "agent" else []
 
 
 @server.command(commands.RUN)

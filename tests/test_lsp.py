@@ -271,7 +271,22 @@ async def test_code_lens_runs_the_agent_with_progress(client: LanguageClient) ->
         lsp.CodeLensParams(text_document=lsp.TextDocumentIdentifier(uri=uri(path)))
     )
     commands = {lens.command.command: lens.command for lens in lenses or [] if lens.command}
-    assert set(commands) == {"sutazai.runAgent", "sutazai.smoke"}
+    assert set(commands) == {"sutazai.runAgent", "sutazai.smoke", "sutazai.debugAgent"}
+    assert list(commands["sutazai.debugAgent"].arguments or []) == [{"agent": "summarizer"}]  # the editor starts it
+    smoke_path = path.parent / "smoke.yaml"
+    await open_doc(client, smoke_path)
+    case_lenses = await client.text_document_code_lens_async(
+        lsp.CodeLensParams(text_document=lsp.TextDocumentIdentifier(uri=uri(smoke_path)))
+    )
+    debug_cases = [
+        lens for lens in case_lenses or [] if lens.command and lens.command.command == "sutazai.debugAgent"
+    ]
+    lines = smoke_path.read_text().splitlines()
+    assert debug_cases and all(
+        f"name: {lens.command.arguments[0]['case']}" in lines[lens.range.start.line]
+        for lens in debug_cases
+        if lens.command
+    )
     result = await client.workspace_execute_command_async(
         lsp.ExecuteCommandParams(command="sutazai.runAgent", arguments=commands["sutazai.runAgent"].arguments)
     )

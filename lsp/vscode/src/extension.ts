@@ -1,5 +1,7 @@
 // Starts sutazai-lsp for SutazAI workspaces: finds the server without help, says once and clearly
-// when it cannot, and restarts it on demand or when its settings change.
+// when it cannot, and restarts it on demand or when its settings change. Contributes the agent
+// debugger: `sutazai dap` (found beside the server) for debug type `sutazai`.
+import * as path from "path";
 import * as vscode from "vscode";
 import { LanguageClient, LanguageClientOptions, ServerOptions, TransportKind } from "vscode-languageclient/node";
 import { locate } from "./locate";
@@ -73,6 +75,48 @@ async function start(): Promise<void> {
   }
 }
 
+/** `sutazai dap` from the same place as the server: the `sutazai` script beside `sutazai-lsp`,
+ * or the same interpreter when the server runs as `python -m sutazai.lsp`. */
+async function debugAdapter(): Promise<vscode.DebugAdapterExecutable | undefined> {
+  const config = vscode.workspace.getConfiguration(SECTION);
+  const located = await locate(config.get<string>("lsp.path", ""), folders(), selectedInterpreter);
+  if ("missing" in located) {
+    offerHelp(`SutazAI: cannot debug agents: ${located.missing}`);
+    return undefined;
+  }
+  const { command, args } = located.found;
+  const cwd = folders()[0];
+  if (args.length === 0) {
+    const script = path.join(path.dirname(command), process.platform === "win32" ? "sutazai.exe" : "sutazai");
+    return new vscode.DebugAdapterExecutable(script, ["dap"], { cwd });
+  }
+  const entry = "from sutazai.workbench.cli.main import run; run()";
+  return new vscode.DebugAdapterExecutable(command, ["-c", entry, "dap"], { cwd });
+}
+
+/** The code lenses' "Debug agent" / "Debug smoke case": a launch without a launch.json. */
+async function debugAgent(target: { agent?: string; case?: string; input?: string } = {}): Promise<void> {
+  const agent = target.agent ?? (await vscode.window.showInputBox({ prompt: "Agent to debug" }));
+  if (!agent) {
+    return;
+  }
+  let input = target.input;
+  if (target.case === undefined && input === undefined) {
+    input = await vscode.window.showInputBox({ prompt: `Input for ${agent}`, value: "Hello" });
+    if (input === undefined) {
+      return;
+    }
+  }
+  const name = target.case ? `Debug ${agent} / ${target.case}` : `Debug ${agent}`;
+  const config: vscode.DebugConfiguration = { type: "sutazai", request: "launch", name, agent };
+  if (target.case !== undefined) {
+    config.case = target.case;
+  } else {
+    config.input = input;
+  }
+  await vscode.debug.startDebugging(vscode.workspace.workspaceFolders?.[0], config);
+}
+
 async function stop(): Promise<void> {
   const running = client;
   client = undefined;
@@ -93,6 +137,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     output,
     vscode.commands.registerCommand("sutazai.restartServer", restart),
     vscode.commands.registerCommand("sutazai.showLog", () => output.show()),
+    vscode.commands.registerCommand("sutazai.debugAgent", debugAgent),
+    vscode.debug.registerDebugAdapterDescriptorFactory("sutazai", { createDebugAdapterDescriptor: debugAdapter }),
     vscode.workspace.onDidChangeConfiguration((event) => {
       if (event.affectsConfiguration(`${SECTION}.lsp`)) {
         void restart();
