@@ -272,7 +272,9 @@ async def test_code_lens_runs_the_agent_with_progress(client: LanguageClient) ->
     )
     commands = {lens.command.command: lens.command for lens in lenses or [] if lens.command}
     assert set(commands) == {"sutazai.runAgent", "sutazai.smoke", "sutazai.debugAgent"}
-    assert list(commands["sutazai.debugAgent"].arguments or []) == [{"agent": "summarizer"}]  # the editor starts it
+    assert list(commands["sutazai.debugAgent"].arguments or []) == [
+        {"agent": "summarizer"}
+    ]  # the editor starts it
     smoke_path = path.parent / "smoke.yaml"
     await open_doc(client, smoke_path)
     case_lenses = await client.text_document_code_lens_async(
