@@ -1,10 +1,12 @@
 """An engine that answers at once (OpenAI-compatible, streaming or not): the overhead baseline.
 
 It answers "ok", except to a last message ``call <text>``: then it answers ``<text>`` (a
-``TOOL:`` line, say), so a benchmark can make an agent call a tool or another agent."""
+``TOOL:`` line, say), so a benchmark can make an agent call a tool or another agent. A second
+argument, ``DELAY_MS``, makes each answer take that long (an engine busy generating)."""
 
 from __future__ import annotations
 
+import asyncio
 import sys
 
 import orjson
@@ -38,6 +40,8 @@ def _scripted(body: dict[str, object]) -> bytes | None:
 
 async def chat(request: web.Request) -> web.StreamResponse:
     body = orjson.loads(await request.read())
+    if DELAY_S:
+        await asyncio.sleep(DELAY_S)
     if body.get("stream"):
         return web.Response(body=_scripted(body) or CHUNKS, content_type="text/event-stream")
     return web.Response(body=WHOLE, content_type="application/json")
@@ -49,6 +53,9 @@ async def models(request: web.Request) -> web.Response:
 
 async def health(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
+
+
+DELAY_S = float(sys.argv[2]) / 1000 if len(sys.argv) > 2 else 0.0
 
 
 def main() -> None:
