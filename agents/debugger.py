@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from sutazai.agents import protocol
 from sutazai.agents.breakpoints import Breakpoint, BreakpointTable, HitContext
 from sutazai.agents.run_record import DebugStep
 
@@ -184,6 +185,56 @@ class Debugger:
             seen.add(current.run_id)
             current.extend(seconds)
             current = self.runs.get(current.parent_run) if current.parent_run else None
+
+
+# --- the runtime's points: what is pending at each, and what it uses after ------------------------
+
+
+async def debug_request(
+    debugger: Debugger, run_id: str, messages: list[dict[str, Any]], tools: list[str], iteration: int
+) -> list[dict[str, Any]]:
+    """Before a model call: the messages as they are sent (edited, or replaced whole)."""
+    pending: dict[str, Any] = {"messages": messages, "tools": tools}
+    await debugger.checkpoint(run_id, "model", pending, iteration)
+    edited = pending.get("messages")
+    return edited if isinstance(edited, list) and all(isinstance(m, dict) for m in edited) else messages
+
+
+async def debug_answer(
+    debugger: Debugger, run_id: str, content: str, call: protocol.ParsedCall | None, iteration: int
+) -> tuple[str, protocol.ParsedCall | None]:
+    """After a model answer: its text and the call it makes, as edited."""
+    asked = {"name": call.name, "arguments": dict(call.arguments)} if call else None
+    answer: dict[str, Any] = {"content": content, "tool_call": asked}
+    await debugger.checkpoint(run_id, "answer", answer, iteration)
+    edited = answer.get("tool_call")
+    text = str(answer.get("content") or "")
+    if call is None or not isinstance(edited, dict):
+        return text, call
+    arguments = edited.get("arguments")
+    arguments = arguments if isinstance(arguments, dict) else call.arguments
+    return text, protocol.ParsedCall(str(edited.get("name") or call.name), arguments, call.id)
+
+
+async def debug_tool(
+    debugger: Debugger, run_id: str, call: protocol.ParsedCall, delegation: bool
+) -> tuple[protocol.ParsedCall, str | None]:
+    """Before a tool call or a delegation: its arguments as edited, and a result given by hand
+    (``result`` set while paused: the tool is then not called)."""
+    pending: dict[str, Any] = {"tool": call.name, "arguments": dict(call.arguments), "result": None}
+    await debugger.checkpoint(run_id, "delegation" if delegation else "tool", pending)
+    arguments = pending.get("arguments")
+    edited = protocol.ParsedCall(call.name, arguments if isinstance(arguments, dict) else {}, call.id)
+    result = pending.get("result")
+    return edited, None if result is None else str(result)
+
+
+def apply_edit(data: dict[str, Any], edited: dict[str, Any]) -> None:
+    """Replace what is pending with ``edited`` (a front end's whole-document edit), key by key."""
+    unknown = set(edited) - set(data)
+    if unknown:
+        raise ValueError(f"unknown keys {sorted(unknown)}: keep the keys that are there ({', '.join(data)})")
+    data.update(edited)
 
 
 def _short(value: Any) -> str:

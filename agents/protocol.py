@@ -52,3 +52,28 @@ def may_become_call(buffer: str) -> bool:
     """True while streamed text could still turn out to be a ``TOOL:`` line (so it is held back)."""
     head = buffer.lstrip()
     return MARKER.startswith(head) or head.startswith(MARKER)
+
+
+def json_object(raw: str) -> dict[str, Any]:
+    """A call's arguments as an object, whatever the model wrote (not JSON: kept as ``input``)."""
+    try:
+        value = json.loads(raw) if raw else {}
+    except json.JSONDecodeError:
+        return {"input": raw}
+    return value if isinstance(value, dict) else {"input": value}
+
+
+def assistant_message(content: str, call: ParsedCall) -> dict[str, Any]:
+    if call.id is None:
+        return {"role": "assistant", "content": content}
+    return {
+        "role": "assistant",
+        "content": content or None,
+        "tool_calls": [
+            {
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": json.dumps(call.arguments)},
+            }
+        ],
+    }

@@ -111,6 +111,14 @@ def now() -> float:
     return asyncio.get_running_loop().time()
 
 
+def running_on(loop: asyncio.AbstractEventLoop) -> bool:
+    """Whether this code runs on ``loop`` (a framework may call back from its own thread)."""
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
+
+
 def within_budget(agent: AgentDefinition, state: RunState) -> None:
     """Before a model call: a run that has spent ``limits.max_total_tokens`` (or, for a child,
     what its parent had left) stops here."""

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from sutazai.agents import protocol, tracing
-from sutazai.agents.debugger import Debugger, Point, RunCancelled, RunEntry
+from sutazai.agents.debugger import Debugger, RunCancelled, RunEntry, debug_answer, debug_request, debug_tool
 from sutazai.agents.delegation import Callees
 from sutazai.agents.events import (
     MemoriesRetrieved,
@@ -41,10 +41,10 @@ from sutazai.agents.run_record import (
     tool_step,
 )
 from sutazai.agents.run_record import MemoryHit as RecordedHit
-from sutazai.agents.run_state import RunContext, RunState, Usage, now, within_budget
+from sutazai.agents.run_state import RunContext, RunState, Usage, now, running_on, within_budget
 from sutazai.agents.runstore import RunStore
 from sutazai.agents.spec import LimitsSpec
-from sutazai.agents.tools import RUNTIME_TOOLS, Tool
+from sutazai.agents.tools import RUNTIME_TOOLS, ArgumentProblems, Tool
 from sutazai.errors import BudgetExceeded, GatewayUnavailable, UserError
 from sutazai.wire import Priority
 from sutazai.workspace import Workspace
@@ -244,41 +244,23 @@ class AgentRuntime:
             # `required` holds for a run's first call only, so the model can answer once it has results.
             forced = native is not None and spec.tool_choice == "required" and iteration == 0
             if self.debugger is not None:  # edits to the messages are what the model is sent
-                pending = {"messages": messages, "tools": list(tools), "forced_tool_call": forced}
-                await self.debugger.checkpoint(state.run_id, "model", pending, iteration)
+                messages = await debug_request(self.debugger, state.run_id, messages, list(tools), iteration)
             content, calls = await self._call_model(
                 agent, messages, native, bool(use_text), state, queue, forced
             )
             known = set(tools)
             call = calls[0] if calls else (protocol.parse_text_call(content, known) if use_text else None)
             if self.debugger is not None:
-                content, call = await self._debug_answer(state, content, call, iteration)
+                content, call = await debug_answer(self.debugger, state.run_id, content, call, iteration)
             if call is None:
                 return content
-            messages.append(_assistant_message(content, call))
+            messages.append(protocol.assistant_message(content, call))
             result = await self._call_tool(spec.limits, tools, call, state, queue)
             if call.id:
                 messages.append({"role": "tool", "tool_call_id": call.id, "content": result})
             else:
                 messages.append({"role": "user", "content": f"RESULT: {result}"})
         return content
-
-    async def _debug_answer(
-        self, state: RunState, content: str, call: protocol.ParsedCall | None, iteration: int
-    ) -> tuple[str, protocol.ParsedCall | None]:
-        """The answer as the debugger may have edited it: its text, the call it makes."""
-        assert self.debugger is not None
-        asked = {"name": call.name, "arguments": dict(call.arguments)} if call else None
-        answer: dict[str, Any] = {"content": content, "tool_call": asked}
-        await self.debugger.checkpoint(state.run_id, "answer", answer, iteration)
-        edited = answer.get("tool_call")
-        if call is None or not isinstance(edited, dict):
-            return str(answer.get("content") or ""), call
-        arguments = edited.get("arguments")
-        arguments = arguments if isinstance(arguments, dict) else call.arguments
-        return str(answer.get("content") or ""), protocol.ParsedCall(
-            str(edited.get("name") or call.name), arguments, call.id
-        )
 
     def _delegate_tools(self, agent: AgentDefinition, state: RunState) -> dict[str, Tool]:
         from sutazai.agents.delegation import delegate_tools
@@ -332,7 +314,7 @@ class AgentRuntime:
                     ToolReturned(name, result if error is None else f"error: {error}", error is not None)
                 )
 
-            if _on_loop(loop):
+            if running_on(loop):
                 on_loop()
             else:
                 loop.call_soon_threadsafe(on_loop)
@@ -427,7 +409,7 @@ class AgentRuntime:
         state.usage.prompt += usage.prompt
         state.usage.completion += usage.completion
         parsed = [
-            protocol.ParsedCall(c["name"], _json_object(c["arguments"]), c["id"] or f"call_{i}")
+            protocol.ParsedCall(c["name"], protocol.json_object(c["arguments"]), c["id"] or f"call_{i}")
             for i, c in sorted(calls.items())
         ]
         self._record(
@@ -459,7 +441,9 @@ class AgentRuntime:
     ) -> str:
         replacement = None
         if self.debugger is not None:  # edited arguments are what the tool receives
-            call, replacement = await self._debug_tool(tools, call, state)
+            tool = tools.get(call.name)
+            delegation = tool is not None and tool.delegate
+            call, replacement = await debug_tool(self.debugger, state.run_id, call, delegation)
         await queue.put(ToolCalled(call.name, call.arguments))
         started = time.time()
         t0 = time.perf_counter()
@@ -495,20 +479,6 @@ class AgentRuntime:
         await queue.put(ToolReturned(call.name, result, error is not None))
         return result
 
-    async def _debug_tool(
-        self, tools: dict[str, Tool], call: protocol.ParsedCall, state: RunState
-    ) -> tuple[protocol.ParsedCall, str | None]:
-        """Before a tool or a delegation: its arguments as edited, and a result given by hand."""
-        assert self.debugger is not None
-        tool = tools.get(call.name)
-        point: Point = "delegation" if tool is not None and tool.delegate else "tool"
-        pending: dict[str, Any] = {"tool": call.name, "arguments": dict(call.arguments), "result": None}
-        await self.debugger.checkpoint(state.run_id, point, pending)
-        arguments = pending.get("arguments")
-        edited = protocol.ParsedCall(call.name, arguments if isinstance(arguments, dict) else {}, call.id)
-        result = pending.get("result")
-        return edited, None if result is None else str(result)
-
     async def _invoke(
         self, tool: Tool, call: protocol.ParsedCall, agent_limits: LimitsSpec, state: RunState
     ) -> str:
@@ -523,42 +493,3 @@ class AgentRuntime:
         result = await tool.call(call.arguments, agent_limits.tool_timeout_s)
         self.client.recorded_tool(call.name, call.arguments, result)
         return result
-
-
-class ArgumentProblems(ValueError):
-    """A call whose arguments do not match the tool's schema: reported to the model, with each."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("arguments do not match the tool's schema: " + "; ".join(problems))
-        self.problems = problems
-
-
-def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
-    try:
-        return asyncio.get_running_loop() is loop
-    except RuntimeError:
-        return False
-
-
-def _json_object(raw: str) -> dict[str, Any]:
-    try:
-        value = json.loads(raw) if raw else {}
-    except json.JSONDecodeError:
-        return {"input": raw}
-    return value if isinstance(value, dict) else {"input": value}
-
-
-def _assistant_message(content: str, call: protocol.ParsedCall) -> dict[str, Any]:
-    if call.id is None:
-        return {"role": "assistant", "content": content}
-    return {
-        "role": "assistant",
-        "content": content or None,
-        "tool_calls": [
-            {
-                "id": call.id,
-                "type": "function",
-                "function": {"name": call.name, "arguments": json.dumps(call.arguments)},
-            }
-        ],
-    }

@@ -228,3 +228,11 @@ def import_tools_module(agent_name: str, tools_file: Path) -> Any:
         ) from None
     sys.modules[module_name] = module
     return module
+
+
+class ArgumentProblems(ValueError):
+    """A call whose arguments do not match the tool's schema: reported to the model, with each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("arguments do not match the tool's schema: " + "; ".join(problems))
+        self.problems = problems
