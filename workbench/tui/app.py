@@ -50,6 +50,7 @@ class WorkbenchApp(App[None]):
         Binding("slash", "filter", "Filter", show=False),
         Binding("n", "new_agent", "New agent"),
         Binding("a", "aider", "Aider", show=False),
+        Binding("D", "debug_agent", "Debug", show=False),
         Binding("t", "toggle_theme", "Theme", show=False),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
@@ -214,6 +215,27 @@ class WorkbenchApp(App[None]):
         with self.suspend():
             subprocess.run(command, cwd=self.workspace.agent_dir(name), check=False)
         self.agents_pane.reload()
+
+    def action_debug_agent(self) -> None:
+        """The selected agent in the debugger (breakpoints, stepping, edit and continue)."""
+        from sutazai.agents.loader import load_agent
+        from sutazai.errors import SpecError
+        from sutazai.workbench.tui.screens.agent_detail import AgentDetailScreen
+        from sutazai.workbench.tui.screens.debug import DebugScreen
+
+        name = (
+            self.screen.agent_name
+            if isinstance(self.screen, AgentDetailScreen)
+            else self.agents_pane.selected()
+        )
+        if not name:
+            return
+        try:
+            agent = load_agent(self.workspace.agent_dir(name))
+        except SpecError as exc:
+            show_error(self, exc, "cannot debug")
+            return
+        self.push_screen(DebugScreen(self.workspace, agent))
 
     def action_toggle_theme(self) -> None:
         self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"

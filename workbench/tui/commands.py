@@ -18,6 +18,11 @@ ACTIONS = [
     ("Stack", "show_tab('stack')", "local services and logs"),
     ("New agent", "new_agent", "scaffold an agent from a template"),
     ("Aider on selected agent", "aider", "edit the agent with Aider (suspends the TUI)"),
+    (
+        "Debug selected agent",
+        "debug_agent",
+        "breakpoints on its tools and delegates, step, edit and continue",
+    ),
     ("Start stack", "stack_up", "sutazai stack up --detach"),
     ("Stop stack", "stack_down", "sutazai stack down"),
     ("Reload agents", "reload_agents", "re-read every agent file"),

@@ -17,6 +17,7 @@ HELP = """\
 | `ctrl+p` | anywhere | command palette: every action |
 | `n` | anywhere | new agent from a template |
 | `a` | Agents, detail | run Aider on the agent (suspends the TUI) |
+| `D` | Agents, detail | debug the agent: breakpoints, `c`/`n`/`i`/`o` continue and step, `e` edit, `r` replay |
 | `t` | anywhere | light / dark theme |
 | `/`, `s`, `enter`, `c` | Agents | filter (fuzzy), sort, open detail, chat |
 | `enter`, `esc`, `ctrl+r`, `ctrl+l` | Chat | send, cancel, re-run, clear |
