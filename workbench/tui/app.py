@@ -191,15 +191,17 @@ class WorkbenchApp(App[None]):
 
         self.push_screen(NewAgentScreen(self.workspace), created)
 
-    def action_aider(self) -> None:
-        """Suspend the TUI, run Aider on the selected agent's files, resume and reload."""
+    def _agent_in_view(self) -> str | None:
+        """The agent an action is about: the open detail screen's, else the selected row's."""
         from sutazai.workbench.tui.screens.agent_detail import AgentDetailScreen
 
-        name = (
-            self.screen.agent_name
-            if isinstance(self.screen, AgentDetailScreen)
-            else self.agents_pane.selected()
-        )
+        if isinstance(self.screen, AgentDetailScreen):
+            return self.screen.agent_name
+        return self.agents_pane.selected()
+
+    def action_aider(self) -> None:
+        """Suspend the TUI, run Aider on the selected agent's files, resume and reload."""
+        name = self._agent_in_view()
         if not name:
             return
         try:
@@ -220,14 +222,9 @@ class WorkbenchApp(App[None]):
         """The selected agent in the debugger (breakpoints, stepping, edit and continue)."""
         from sutazai.agents.loader import load_agent
         from sutazai.errors import SpecError
-        from sutazai.workbench.tui.screens.agent_detail import AgentDetailScreen
         from sutazai.workbench.tui.screens.debug import DebugScreen
 
-        name = (
-            self.screen.agent_name
-            if isinstance(self.screen, AgentDetailScreen)
-            else self.agents_pane.selected()
-        )
+        name = self._agent_in_view()
         if not name:
             return
         try:
