@@ -236,3 +236,43 @@ def test_breakpoints_hit_counts_and_log_points(tmp_path: Path) -> None:
     [bad] = table.set_file(spec, [SourceBreakpoint(line, hit_condition="often")], lines)
     assert not bad.verified and "hit count" in (bad.message or "")
     assert json.dumps(counted.message) and counted.message == "before calc calls tool calculator"
+
+
+def test_a_client_that_leaves_while_paused_cancels_the_run_and_it_is_recorded(
+    debuggee: tuple[Path, int, ScriptedEngine],
+) -> None:
+    """Raw DAP over stdio: launch, stop at the breakpoint, then the editor goes away."""
+    from sutazai.workbench.dap.wire import frame
+
+    root, line, engine = debuggee
+    engine.replies += [Reply(tool_calls=[{"name": "calculator", "arguments": {"expression": "1+1"}}])]
+    adapter = subprocess.Popen([SUTAZAI, "dap"], cwd=root, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert adapter.stdin is not None and adapter.stdout is not None
+    spec = str(root / "agents" / "calc" / "agent.yaml")
+    requests = [
+        ("initialize", {"adapterID": "sutazai"}),
+        ("launch", {"agent": "calc", "input": "1+1?"}),
+        ("setBreakpoints", {"source": {"path": spec}, "breakpoints": [{"line": line}]}),
+        ("configurationDone", {}),
+    ]
+    for seq, (command, arguments) in enumerate(requests, 1):
+        adapter.stdin.write(
+            frame({"seq": seq, "type": "request", "command": command, "arguments": arguments})
+        )
+    adapter.stdin.flush()
+    seen = b""
+    while b'"event": "stopped"' not in seen:
+        chunk = adapter.stdout.read1(65536)  # type: ignore[attr-defined]
+        assert chunk, seen.decode()
+        seen += chunk
+    adapter.stdin.close()  # the editor is gone
+    assert adapter.wait(timeout=30) == 0
+    _, steps = steps_of(root, "calc")
+    store = RunStore(root / ".sutazai" / "runs.db")
+    try:
+        run = store.runs("calc", 1)[0]
+    finally:
+        store.close()
+    assert run.status == "cancelled" and "cancelled by the debugger" in (run.error or "")
+    assert [s["kind"] for s in steps][-2:] == ["debug", "error"]
+    assert not [s for s in steps if s["kind"] == "tool"]  # the paused call never ran
