@@ -50,6 +50,61 @@ async def test_mcp_lists_runs_smokes_and_traces(tmp_path: Path) -> None:
                 trace["steps"][0]["kind"] == "llm" and trace["steps"][0]["data"]["response"] == "MCP says hi."
             )
             smoke = _text(await session.call_tool("run_smoke", {"agents": ["summarizer"]}))
-            assert smoke["summary"]["passed"] == 2
-            missing = _text(await session.call_tool("run_agent", {"name": "nope", "input": "x"}))
-            assert "no agent named" in missing["error"]
+            assert smoke["passed"] == 2 and smoke["total"] == 2
+            missing = await session.call_tool("run_agent", {"name": "nope", "input": "x"})
+            assert missing.is_error and "no agent named" in missing.content[0].text  # type: ignore[union-attr]
+
+
+async def test_mcp_at_the_current_spec(tmp_path: Path) -> None:
+    """Output schemas and structured content, errors as isError, progress, resources, prompts and
+    annotations, through the official client."""
+    root = init_workspace(tmp_path / "ws", demo=True)
+    engine = ScriptedEngine(default="A cat sat on a mat.")
+    with ServerThread(engine.app()) as scripted:
+        toml = root / "sutazai.toml"
+        toml.write_text(toml.read_text().replace("http://127.0.0.1:11435", scripted.url))
+        params = StdioServerParameters(
+            command=str(Path(sys.executable).parent / "sutazai"), args=["mcp"], cwd=str(root)
+        )
+        async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+            await session.initialize()
+            tools = {t.name: t for t in (await session.list_tools()).tools}
+            assert all(t.output_schema for t in tools.values())  # every tool says what it returns
+            assert tools["list_agents"].annotations.read_only_hint  # type: ignore[union-attr]
+            assert tools["run_smoke"].annotations.read_only_hint is False  # type: ignore[union-attr]
+            listed = await session.call_tool("list_agents", {})
+            names = [a["name"] for a in listed.structured_content["agents"]]  # type: ignore[index]
+            assert names == ["chat-buddy", "code-helper", "fact-finder", "planner", "summarizer"]
+            progress: list[tuple[float, float | None, str | None]] = []
+
+            async def on_progress(done: float, total: float | None, message: str | None) -> None:
+                progress.append((done, total, message))
+
+            smoke = await session.call_tool(
+                "run_smoke", {"agents": ["summarizer"]}, progress_callback=on_progress
+            )
+            assert smoke.structured_content["total"] == 2  # type: ignore[index]
+            assert [p[:2] for p in progress] == [(1, 2), (2, 2)], progress
+            ran = await session.call_tool("run_agent", {"name": "summarizer", "input": "hello"})
+            run_id = ran.structured_content["run_id"]  # type: ignore[index]
+            resources = {str(r.uri) for r in (await session.list_resources()).resources}
+            assert "sutazai://runs" in resources
+            templates = {t.uri_template for t in (await session.list_resource_templates()).resource_templates}
+            assert {"sutazai://runs/{run_id}", "sutazai://agents/{name}/{file}"} <= templates
+            trace = json.loads((await session.read_resource(f"sutazai://runs/{run_id}")).contents[0].text)  # type: ignore[union-attr]
+            assert trace["id"] == run_id and trace["steps"]
+            spec = (await session.read_resource("sutazai://agents/summarizer/agent.yaml")).contents[0]
+            assert "name: summarizer" in spec.text  # type: ignore[union-attr]
+            for bad in ("sutazai://agents/summarizer/.env", "sutazai://agents/..%2F..%2Fetc/agent.yaml"):
+                try:
+                    await session.read_resource(bad)
+                except Exception as exc:  # an error the client sees, nothing read
+                    assert "agent" in str(exc) or "not" in str(exc), exc
+                else:
+                    raise AssertionError(f"{bad} was read")
+            prompts = {p.name for p in (await session.list_prompts()).prompts}
+            assert prompts == {"debug_run", "write_smoke_case"}
+            debug = await session.get_prompt("debug_run", {"run_id": run_id})
+            assert run_id in debug.messages[0].content.text  # type: ignore[union-attr]
+            unknown = await session.call_tool("read_trace", {"run_id": "nope"})
+            assert unknown.is_error and "no single run" in unknown.content[0].text  # type: ignore[union-attr]

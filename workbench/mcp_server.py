@@ -1,15 +1,79 @@
-"""``sutazai mcp``: the workbench as an MCP server (stdio), for Continue.dev's agent mode and any
-MCP client: list agents, run one, run smoke tests, read a trace."""
+"""``sutazai mcp``: the workbench as an MCP server (stdio, or Streamable HTTP on loopback), for
+Continue.dev's agent mode and any MCP client.
+
+Tools (each with an ``outputSchema`` and structured content; a mistake is an ``isError`` result
+that says what to do): list the agents, run one, run smoke cases (with progress), read a trace.
+Tools that run the fleet are annotated as not read-only, so clients ask first. Resources: the
+recent runs and each run's trace (``sutazai://runs/{run_id}``), each agent's files
+(``sutazai://agents/{name}/{file}``). Prompts: "debug this run" and "write a smoke case for this
+run". The SDK negotiates both current revisions (2025-11-25 and 2026-07-28).
+"""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ResourceError, ToolError
+from mcp_types import CallToolResult, TextContent, ToolAnnotations
+from pydantic import BaseModel, Field
 
 from sutazai.errors import UserError
 from sutazai.workspace import Workspace
+
+READS = ToolAnnotations(read_only_hint=True, open_world_hint=False)
+RUNS_THE_FLEET = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False
+)
+AGENT_FILES = ("agent.yaml", "prompt.md", "tools.py", "smoke.yaml")
+RECENT_RUNS = 50
+
+
+class AgentInfo(BaseModel):
+    name: str
+    kind: str | None = None
+    tier: str | None = None
+    description: str | None = None
+    broken: str | None = Field(default=None, description="Why the agent does not load, if it does not.")
+
+
+class AgentList(BaseModel):
+    agents: list[AgentInfo]
+
+
+class RunResult(BaseModel):
+    run_id: str
+    status: str = Field(description="ok | error | timeout | budget | cancelled | unavailable")
+    output: str
+    error: str | None = None
+    tokens: int
+
+
+class CaseOutcome(BaseModel):
+    agent: str
+    case: str
+    status: str = Field(description="passed | failed | error | skipped | stale | unavailable")
+    reasons: list[str] = Field(default_factory=list)
+
+
+class SmokeReport(BaseModel):
+    passed: int
+    failed: int
+    total: int
+    cases: list[CaseOutcome]
+
+
+class Trace(BaseModel, extra="allow"):
+    """The run's record (agent, status, input, output, tokens, timings), its steps and children."""
+
+    id: str
+    agent: str
+    status: str
+    steps: list[dict[str, Any]] = Field(
+        description="Every step: prompt as sent, response, tool calls, timings."
+    )
+    children: list[dict[str, Any]] = Field(description="The runs it delegated to, each with its own steps.")
 
 
 def build(workspace: Workspace) -> MCPServer:
@@ -19,76 +83,188 @@ def build(workspace: Workspace) -> MCPServer:
         "local gateway, run smoke tests, and read a run's trace step by step.",
     )
 
-    def reply(value: Any) -> str:
-        return json.dumps(value, ensure_ascii=False, default=str)
-
-    @server.tool(structured_output=False)
-    def list_agents() -> str:
+    @server.tool(annotations=READS)
+    def list_agents() -> Annotated[CallToolResult, AgentList]:
         """List every agent of the workspace with its kind, model tier and description (broken ones with why)."""
         from sutazai.agents.loader import AgentCatalog
 
-        # Lines a model can repeat, not JSON it has to read: with SmolLM2-135M behind Continue,
-        # answers named the agents 3 times in 5 from these lines and 1 in 5 from the JSON.
         catalog = AgentCatalog.scan(workspace)
-        lines = [f"{len(catalog.agents)} agents:"]
-        lines += [
-            f"- {a.name} ({a.spec.kind}, {a.spec.model_ref}): {a.spec.description or 'no description'}"
+        agents = [
+            AgentInfo(name=a.name, kind=a.spec.kind, tier=a.spec.model_ref, description=a.spec.description)
             for a in sorted(catalog.agents.values(), key=lambda a: a.name)
         ]
-        for name, error in sorted(catalog.broken.items()):
-            lines.append(f"- {name} (broken): {error.problems[0].render()}")
-        return "\n".join(lines)
+        agents += [
+            AgentInfo(name=n, broken=e.problems[0].render()) for n, e in sorted(catalog.broken.items())
+        ]
+        # Lines a model can repeat, beside the structured list: with SmolLM2-135M behind Continue,
+        # answers named the agents 3 times in 5 from these lines and 1 in 5 from the JSON.
+        lines = [f"{len(catalog.agents)} agents:"]
+        lines += [
+            f"- {a.name} ({a.kind}, {a.tier}): {a.description or 'no description'}"
+            for a in agents
+            if not a.broken
+        ]
+        lines += [f"- {a.name} (broken): {a.broken}" for a in agents if a.broken]
+        listing = AgentList(agents=agents)
+        return CallToolResult(
+            content=[TextContent(text="\n".join(lines))], structured_content=listing.model_dump()
+        )
 
-    @server.tool(structured_output=False)
-    async def run_agent(name: str, input: str) -> str:
-        """Run an agent once through the gateway and return its answer and run id."""
+    @server.tool(annotations=RUNS_THE_FLEET)
+    async def run_agent(name: str, input: str, ctx: Context) -> RunResult:
+        """Run an agent once through the gateway (interactive priority) and return its answer and run id."""
+        from sutazai.agents.events import Token
         from sutazai.agents.loader import AgentCatalog
         from sutazai.agents.session import open_runtime, run_to_end
 
         try:
             agent = AgentCatalog.scan(workspace).get(name)
         except UserError as exc:
-            return reply({"error": str(exc)})
+            raise ToolError(f"{exc} (list_agents names them)") from None
+        tokens = 0
+
+        async def progress(event: object) -> None:
+            nonlocal tokens
+            if isinstance(event, Token):
+                tokens += 1
+                if tokens % 16 == 1:
+                    await ctx.report_progress(tokens, None, f"{tokens} tokens from {name}")
+
         async with open_runtime(workspace) as runtime:
-            outcome = await run_to_end(runtime, agent, input, priority="interactive")
-        return reply(
-            {
-                "run_id": outcome.run_id,
-                "status": outcome.status,
-                "output": outcome.output,
-                "error": outcome.error,
-                "tokens": outcome.tokens,
-            }
+            outcome = await run_to_end(
+                runtime, agent, input, priority="interactive", on_event=lambda e: _later(progress(e))
+            )
+        return RunResult(
+            run_id=outcome.run_id,
+            status=outcome.status,
+            output=outcome.output,
+            error=outcome.error,
+            tokens=outcome.tokens,
         )
 
-    @server.tool(structured_output=False)
-    async def run_smoke(agents: list[str] | None = None, replay: bool = False) -> str:
-        """Run smoke cases (all agents, or the named ones); replay=true uses cassettes and no engine."""
-        from sutazai.agents.smoke.report import to_json
-        from sutazai.agents.smoke.runner import SmokeRunner, collect
+    @server.tool(annotations=RUNS_THE_FLEET)
+    async def run_smoke(ctx: Context, agents: list[str] | None = None, replay: bool = False) -> SmokeReport:
+        """Run smoke cases (all agents, or the named ones); replay=true uses cassettes and no engine.
+        Reports progress after each case."""
+        from sutazai.agents.smoke.runner import CaseResult, SmokeRunner, collect
 
         try:
             suites = collect(workspace, agents or None)
         except UserError as exc:
-            return reply({"error": str(exc)})
-        results = await SmokeRunner(workspace, "replay" if replay else "live").run(suites)
-        return reply(to_json(results))
+            raise ToolError(str(exc)) from None
+        total = sum(len(s.cases) for s in suites)
+        done: list[CaseResult] = []
 
-    @server.tool(structured_output=False)
-    def read_trace(run_id: str) -> str:
+        def on_result(result: CaseResult) -> None:
+            done.append(result)
+            _later(ctx.report_progress(len(done), total, f"{result.agent}/{result.case}: {result.status}"))
+
+        results = await SmokeRunner(workspace, "replay" if replay else "live").run(suites, on_result)
+        cases = [CaseOutcome(agent=r.agent, case=r.case, status=r.status, reasons=r.reasons) for r in results]
+        passed = sum(1 for c in cases if c.status == "passed")
+        return SmokeReport(passed=passed, failed=len(cases) - passed, total=len(cases), cases=cases)
+
+    @server.tool(annotations=READS)
+    def read_trace(run_id: str) -> Trace:
         """A run's trace: the run, then every step (prompt as sent, response, tool calls, timings, tokens),
         then the runs it delegated to (``children``), each with its own steps and children."""
-        from sutazai.agents.run_record import run_view
+        return Trace(**_trace(workspace, run_id))
+
+    @server.resource("sutazai://runs", name="runs", mime_type="application/json")
+    def recent_runs() -> str:
+        """The workspace's most recent runs (newest first): id, agent, status, tokens, when."""
         from sutazai.agents.runstore import RunStore
 
         store = RunStore(workspace.runs_db)
-        record = store.run(run_id)
-        if record is None:
-            return reply({"error": f"no single run matches {run_id!r}"})
-        return reply(run_view(store, record).to_json())
+        try:
+            runs = store.runs(None, RECENT_RUNS)
+        finally:
+            store.close()
+        rows = [
+            {
+                "id": r.id,
+                "agent": r.agent,
+                "status": r.status,
+                "tokens": r.prompt_tokens + r.completion_tokens,
+                "started_at": r.started_at,
+            }
+            for r in runs
+        ]
+        return json.dumps(rows)
+
+    @server.resource("sutazai://runs/{run_id}", name="run", mime_type="application/json")
+    def run_resource(run_id: str) -> str:
+        """One run's trace, as read_trace returns it."""
+        return json.dumps(_trace(workspace, run_id), default=str)
+
+    @server.resource("sutazai://agents/{name}/{file}", name="agent file", mime_type="text/plain")
+    def agent_file(name: str, file: str) -> str:
+        """One of an agent's own files: agent.yaml, prompt.md, tools.py or smoke.yaml."""
+        if file not in AGENT_FILES:
+            raise ResourceError(f"{file!r} is not an agent file; files: {', '.join(AGENT_FILES)}")
+        try:
+            path = workspace.agent_dir(name) / file  # check_name: a name never escapes agents/
+        except UserError as exc:
+            raise ResourceError(str(exc)) from None
+        if not path.is_file():
+            raise ResourceError(f"agents/{name}/{file} does not exist")
+        return path.read_text(encoding="utf-8")
+
+    @server.prompt(name="debug_run", description="Explain what went wrong in a run, from its trace.")
+    def debug_run(run_id: str) -> str:
+        trace = json.dumps(_trace(workspace, run_id), default=str)[:12_000]
+        return (
+            f"Here is the trace of SutazAI run {run_id} as JSON (run, steps, children):\n\n{trace}\n\n"
+            "Say what the agent was asked, what each step did, and where the run went wrong (a wrong "
+            "tool, bad arguments, a loop, an error or a budget stop). Then propose one change to the "
+            "agent's prompt, tools or limits, naming the file (agents/<name>/agent.yaml or prompt.md)."
+        )
+
+    @server.prompt(name="write_smoke_case", description="Write a smoke case that pins what this run did.")
+    def write_smoke_case(run_id: str) -> str:
+        trace = json.dumps(_trace(workspace, run_id), default=str)[:12_000]
+        return (
+            f"Here is the trace of SutazAI run {run_id}:\n\n{trace}\n\nWrite one smoke case for the "
+            "agent's smoke.yaml that would catch a regression of this run: a `name`, the `input`, and "
+            "`expect` with what must hold (`contains`, `regex`, `tool_called`, `trajectory`, `status`). "
+            "Answer with the YAML of the case only. (`sutazai smoke add AGENT --from-run RUN` records "
+            "one with a cassette, so it replays without an engine.)"
+        )
 
     return server
 
 
-def serve(workspace: Workspace) -> None:
-    build(workspace).run("stdio")
+def _trace(workspace: Workspace, run_id: str) -> dict[str, Any]:
+    from sutazai.agents.run_record import run_view
+    from sutazai.agents.runstore import RunStore
+
+    store = RunStore(workspace.runs_db)
+    try:
+        record = store.run(run_id)
+        if record is None:
+            raise ToolError(
+                f"no single run matches {run_id!r}: the sutazai://runs resource lists recent ones"
+            )
+        return run_view(store, record).to_json()
+    finally:
+        store.close()
+
+
+def _later(awaitable: Any) -> None:
+    """Send a progress notification without waiting for it (the runner's callbacks are plain)."""
+    import asyncio
+
+    task = asyncio.ensure_future(awaitable)
+    _PENDING.add(task)
+    task.add_done_callback(_PENDING.discard)
+
+
+_PENDING: set[Any] = set()
+
+
+def serve(workspace: Workspace, http_port: int | None = None, host: str = "127.0.0.1") -> None:
+    server = build(workspace)
+    if http_port is None:
+        server.run("stdio")
+    else:  # Streamable HTTP; the SDK's DNS-rebinding guard keeps it to loopback Host headers
+        server.run("streamable-http", host=host, port=http_port)

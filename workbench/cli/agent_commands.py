@@ -278,11 +278,18 @@ def schema() -> None:
     emit_json(json_schema())
 
 
-def mcp(ctx: typer.Context) -> None:
-    """Serve the workbench over MCP (stdio): list agents, run, smoke-test, read traces."""
+def mcp(
+    ctx: typer.Context,
+    http: Annotated[
+        int | None,
+        typer.Option("--http", help="Serve Streamable HTTP on this port (127.0.0.1) instead of stdio."),
+    ] = None,
+) -> None:
+    """Serve the workbench over MCP: list agents, run, smoke-test, read traces; runs and agent files
+    as resources; prompts to debug a run or write a smoke case from it."""
     from sutazai.workbench.mcp_server import serve
 
-    serve(workspace_from(ctx))
+    serve(workspace_from(ctx), http_port=http)
 
 
 def register(app: typer.Typer) -> None:
