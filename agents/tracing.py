@@ -176,14 +176,64 @@ class _Chat:
             from sutazai.redact import Redactor
 
             redactor = Redactor()
-            self.span.set_attribute(
-                gen_ai.GEN_AI_INPUT_MESSAGES, orjson.dumps(redactor.value(messages)).decode()
-            )
-            answer = [
-                {"role": "assistant", "parts": [{"type": "text", "content": redactor.text(output or "")}]}
+            system = [m for m in messages if m.get("role") in ("system", "developer")]
+            if system:
+                instructions = [
+                    {"type": "text", "content": redactor.text(str(m.get("content") or ""))} for m in system
+                ]
+                self.span.set_attribute(
+                    gen_ai.GEN_AI_SYSTEM_INSTRUCTIONS, orjson.dumps(instructions).decode()
+                )
+            given = [
+                conventional(m, redactor) for m in messages if m.get("role") not in ("system", "developer")
             ]
+            self.span.set_attribute(gen_ai.GEN_AI_INPUT_MESSAGES, orjson.dumps(given).decode())
+            parts: list[dict[str, Any]] = (
+                [{"type": "text", "content": redactor.text(output or "")}] if output else []
+            )
+            answer = [{"role": "assistant", "parts": parts, "finish_reason": finish_reason}]
             self.span.set_attribute(gen_ai.GEN_AI_OUTPUT_MESSAGES, orjson.dumps(answer).decode())
+            # OpenInference's names, which Phoenix shows as a span's input and output.
+            asked = next((m for m in reversed(given) if m["role"] == "user"), None)
+            if asked is not None:
+                self.span.set_attribute("input.value", " ".join(p.get("content", "") for p in asked["parts"]))
+            self.span.set_attribute("output.value", redactor.text(output or ""))
         _record_metrics(self.model, input_tokens, output_tokens, time.perf_counter() - self.started)
+
+
+def conventional(message: dict[str, Any], redactor: Any) -> dict[str, Any]:
+    """An OpenAI-shaped message in the GenAI conventions' form: a role and typed parts."""
+    role = str(message.get("role") or "user")
+    if role == "tool":
+        response = redactor.text(str(message.get("content") or ""))
+        return {
+            "role": "tool",
+            "parts": [
+                {"type": "tool_call_response", "id": message.get("tool_call_id"), "response": response}
+            ],
+        }
+    content = message.get("content")
+    text = (
+        content
+        if isinstance(content, str)
+        else " ".join(str(p.get("text", "")) for p in content or [] if isinstance(p, dict))
+    )
+    parts: list[dict[str, Any]] = [{"type": "text", "content": redactor.text(text)}] if text else []
+    for call in message.get("tool_calls") or []:
+        function = call.get("function") or {}
+        try:
+            arguments = orjson.loads(function.get("arguments") or "{}")
+        except orjson.JSONDecodeError:
+            arguments = function.get("arguments")
+        parts.append(
+            {
+                "type": "tool_call",
+                "id": call.get("id"),
+                "name": function.get("name"),
+                "arguments": redactor.value(arguments),
+            }
+        )
+    return {"role": role, "parts": parts}
 
 
 @contextmanager

@@ -3,6 +3,7 @@ semantic conventions, received by a real OTLP/HTTP endpoint (protobuf, as collec
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -213,6 +214,52 @@ def test_message_content_only_when_asked_and_always_redacted(
     )
     assert "Summarise: my key is" in given and "Short, with" in answered
     assert "hf_abcdefghij" not in given and "sk-abcdefghij" not in answered and "[REDACTED]" in answered
+    # The conventions' form: roles with typed parts, the system prompt apart, a finish reason.
+    [asked] = json.loads(given)
+    assert asked["role"] == "user" and asked["parts"][0]["type"] == "text"
+    [reply] = json.loads(answered)
+    assert reply["parts"][0]["type"] == "text" and reply["finish_reason"] == "stop"
+    assert json.loads(chat["attributes"]["gen_ai.system_instructions"])[0]["type"] == "text"
+    assert chat["attributes"]["input.value"].startswith("Summarise: my key is")  # what Phoenix shows
+    assert "Short, with" in chat["attributes"]["output.value"]
+
+
+class NoMetrics(Receiver):
+    """A trace viewer without a metrics endpoint (Phoenix answers 405)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.metric_posts = 0
+
+    async def metrics_in(self, request: web.Request) -> web.Response:
+        self.metric_posts += 1
+        return web.Response(status=405)
+
+
+@pytest.mark.parametrize("metrics_exporter", [None, "none"])
+def test_a_viewer_without_metrics_gets_traces_and_no_error_is_printed(
+    tmp_path: Path, engine: tuple[ScriptedEngine, str], metrics_exporter: str | None
+) -> None:
+    got = NoMetrics()
+    root = init_workspace(tmp_path / "ws", demo=True)
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    if metrics_exporter is not None:
+        env["OTEL_METRICS_EXPORTER"] = metrics_exporter
+    with ServerThread(got.app()) as server:
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = server.url
+        result = subprocess.run(
+            [SUTAZAI, "--gateway", engine[1], "run", "summarizer", "Summarise: a cat sat."],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert result.returncode == 0, result.stderr
+    assert "Failed to export" not in result.stderr and "405" not in result.stderr, result.stderr
+    assert got.named("chat fast", "sutazai-agents")  # the traces arrived all the same
+    if metrics_exporter == "none":
+        assert got.metric_posts == 0  # the standard switch is respected: nothing sent
 
 
 def test_a_single_flight_follower_links_to_the_leader(tmp_path: Path, receiver: tuple[Receiver, str]) -> None:
