@@ -1,18 +1,21 @@
 """Runs out of the run store for other tools: ``sutazai runs export``.
 
 - JSONL: one run a line, with its steps (the run store's own records, already redacted);
-- OTLP JSON: an ``ExportTraceServiceRequest`` in the OTLP/JSON encoding, one trace per run, spans
-  named and attributed by the GenAI conventions as ``agents/tracing.py`` sends them live
-  (``invoke_agent``, ``chat``, ``execute_tool``, ``retrieval``), so a run recorded without a
-  collector can still be loaded into Jaeger, Phoenix or any OTLP tool. Trace and span ids are
-  derived from the run id, so exporting twice gives the same ids.
+- OTLP: an ``ExportTraceServiceRequest``, in protobuf (what collectors and Phoenix take on
+  ``/v1/traces``) or in the OTLP/JSON encoding; one trace per run a user started, its delegated runs
+  inside it (a child's ``invoke_agent`` span under the parent's delegation step), spans named and
+  attributed by the GenAI conventions as ``agents/tracing.py`` sends them live (``invoke_agent``,
+  ``chat``, ``execute_tool``, ``retrieval``), so a run recorded without a collector can still be
+  loaded into Jaeger, Phoenix or any OTLP tool. Trace and span ids are derived from the run ids, so
+  exporting twice gives the same ids.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from sutazai.agents.run_record import RunView
@@ -81,11 +84,16 @@ def _step_span(run: RunRecord, step: StepRecord) -> tuple[str, int, dict[str, An
     return f"sutazai.{step.kind}", _SPAN_KIND_INTERNAL, {}
 
 
-def runs_otlp(runs: Iterable[tuple[RunRecord, list[StepRecord]]]) -> dict[str, Any]:
+def runs_otlp(
+    runs: Iterable[tuple[RunRecord, list[StepRecord]]], root_of: Callable[[RunRecord], str] | None = None
+) -> dict[str, Any]:
+    """``root_of`` names the run a user started above each run (its trace); by default each run
+    is its own."""
     spans: list[dict[str, Any]] = []
     for run, steps in runs:
-        trace_id = _id(run.id, 16)
+        trace_id = _id(root_of(run) if root_of else run.id, 16)
         root_id = _id(run.id + "/run", 8)
+        parent = _id(f"{run.parent_run}/{run.parent_step}", 8) if run.parent_run and root_of else None
         ended = run.ended_at or max(
             (s.started_at + s.duration_ms / 1000 for s in steps), default=run.started_at
         )
@@ -93,6 +101,7 @@ def runs_otlp(runs: Iterable[tuple[RunRecord, list[StepRecord]]]) -> dict[str, A
             {
                 "traceId": trace_id,
                 "spanId": root_id,
+                **({"parentSpanId": parent} if parent else {}),
                 "name": f"invoke_agent {run.agent}",
                 "kind": _SPAN_KIND_INTERNAL,
                 "startTimeUnixNano": _ns(run.started_at),
@@ -142,3 +151,36 @@ def runs_otlp(runs: Iterable[tuple[RunRecord, list[StepRecord]]]) -> dict[str, A
             }
         ]
     }
+
+
+def otlp_protobuf(request: dict[str, Any]) -> bytes:
+    """The same request in protobuf: ids as bytes where OTLP/JSON writes them in hex."""
+    from google.protobuf.json_format import ParseDict
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    def b64(hex_id: str) -> str:
+        return base64.b64encode(bytes.fromhex(hex_id)).decode()
+
+    converted = json.loads(json.dumps(request))
+    for resource in converted["resourceSpans"]:
+        for scope in resource["scopeSpans"]:
+            for span in scope["spans"]:
+                for key in ("traceId", "spanId", "parentSpanId"):
+                    if key in span:
+                        span[key] = b64(span[key])
+    message: Any = ParseDict(converted, ExportTraceServiceRequest())
+    data: bytes = message.SerializeToString()
+    return data
+
+
+def root_run(store: Any, run: RunRecord) -> str:
+    """The run a user started above ``run``: the one whose trace holds it."""
+    seen: set[str] = set()
+    current = run
+    while current.parent_run and current.id not in seen:
+        seen.add(current.id)
+        parent = store.run(current.parent_run)
+        if parent is None:
+            break
+        current = parent
+    return current.id

@@ -54,7 +54,6 @@ def test_a_recorded_run_becomes_a_case_that_passes_in_replay(
 
 
 def test_runs_export_as_jsonl_and_as_otlp_json(tmp_path: Path, engine: tuple[ScriptedEngine, str]) -> None:
-    from google.protobuf import json_format
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
     root = init_workspace(tmp_path / "ws", demo=True)
@@ -72,11 +71,17 @@ def test_runs_export_as_jsonl_and_as_otlp_json(tmp_path: Path, engine: tuple[Scr
             "llm",
         ]
     )
-    out = tmp_path / "runs.otlp.json"
+    out = tmp_path / "runs.otlp"
     assert (
         cli("runs", "export", "code-helper", "--format", "otlp", "--out", str(out), cwd=root).returncode == 0
     )
-    message = json_format.Parse(out.read_text(), ExportTraceServiceRequest())  # valid OTLP/JSON
+    message = ExportTraceServiceRequest()
+    message.ParseFromString(out.read_bytes())  # protobuf, what collectors and Phoenix take
+    as_json = tmp_path / "runs.otlp.json"
+    assert cli("runs", "export", "--format", "otlp-json", "--out", str(as_json), cwd=root).returncode == 0
+    assert json.loads(as_json.read_text())["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["traceId"] == (
+        message.resource_spans[0].scope_spans[0].spans[0].trace_id.hex()
+    )
     spans = list(message.resource_spans[0].scope_spans[0].spans)
     names = [s.name for s in spans]
     assert names == ["invoke_agent code-helper", "chat fast", "execute_tool calculator", "chat fast"]
@@ -84,3 +89,43 @@ def test_runs_export_as_jsonl_and_as_otlp_json(tmp_path: Path, engine: tuple[Scr
     assert all(s.parent_span_id == spans[0].span_id for s in spans[1:])
     bad = cli("runs", "export", "--format", "csv", cwd=root)
     assert bad.returncode == 2 and "jsonl" in bad.stderr
+
+
+def test_an_exported_delegation_is_one_trace_and_reaches_a_collector(
+    tmp_path: Path, engine: tuple[ScriptedEngine, str]
+) -> None:
+    """The child run's spans sit inside the parent's trace, under the step that asked it; --to posts
+    the protobuf to an OTLP/HTTP endpoint."""
+    from aiohttp import web
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    from tests.conftest import ServerThread
+
+    root = init_workspace(tmp_path / "ws", demo=True)
+    engine[0].replies = [
+        Reply(tool_calls=[{"name": "ask_fact_finder", "arguments": {"input": "CPU facts?"}}]),
+        Reply("CPUs compute."),
+        Reply("A plan."),
+    ]
+    ran = cli("--gateway", engine[1], "run", "planner", "Plan CPUs.", "--json", cwd=root)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    exported = cli("runs", "export", "--format", "otlp-json", cwd=root)
+    spans = json.loads(exported.stdout)["resourceSpans"][0]["scopeSpans"][0]["spans"]
+    assert len({s["traceId"] for s in spans}) == 1  # the planner and fact-finder runs: one trace
+    by_id = {s["spanId"]: s for s in spans}
+    [child] = [s for s in spans if s["name"] == "invoke_agent fact-finder"]
+    assert by_id[child["parentSpanId"]]["name"] == "execute_tool ask_fact_finder"
+    received: list[bytes] = []
+
+    async def traces(request: web.Request) -> web.Response:
+        received.append(await request.read())
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_post("/v1/traces", traces)
+    with ServerThread(app) as collector:
+        sent = cli("runs", "export", "--format", "otlp", "--to", collector.url, cwd=root)
+    assert sent.returncode == 0, sent.stderr
+    message = ExportTraceServiceRequest()
+    message.ParseFromString(received[0])
+    assert len(message.resource_spans[0].scope_spans[0].spans) == len(spans)

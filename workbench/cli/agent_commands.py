@@ -313,28 +313,71 @@ def export(
     agent: Annotated[str | None, typer.Argument(metavar="AGENT", help="Only this agent's runs.")] = None,
     limit: Annotated[int, typer.Option(help="How many runs, newest first.")] = 20,
     export_format: Annotated[
-        str, typer.Option("--format", help="jsonl (runs with steps) or otlp (OTLP/JSON traces).")
+        str,
+        typer.Option(
+            "--format", help="jsonl (runs with steps), otlp (OTLP protobuf traces) or otlp-json (OTLP/JSON)."
+        ),
     ] = "jsonl",
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write here (default: stdout).")] = None,
+    to: Annotated[
+        str | None,
+        typer.Option("--to", help="Send the traces to this OTLP/HTTP endpoint (http://host:4318)."),
+    ] = None,
 ) -> None:
-    """Write runs out for other tools: JSON lines with their steps, or OpenTelemetry traces."""
+    """Write runs out for other tools: JSON lines with their steps, or OpenTelemetry traces (the runs
+    they delegated to inside the same trace)."""
     import sys
 
-    from sutazai.agents.run_export import runs_jsonl, runs_otlp
+    from sutazai.agents.run_export import otlp_protobuf, root_run, runs_jsonl, runs_otlp
     from sutazai.agents.run_record import run_view
     from sutazai.agents.runstore import RunStore
 
-    if export_format not in ("jsonl", "otlp"):
-        raise UserError(Problem(f"unknown format {export_format!r}", hint="--format jsonl or --format otlp"))
+    if export_format not in ("jsonl", "otlp", "otlp-json") or (to and export_format == "jsonl"):
+        raise UserError(
+            Problem(
+                f"cannot export {export_format!r} that way",
+                hint="--format jsonl, otlp or otlp-json; --to takes otlp",
+            )
+        )
     store = RunStore(workspace_from(ctx).runs_db)
     records = store.runs(agent, limit)
+    data: bytes
     if export_format == "jsonl":
-        text = "".join(line + "\n" for line in runs_jsonl(run_view(store, r) for r in records))
+        data = "".join(line + "\n" for line in runs_jsonl(run_view(store, r) for r in records)).encode()
     else:
-        runs = [(r, store.steps(r.id)) for r in records]
-        text = json.dumps(runs_otlp(runs), ensure_ascii=False) + "\n"
-    if out is None:
-        sys.stdout.write(text)
+        views = {v.run.id: v for r in records for _, v in run_view(store, r).walk()}  # children once
+        request = runs_otlp(
+            [(v.run, store.steps(v.run.id)) for v in views.values()], lambda run: root_run(store, run)
+        )
+        try:
+            data = otlp_protobuf(request) if export_format == "otlp" else json.dumps(request).encode() + b"\n"
+        except ImportError:
+            raise UserError(
+                Problem("OTLP protobuf needs the otel extra", hint="pip install 'sutazai-workbench[otel]'")
+            ) from None
+    if to is not None:
+        _send_traces(to, data, export_format)
+        console.print(f"{len(records)} runs sent to {to} ({export_format})", highlight=False)
+    elif out is None:
+        if export_format == "otlp" and sys.stdout.isatty():
+            raise UserError(
+                Problem("OTLP protobuf is binary", hint="use -o FILE, --to URL, or --format otlp-json")
+            )
+        sys.stdout.buffer.write(data)
     else:
-        out.write_text(text, encoding="utf-8")
+        out.write_bytes(data)
         console.print(f"{len(records)} runs written to {out} ({export_format})", highlight=False)
+
+
+def _send_traces(endpoint: str, data: bytes, export_format: str) -> None:
+    import httpx
+
+    base = endpoint.rstrip("/")
+    url = base if base.endswith("/v1/traces") else base + "/v1/traces"
+    kind = "application/x-protobuf" if export_format == "otlp" else "application/json"
+    try:
+        response = httpx.post(url, content=data, headers={"Content-Type": kind}, timeout=30)
+    except httpx.HTTPError as exc:
+        raise UserError(Problem(f"could not send traces to {url}: {exc}")) from None
+    if response.status_code >= 300:
+        raise UserError(Problem(f"{url} refused the traces: {response.status_code} {response.text[:200]}"))
