@@ -15,6 +15,7 @@ import typer
 from sutazai import __version__
 from sutazai.errors import UserError
 from sutazai.workbench.cli import (
+    a2a_command,
     agent_commands,
     dap_command,
     doctor,
@@ -68,6 +69,7 @@ scaffold_commands.register(app)
 scaffold_commands.register_tools(app)
 launch_command.register(app)
 dap_command.register(app)
+a2a_command.register(app)
 
 
 def run() -> None:

@@ -1,0 +1,216 @@
+"""``sutazai a2a serve``: every agent of the workspace as an A2A 1.0 agent (``a2a-sdk``).
+
+Each agent has its own card (``/agents/NAME/.well-known/agent-card.json``: its description, a skill
+per tool and delegate, text in and out, streaming) and JSON-RPC endpoint (``/agents/NAME/``); the
+workspace card (``/.well-known/agent-card.json``) lists them all as skills. A message becomes an
+ordinary recorded run of the agent: the task starts working, the answer streams as chunks of one
+artifact, and the task completes (or fails) with the run id and trace id in the artifact's metadata.
+Cancelling the task cancels the run, which is recorded as cancelled.
+
+Bound to 127.0.0.1 with the gateway's Host/Origin rule (loopback names only, no foreign origin);
+anywhere else only with the workspace token, which every request must then carry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+from typing import Any
+
+from a2a.helpers.proto_helpers import new_task_from_user_message, new_text_part
+from a2a.server.agent_execution import AgentExecutor, RequestContext
+from a2a.server.events import EventQueue
+from a2a.server.tasks import TaskUpdater
+
+from sutazai.errors import Problem, UserError
+from sutazai.workspace import Workspace
+
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1", "[::1]")
+TEXT = ["text/plain"]
+
+
+def card_for(agent: Any, url: str) -> Any:
+    """An agent's A2A card: who it is, where to call it, and what it can do (its tools, its delegates)."""
+    from a2a.types import AgentCapabilities, AgentCard, AgentInterface, AgentSkill
+
+    spec = agent.spec
+    skills = [
+        AgentSkill(id="ask", name=agent.name, description=spec.description or agent.name, tags=[spec.kind])
+    ]
+    skills += [
+        AgentSkill(id=f"tool:{t}", name=t, description=f"uses the {t} tool", tags=["tool"])
+        for t in spec.tools
+    ]
+    skills += [
+        AgentSkill(id=f"asks:{d}", name=d, description=f"asks the agent {d}", tags=["delegate"])
+        for d in spec.delegates
+    ]
+    return AgentCard(
+        name=agent.name,
+        description=spec.description or agent.name,
+        version="1.0.0",
+        supported_interfaces=[AgentInterface(url=url, protocol_binding="JSONRPC", protocol_version="1.0")],
+        capabilities=AgentCapabilities(streaming=True),
+        default_input_modes=TEXT,
+        default_output_modes=TEXT,
+        skills=skills,
+    )
+
+
+class AgentRunner(AgentExecutor):
+    """The A2A executor of one agent: a message is one run, its answer streamed as an artifact."""
+
+    def __init__(self, workspace: Workspace, name: str) -> None:
+        self.workspace = workspace
+        self.name = name
+
+    async def execute(self, context: RequestContext, event_queue: EventQueue) -> None:
+        from sutazai.agents.events import Token
+        from sutazai.agents.loader import load_agent
+        from sutazai.agents.session import open_runtime, run_to_end
+
+        if context.current_task is None and context.message is not None:
+            await event_queue.enqueue_event(new_task_from_user_message(context.message))
+        updater = TaskUpdater(event_queue, context.task_id or "", context.context_id or "")
+        await updater.start_work()
+        agent = load_agent(self.workspace.agent_dir(self.name))
+        tokens: asyncio.Queue[str | None] = asyncio.Queue()
+
+        async def forward() -> None:  # the answer as it comes, a chunk a token
+            first = True
+            while (text := await tokens.get()) is not None:
+                await updater.add_artifact(
+                    [new_text_part(text)],
+                    artifact_id="answer",
+                    name="answer",
+                    append=not first,
+                    last_chunk=False,
+                )
+                first = False
+
+        forwarding = asyncio.create_task(forward())
+        try:
+            async with open_runtime(self.workspace) as runtime:
+                outcome = await run_to_end(
+                    runtime,
+                    agent,
+                    context.get_user_input(),
+                    on_event=lambda e: tokens.put_nowait(e.text) if isinstance(e, Token) else None,
+                )
+        finally:
+            tokens.put_nowait(None)
+            await forwarding
+        metadata = {"run_id": outcome.run_id, "trace_id": _trace_id(), "status": outcome.status}
+        await updater.add_artifact(
+            [], artifact_id="answer", name="answer", metadata=metadata, append=True, last_chunk=True
+        )
+        if outcome.ok:
+            await updater.complete()
+        else:
+            failure = updater.new_agent_message([new_text_part(f"run {outcome.status}: {outcome.error}")])
+            await updater.failed(failure)
+
+    async def cancel(self, context: RequestContext, event_queue: EventQueue) -> None:
+        await TaskUpdater(event_queue, context.task_id or "", context.context_id or "").cancel()
+
+
+def _trace_id() -> str:
+    """The current trace's id (the run's, when tracing is on), else ""."""
+    try:
+        from opentelemetry import trace
+    except ImportError:
+        return ""
+    context = trace.get_current_span().get_span_context()
+    return format(context.trace_id, "032x") if context.trace_id else ""
+
+
+def build_app(workspace: Workspace, base_url: str, token: str | None = None) -> Any:
+    """The Starlette application: the workspace card, and a card and endpoint per agent."""
+    from a2a.server.request_handlers import DefaultRequestHandler
+    from a2a.server.routes import create_agent_card_routes, create_jsonrpc_routes
+    from a2a.server.tasks import InMemoryTaskStore
+    from a2a.types import AgentCapabilities, AgentCard, AgentInterface, AgentSkill
+    from starlette.applications import Starlette
+    from starlette.middleware import Middleware
+    from starlette.routing import Mount
+
+    from sutazai.agents.loader import AgentCatalog
+
+    catalog = AgentCatalog.scan(workspace)
+    mounts = []
+    skills = []
+    for name, agent in sorted(catalog.agents.items()):
+        url = f"{base_url}/agents/{name}/"
+        card = card_for(agent, url)
+        handler = DefaultRequestHandler(
+            agent_executor=AgentRunner(workspace, name), task_store=InMemoryTaskStore(), agent_card=card
+        )
+        routes = [*create_agent_card_routes(card), *create_jsonrpc_routes(handler, "/")]
+        mounts.append(Mount(f"/agents/{name}", routes=routes))
+        skills.append(AgentSkill(id=name, name=name, description=card.description, tags=["agent"]))
+    workspace_card = AgentCard(
+        name=f"SutazAI workspace {workspace.root.name}",
+        description=f"{len(skills)} agents; each has its own card under /agents/NAME/",
+        version="1.0.0",
+        supported_interfaces=[
+            AgentInterface(url=f"{base_url}/", protocol_binding="JSONRPC", protocol_version="1.0")
+        ],
+        capabilities=AgentCapabilities(streaming=True),
+        default_input_modes=TEXT,
+        default_output_modes=TEXT,
+        skills=skills,
+    )
+    return Starlette(
+        routes=[*create_agent_card_routes(workspace_card), *mounts],
+        middleware=[Middleware(_Guard, token=token)],
+    )
+
+
+class _Guard:
+    """Loopback Host names only (DNS rebinding), no browser origin, and the token when one is set."""
+
+    def __init__(self, app: Any, token: str | None) -> None:
+        self.app, self.token = app, token
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        host = (
+            headers.get("host", "").rsplit(":", 1)[0]
+            if not headers.get("host", "").startswith("[")
+            else "[::1]"
+        )
+        offered = headers.get("authorization", "").removeprefix("Bearer ").strip()
+        refused = None
+        if self.token is None and host not in LOOPBACK_NAMES:
+            refused = f"host {host!r} is not allowed"
+        elif "origin" in headers:
+            refused = "browser origins are not allowed"
+        elif self.token is not None and not hmac.compare_digest(offered.encode(), self.token.encode()):
+            refused = "this server needs the workspace token (Authorization: Bearer ...)"
+        if refused is None:
+            await self.app(scope, receive, send)
+            return
+        from starlette.responses import JSONResponse
+
+        await JSONResponse({"error": refused}, status_code=403)(scope, receive, send)
+
+
+def serve(workspace: Workspace, host: str, port: int) -> None:
+    import uvicorn
+
+    token = None
+    if host not in LOOPBACK_NAMES:
+        token = workspace.gateway_token()
+        if token is None:
+            raise UserError(
+                Problem(
+                    f"refusing to serve A2A on {host} without a token",
+                    hint="run `sutazai stack up` first (it writes the token)",
+                )
+            )
+    shown = f"[{host}]" if ":" in host else host
+    app = build_app(workspace, f"http://{shown}:{port}", token)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
