@@ -378,7 +378,7 @@ def test_an_engine_that_dies_mid_stream_ends_the_stream_with_an_error_event(
 
 
 def test_stored_responses_are_bounded_in_number_and_time() -> None:
-    from sutazai.stack.gateway.api_responses import ResponseStore
+    from sutazai.stack.gateway.response_store import ResponseStore
     from sutazai.stack.gateway.types import GatewayHTTPError
 
     store = ResponseStore(limit=2, keep_s=60)

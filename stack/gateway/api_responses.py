@@ -22,7 +22,6 @@ import orjson
 from aiohttp import web
 
 from sutazai.stack.gateway import telemetry
-from sutazai.stack.gateway.bounded import LRUDict
 from sutazai.stack.gateway.core import Gateway
 from sutazai.stack.gateway.http_common import (
     error_headers,
@@ -31,14 +30,13 @@ from sutazai.stack.gateway.http_common import (
     require,
     start_event_stream,
 )
+from sutazai.stack.gateway.response_store import ResponseStore
 from sutazai.stack.gateway.run_usage import run_tag
 from sutazai.stack.gateway.tool_calls import parse_tool_choice
 from sutazai.stack.gateway.types import ChatRequest, Completion, Delta, GatewayHTTPError, Usage
 from sutazai.stack.gateway.validate import bad, check_options, check_tools
 
 API = "responses"
-KEEP_S = 3600.0  # a stored response answers `previous_response_id` and GET this long
-KEEP_COUNT = 2000  # and at most this many are kept: clients must not grow the gateway without end
 ROLES = frozenset({"user", "assistant", "system", "developer"})
 TEXT_PARTS = frozenset({"input_text", "output_text", "text", "summary_text"})
 IGNORED_ITEMS = frozenset({"reasoning"})  # nothing here reasons aloud; a client may send them back
@@ -52,36 +50,6 @@ def error_response(exc: GatewayHTTPError) -> web.Response:
         content_type="application/json",
         headers=error_headers(exc),
     )
-
-
-@dataclass
-class Stored:
-    at: float
-    response: dict[str, Any]
-    conversation: list[dict[str, Any]]  # in the core's shape, without the instructions
-
-
-class ResponseStore:
-    """Responses kept for ``previous_response_id`` and GET: the newest ``limit``, for ``keep_s``."""
-
-    def __init__(self, limit: int = KEEP_COUNT, keep_s: float = KEEP_S) -> None:
-        self.items: LRUDict[str, Stored] = LRUDict(limit)
-        self.keep_s = keep_s
-
-    def put(self, response: dict[str, Any], conversation: list[dict[str, Any]]) -> None:
-        self.items[response["id"]] = Stored(time.monotonic(), response, conversation)
-
-    def get(self, ident: str) -> Stored:
-        stored = self.items.touch(ident)
-        if stored is None or time.monotonic() - stored.at > self.keep_s:
-            self.items.pop(ident, None)
-            raise GatewayHTTPError(
-                404,
-                f"response {ident[:64]!r} not found: responses are kept {self.keep_s:g} s, "
-                f"the newest {self.items.limit} (and only with `store` true)",
-                kind="not_found",
-            )
-        return stored
 
 
 # --- request: Responses in, the core's shape out ------------------------------------------------

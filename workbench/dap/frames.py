@@ -206,10 +206,6 @@ def _location(debugger: Debugger, agent: str, point: str, name: str | None) -> t
 
 
 def _folder_of(debugger: Debugger, agent: str) -> Path | None:
-    for breakpoints in debugger.breakpoints.by_file.values():
-        for b in breakpoints:
-            if b.agent == agent:
-                return b.path.parent
     root = debugger.workspace_root
     return None if root is None else root / "agents" / agent
 
