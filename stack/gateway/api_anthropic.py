@@ -10,17 +10,16 @@ The workspace token may be given as the API key (``x-api-key``).
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import aclosing
 from typing import Any
 
 import orjson
 from aiohttp import web
 
-from sutazai.stack.gateway import telemetry, token_count
+from sutazai.stack.gateway import token_count
 from sutazai.stack.gateway.core import Gateway
+from sutazai.stack.gateway.edge import answer_chat
 from sutazai.stack.gateway.http_common import (
     error_headers,
     identity,
@@ -28,7 +27,6 @@ from sutazai.stack.gateway.http_common import (
     require,
     start_event_stream,
 )
-from sutazai.stack.gateway.run_usage import run_tag
 from sutazai.stack.gateway.tool_calls import parse_tool_choice
 from sutazai.stack.gateway.types import ChatRequest, Completion, Delta, GatewayHTTPError, Usage
 from sutazai.stack.gateway.validate import bad, check_options, check_tools
@@ -313,25 +311,19 @@ class AnthropicRoutes:
         app.router.add_post("/v1/messages/count_tokens", self.count_tokens)
 
     async def messages(self, request: web.Request) -> web.StreamResponse:
-        started = time.perf_counter()
-        body: dict[str, Any] = {}
-        try:
-            body = await json_body(request)
-            req = parse(body, request)
-            req.run, req.run_budget = run_tag(request)
-            with telemetry.server_span(request.headers, req, "chat"):
-                if req.stream:  # a client that leaves closes the stream: its slot is freed at once
-                    async with aclosing(self.gateway.stream(req)) as stream:
-                        return await self._send_stream(request, req, started, stream)
-                completion = await self.gateway.complete(req)
-        except GatewayHTTPError as exc:
-            self.gateway.record_error(API, body.get("model"), "-", exc.status, started)
-            return error_response(exc)
-        self.gateway.record_answer(API, req, completion.usage, 200, started)
-        return web.Response(
-            body=orjson.dumps(whole(req, completion)),
-            content_type="application/json",
-            headers=req.placement.headers(),
+        def whole_response(req: ChatRequest, completion: Completion) -> web.StreamResponse:
+            body = orjson.dumps(whole(req, completion))
+            return web.Response(body=body, content_type="application/json", headers=req.placement.headers())
+
+        return await answer_chat(
+            self.gateway,
+            request,
+            API,
+            lambda body: parse(body, request),
+            lambda req: req,
+            lambda req, started, stream: self._send_stream(request, req, started, stream),
+            whole_response,
+            error_response,
         )
 
     async def _send_stream(

@@ -14,24 +14,21 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from aiohttp import web
 
-from sutazai.stack.gateway import telemetry
 from sutazai.stack.gateway.core import Gateway
+from sutazai.stack.gateway.edge import answer_chat
 from sutazai.stack.gateway.http_common import (
     error_headers,
     identity,
-    json_body,
     require,
     start_event_stream,
 )
 from sutazai.stack.gateway.response_store import ResponseStore
-from sutazai.stack.gateway.run_usage import run_tag
 from sutazai.stack.gateway.tool_calls import parse_tool_choice
 from sutazai.stack.gateway.types import ChatRequest, Completion, Delta, GatewayHTTPError, Usage
 from sutazai.stack.gateway.validate import bad, check_options, check_tools
@@ -422,26 +419,21 @@ class ResponsesRoutes:
         return web.Response(body=orjson.dumps(stored.response), content_type="application/json")
 
     async def create(self, request: web.Request) -> web.StreamResponse:
-        started = time.perf_counter()
-        body: dict[str, Any] = {}
-        try:
-            body = await json_body(request)
-            parsed = parse(body, request, self.store)
-            req = parsed.request
-            req.run, req.run_budget = run_tag(request)
-            with telemetry.server_span(request.headers, req, "chat"):
-                if req.stream:  # a client that leaves closes the stream: its slot is freed at once
-                    async with aclosing(self.gateway.stream(req)) as stream:
-                        return await self._send_stream(request, parsed, started, stream)
-                completion = await self.gateway.complete(req)
-        except GatewayHTTPError as exc:
-            self.gateway.record_error(API, body.get("model"), "-", exc.status, started)
-            return error_response(exc)
-        self.gateway.record_answer(API, req, completion.usage, 200, started)
-        response = ResponseShell(parsed).finished(completion, output_items(completion))
-        self._keep(parsed, response, completion)
-        return web.Response(
-            body=orjson.dumps(response), content_type="application/json", headers=self._headers(parsed)
+        def whole_response(parsed: Parsed, completion: Completion) -> web.StreamResponse:
+            response = ResponseShell(parsed).finished(completion, output_items(completion))
+            self._keep(parsed, response, completion)
+            body = orjson.dumps(response)
+            return web.Response(body=body, content_type="application/json", headers=self._headers(parsed))
+
+        return await answer_chat(
+            self.gateway,
+            request,
+            API,
+            lambda body: parse(body, request, self.store),
+            lambda parsed: parsed.request,
+            lambda parsed, started, stream: self._send_stream(request, parsed, started, stream),
+            whole_response,
+            error_response,
         )
 
     def _keep(self, parsed: Parsed, response: dict[str, Any], completion: Completion) -> None:
