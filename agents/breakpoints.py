@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from sutazai.agents.run_record import DELEGATION_PREFIX
+from sutazai.agents.spec import delegate_name
 from sutazai.errors import SpecError
 
 COMPARISONS: dict[type[ast.cmpop], Callable[[Any, Any], bool]] = {
@@ -315,6 +316,6 @@ def meaningful_lines(path: Path) -> dict[int, LineTarget]:
         for i, entry in enumerate(entries):
             line = entries.lc.item(i)[0] + 1  # type: ignore[attr-defined]  # ruamel's positions
             earlier = targets.get(line)
-            names = (*(earlier.names if earlier else ()), str(entry))
+            names = (*(earlier.names if earlier else ()), delegate_name(entry))
             targets[line] = LineTarget(agent, point, names)
     return targets

@@ -10,7 +10,7 @@ an error here (``AgentCatalog.scan``); the language server publishes the same pr
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -59,7 +59,7 @@ def delegate_tools(runtime: AgentRuntime, caller: AgentDefinition, state: RunSta
     from sutazai.agents.tools import Tool
 
     tools: dict[str, Tool] = {}
-    for name in caller.spec.delegates:
+    for name in caller.spec.local_delegates:
         callee = runtime.callees.get(name)
 
         async def ask(input: str, _callee: AgentDefinition = callee) -> str:
@@ -120,6 +120,15 @@ def input_schema(callee: str) -> dict[str, object]:
     }
 
 
+REMOTE = ""  # a remote (A2A) delegate in a delegation graph: never a workspace agent, never a loop
+
+
+def local_graph_entries(delegates: Sequence[object]) -> list[str]:
+    """``delegates`` as a graph's edges, by list position: local names, remote entries blanked
+    (another workspace's agents are checked by their card, not by the loader)."""
+    return [d if isinstance(d, str) else REMOTE for d in delegates]
+
+
 def cycles(graph: Mapping[str, list[str]]) -> dict[str, list[str]]:
     """For each agent on a delegation loop, the loop through it (``[a, b, a]``)."""
     found: dict[str, list[str]] = {}
@@ -130,7 +139,7 @@ def cycles(graph: Mapping[str, list[str]]) -> dict[str, list[str]]:
                 loop = [*path[path.index(nxt) :], nxt]
                 for member in loop[:-1]:
                     found.setdefault(member, loop)
-            elif nxt in graph and nxt not in found:
+            elif nxt != REMOTE and nxt in graph and nxt not in found:
                 walk(nxt, [*path, nxt])
 
     for start in graph:
@@ -162,6 +171,8 @@ def delegation_findings(
     for agent, delegates in graph.items():
         found: list[Finding] = []
         for index, callee in enumerate(delegates):
+            if callee == REMOTE:
+                continue
             if callee == agent:
                 found.append(Finding(index, f"{agent} delegates to itself", "delegation-cycle"))
             elif callee not in known:

@@ -243,6 +243,8 @@ class GatewayClient:
     # Cassette hooks: a recording client keeps tool results, a replaying one answers with them, so
     # that a replayed run sees what the recorded one saw even from tools that read the clock.
 
+    offline = False  # a replaying client: nothing may reach the network
+
     async def replayed_tool(self, name: str, arguments: dict[str, Any]) -> str | None:
         return None
 

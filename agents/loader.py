@@ -87,7 +87,11 @@ class AgentCatalog:
                 agents[folder.name] = load_agent(folder)
             except SpecError as exc:
                 broken[folder.name] = exc
-        graph = {name: a.spec.delegates for name, a in agents.items() if a.spec.delegates}
+        from sutazai.agents.delegation import local_graph_entries
+
+        graph = {
+            name: local_graph_entries(a.spec.delegates) for name, a in agents.items() if a.spec.delegates
+        }
         if graph:  # delegation is checked across agents: an unknown callee or a loop breaks the caller
             from sutazai.agents.delegation import delegation_problems
 

@@ -164,6 +164,7 @@ class ToolStep(StepBase):
     call: str = ""  # how the model asked: "native", "text", or "framework" (a framework's own tool)
     valid: bool = True  # a known tool with arguments that match its schema
     problems: tuple[str, ...] = ()  # where they did not
+    remote: dict[str, Any] | None = None  # an A2A delegate's call: its URL, task id, run id, trace id
 
     @property
     def call_text(self) -> str:
@@ -181,6 +182,7 @@ class ToolStep(StepBase):
             "valid": self.valid,
             "problems": list(self.problems),
             "result": self.result,
+            **({"remote": self.remote} if self.remote else {}),
         }
 
 
@@ -335,6 +337,7 @@ def step_of(record: StepRecord) -> Step:
                 call=str(data.get("call") or ""),
                 valid=bool(data.get("valid", True)),
                 problems=tuple(str(p) for p in data.get("problems") or []),
+                remote=data["remote"] if isinstance(data.get("remote"), dict) else None,
             )
         if record.kind == "memory":
             hits = tuple(

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import math
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sutazai.errors import BudgetExceeded, Problem
 from sutazai.wire import Priority
@@ -94,6 +94,7 @@ class RunState:
     usage: Usage = field(default_factory=Usage)
     delegations: int = 0
     timer: asyncio.Timeout | None = None  # the run's deadline while it runs
+    remote_calls: dict[int, dict[str, Any]] = field(default_factory=dict)  # step → its A2A task
 
     def extend(self, seconds: float) -> None:
         """Move the deadline on (a debugger paused the run): the timer and what children inherit."""

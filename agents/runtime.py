@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from sutazai.agents import protocol, tracing
+from sutazai.agents.a2a_remote import RemoteAgents
 from sutazai.agents.debugger import Debugger, RunCancelled, RunEntry, debug_answer, debug_request, debug_tool
 from sutazai.agents.delegation import Callees
 from sutazai.agents.events import (
@@ -58,6 +59,7 @@ class AgentRuntime:
         self._memories: dict[str, Memory] = {}
         self.callees = Callees(workspace)
         self.debugger: Debugger | None = None  # attached by a debugging front end (DAP, TUI)
+        self.remotes = RemoteAgents()  # A2A agents this runtime's runs call (one connection pool)
 
     # --- memory -------------------------------------------------------------------------------
 
@@ -218,9 +220,9 @@ class AgentRuntime:
                 state,
                 self._record_for(state),
                 self._tool_hook(state, queue),
-                self._delegate_tools(agent, state),
+                await self._delegate_tools(agent, state),
             )
-        tools = {**self._bound_tools(agent), **self._delegate_tools(agent, state)}
+        tools = {**self._bound_tools(agent), **await self._delegate_tools(agent, state)}
         system = agent.system_prompt
         if replayed is None and spec.memory.enabled and spec.memory.top_k > 0:
             hits = await self._retrieve(agent, user_input, state)
@@ -262,10 +264,18 @@ class AgentRuntime:
                 messages.append({"role": "user", "content": f"RESULT: {result}"})
         return content
 
-    def _delegate_tools(self, agent: AgentDefinition, state: RunState) -> dict[str, Tool]:
+    async def _delegate_tools(self, agent: AgentDefinition, state: RunState) -> dict[str, Tool]:
+        """Other agents as tools: this workspace's, and A2A agents elsewhere."""
+        if not agent.spec.delegates:
+            return {}
         from sutazai.agents.delegation import delegate_tools
 
-        return delegate_tools(self, agent, state) if agent.spec.delegates else {}
+        tools = delegate_tools(self, agent, state)
+        if agent.spec.remote_delegates:
+            from sutazai.agents.a2a_remote import remote_tools
+
+            tools.update(await remote_tools(self.client, self.remotes, agent, state))
+        return tools
 
     async def _native_tools(self, tool_protocol: str, model: str) -> bool:
         """Standard tool calls when the spec asks for them, or (``auto``) when the gateway says it
@@ -442,7 +452,7 @@ class AgentRuntime:
         replacement = None
         if self.debugger is not None:  # edited arguments are what the tool receives
             tool = tools.get(call.name)
-            delegation = tool is not None and tool.delegate
+            delegation = tool is not None and (tool.delegate or tool.remote is not None)
             call, replacement = await debug_tool(self.debugger, state.run_id, call, delegation)
         await queue.put(ToolCalled(call.name, call.arguments))
         started = time.time()
@@ -473,6 +483,7 @@ class AgentRuntime:
                 call="native" if call.id else "text",
                 valid=error is None or (not problems and call.name in tools),
                 problems=tuple(problems),
+                remote=state.remote_calls.pop(state.seq + 1, None),
                 error=error,
             ),
         )
@@ -490,6 +501,9 @@ class AgentRuntime:
             return await tool.call(call.arguments, max(1.0, (state.context.deadline or 0) - now()))
         if replayed is not None:  # a cassette's answer: a clock or a search replays alike
             return replayed
-        result = await tool.call(call.arguments, agent_limits.tool_timeout_s)
+        if tool.remote is not None and self.client.offline:
+            raise LookupError(f"the cassette has no answer from the remote agent at {tool.remote}")
+        timeout_s = state.context.timeout_s if tool.remote is not None else agent_limits.tool_timeout_s
+        result = await tool.call(call.arguments, timeout_s)
         self.client.recorded_tool(call.name, call.arguments, result)
         return result

@@ -20,6 +20,7 @@ from sutazai.workspace import Workspace
 if TYPE_CHECKING:
     from sutazai.agents.events import RunEvent
     from sutazai.agents.loader import AgentDefinition
+    from sutazai.agents.run_state import RunContext
     from sutazai.agents.runtime import AgentRuntime
 
 DEMO_INPUT = "Hello! What can you do?"
@@ -55,9 +56,11 @@ async def open_runtime(workspace: Workspace) -> AsyncIterator[AgentRuntime]:
     settings = workspace.settings
     store = RunStore(workspace.runs_db, Redactor(settings.secrets.env))
     client = GatewayClient.for_workspace(workspace)
+    runtime = AgentRuntime(workspace, client, store)
     try:
-        yield AgentRuntime(workspace, client, store)
+        yield runtime
     finally:
+        await runtime.remotes.aclose()
         await client.aclose()
         store.close()
         flush()
@@ -72,12 +75,15 @@ async def run_to_end(
     history: list[dict[str, Any]] | None = None,
     messages: list[dict[str, Any]] | None = None,
     on_event: Callable[[RunEvent], Any] | None = None,
+    parent: RunContext | None = None,
 ) -> RunOutcome:
-    """Drive one run to its end; the runtime records every step whatever happens."""
+    """Drive one run to its end; the runtime records every step whatever happens. ``parent``: what
+    a caller elsewhere passed down (an A2A request's deadline, budget and depth)."""
     from sutazai.agents.events import RunFinished, ToolCalled
 
     calls: list[dict[str, Any]] = []
-    async for event in runtime.run(agent, text, history=history, priority=priority, messages=messages):
+    events = runtime.run(agent, text, history=history, priority=priority, messages=messages, parent=parent)
+    async for event in events:
         if on_event is not None:
             on_event(event)
         if isinstance(event, ToolCalled):

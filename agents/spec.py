@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -72,10 +73,45 @@ class LimitsSpec(_Strict):
     )
 
 
+AGENT_NAME = r"^[a-z][a-z0-9-]*$"
+
+
+class RemoteDelegate(_Strict):
+    """An agent in another process or workspace, called over A2A: the model sees it as ``ask_<name>``
+    like a local delegate; its card (``URL/.well-known/agent-card.json``) describes it."""
+
+    a2a: str = Field(
+        pattern=r"^https?://[^\s/]+(/[^\s]*)?$",
+        description="The agent's A2A endpoint, e.g. http://127.0.0.1:8100/agents/calc/.",
+    )
+    name: str | None = Field(
+        None,
+        pattern=AGENT_NAME,
+        description="What it is called here (the tool is ask_<name>); default: the URL's last path part.",
+    )
+    description: str | None = Field(
+        None, description="What it is for, offered to the model; default: its card's description."
+    )
+    token_env: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="Environment variable holding the remote workspace's token: needed beyond "
+        "loopback, and for the remote to honour this run's priority.",
+    )
+
+    @property
+    def agent(self) -> str:
+        if self.name:
+            return self.name
+        last = self.a2a.rstrip("/").rsplit("/", 1)[-1]
+        cleaned = re.sub(r"[^a-z0-9-]+", "-", last.lower()).strip("-")
+        return cleaned if cleaned and cleaned[0].isalpha() else "remote"
+
+
 class AgentSpec(_Strict):
     """One agent: what it is, which model tier it uses, its prompt, tools, memory and limits."""
 
-    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*$", description="Unique name; the folder name.")]
+    name: Annotated[str, Field(pattern=AGENT_NAME, description="Unique name; the folder name.")]
     description: str = Field("", description="One line: what this agent is for.")
     kind: Kind = Field(description="document, code, conversation or knowledge.")
     tier: str | None = Field(
@@ -87,11 +123,12 @@ class AgentSpec(_Strict):
     seed: int | None = Field(None, description="Fixed seed for reproducible sampling.")
     prompt: PromptSpec = Field(description="System prompt, inline (`text`) or from a file (`file`).")
     tools: list[str] = Field(default_factory=list, description="Built-in tools or functions in tools.py.")
-    delegates: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*$")]] = Field(
+    delegates: list[Annotated[str, Field(pattern=AGENT_NAME)] | RemoteDelegate] = Field(
         default_factory=list,
-        description="Agents of this workspace it may call: each is offered to the model as a tool "
-        "`ask_<agent>` with that agent's description, taking `input`; the child run is recorded under "
-        "this run's step, inherits its priority, deadline and token budget.",
+        description="Agents it may call: names of this workspace's agents, or `{a2a: URL}` for an "
+        "A2A agent elsewhere. Each is offered to the model as a tool `ask_<agent>` with that agent's "
+        "description, taking `input`; a local child run is recorded under this run's step, inherits "
+        "its priority, deadline and token budget (a remote one gets them as the call's metadata).",
     )
     tool_protocol: ToolProtocol = Field(
         "auto", description="native tool calls, a text protocol small models follow, or auto (both)."
@@ -117,12 +154,35 @@ class AgentSpec(_Strict):
         return data
 
     @property
+    def local_delegates(self) -> list[str]:
+        return [d for d in self.delegates if isinstance(d, str)]
+
+    @property
+    def remote_delegates(self) -> list[RemoteDelegate]:
+        return [d for d in self.delegates if isinstance(d, RemoteDelegate)]
+
+    @property
+    def delegate_names(self) -> list[str]:
+        """Every delegate's name as the model knows it (``ask_<name>``), local or remote."""
+        return [d if isinstance(d, str) else d.agent for d in self.delegates]
+
+    @property
     def model_ref(self) -> str:
         """What the gateway is asked for: an explicit model, or the tier it resolves."""
         return self.model or self.tier or "fast"
 
     def collection_name(self) -> str:
         return self.memory.collection or KIND_COLLECTIONS[self.kind]
+
+
+def delegate_name(entry: object) -> str:
+    """A ``delegates`` entry's name as read from a raw tree (a name, or a remote's mapping)."""
+    if isinstance(entry, dict) and "a2a" in entry:
+        try:
+            return RemoteDelegate.model_validate(dict(entry)).agent
+        except ValueError:
+            return str(entry.get("name") or "remote")
+    return str(entry)
 
 
 def json_schema() -> dict[str, Any]:

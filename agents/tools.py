@@ -38,6 +38,7 @@ class Tool:
     description: str
     parameters: dict[str, Any]
     delegate: bool = False  # another agent's run: bounded by the run's deadline, replayed by its own calls
+    remote: str | None = None  # an A2A agent's URL: bounded by the run's deadline, replayed as a tool
 
     @classmethod
     def from_function(cls, name: str, function: ToolFunction) -> Tool:

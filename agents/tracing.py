@@ -6,7 +6,9 @@
   ``output_tokens``, plus the metrics ``gen_ai.client.token.usage`` and
   ``gen_ai.client.operation.duration``;
 - each tool call is ``execute_tool {tool}`` (``gen_ai.tool.name``, ``gen_ai.tool.call.id``);
-- memory recall is ``retrieval {store}``.
+- memory recall is ``retrieval {store}``;
+- a call to an A2A agent elsewhere is ``invoke_agent {agent}`` as a CLIENT span, and the request
+  it makes is ``a2a {agent}``, a SERVER span continuing the caller's trace.
 
 Names come from ``opentelemetry-semantic-conventions`` (the published registry as a package), not
 from memory; ``tests/test_tracing.py`` checks every attribute we send against it. The W3C
@@ -100,6 +102,56 @@ def retrieval_span(agent: str, store: str) -> AbstractContextManager[Any]:
         gen_ai.GEN_AI_DATA_SOURCE_ID: store,
     }
     return _plain(tracer, f"retrieval {store}", attributes)
+
+
+def remote_agent_span(agent: str, url: str) -> AbstractContextManager[Any]:
+    """``invoke_agent {agent}`` as a CLIENT span: the conventions' form for an agent in another
+    process; :func:`propagation_headers` inside it makes the remote run its child."""
+    tracer = otel.tracer(SERVICE)
+    if tracer is None:
+        return OFF
+    from urllib.parse import urlsplit
+
+    from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
+    from opentelemetry.trace import SpanKind
+
+    where = urlsplit(url)
+    attributes = _attributes(
+        **{
+            gen_ai.GEN_AI_OPERATION_NAME: gen_ai.GenAiOperationNameValues.INVOKE_AGENT.value,
+            gen_ai.GEN_AI_PROVIDER_NAME: otel.PROVIDER,
+            gen_ai.GEN_AI_AGENT_NAME: agent,
+            "server.address": where.hostname,
+            "server.port": where.port,
+            "url.full": url,
+        }
+    )
+    return _kind(tracer, f"invoke_agent {agent}", SpanKind.CLIENT, attributes)
+
+
+def served_span(agent: str, headers: dict[str, str]) -> AbstractContextManager[Any]:
+    """The SERVER span of an A2A request for ``agent``, continuing the caller's trace from its
+    ``traceparent``: the run below it joins the caller's trace."""
+    tracer = otel.tracer(SERVICE)
+    if tracer is None:
+        return OFF
+    from opentelemetry.propagate import extract
+    from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
+    from opentelemetry.trace import SpanKind
+
+    attributes = {
+        gen_ai.GEN_AI_OPERATION_NAME: gen_ai.GenAiOperationNameValues.INVOKE_AGENT.value,
+        gen_ai.GEN_AI_AGENT_NAME: agent,
+    }
+    return _kind(tracer, f"a2a {agent}", SpanKind.SERVER, attributes, extract(headers))
+
+
+@contextmanager
+def _kind(
+    tracer: Any, name: str, kind: Any, attributes: dict[str, Any], context: Any = None
+) -> Iterator[_Off]:
+    with tracer.start_as_current_span(name, context=context, kind=kind, attributes=attributes):
+        yield OFF
 
 
 @contextmanager

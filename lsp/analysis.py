@@ -143,11 +143,11 @@ def analyse(path: Path, text: str, index: WorkspaceIndex, models: GatewayModels)
 
 def _delegation(path: Path, tree: Any, lines: list[str], index: WorkspaceIndex) -> list[Problem]:
     """The loader's delegation rules over the workspace, with this buffer as it is now."""
-    from sutazai.agents.delegation import delegation_findings, locate
+    from sutazai.agents.delegation import delegation_findings, local_graph_entries, locate
 
     name, delegates = tree.get("name"), tree.get("delegates")
     if not isinstance(name, str) or not isinstance(delegates, list) or not delegates:
         return []
-    graph = {**index.delegates, name: [str(d) for d in delegates]}
+    graph = {**index.delegates, name: local_graph_entries(delegates)}
     findings = delegation_findings(graph, index.descriptions, set(index.agent_names()) | {name})
     return locate(tree, lines, path, findings.get(name, []))

@@ -3,9 +3,6 @@ task with its run id, and the guard. The gateway is real, its engine scripted.""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,39 +11,17 @@ import pytest
 
 from sutazai.agents.runstore import RunStore
 from sutazai.scaffolds.generate import init_workspace
-from tests.conftest import free_port, scripted_gateway
+from tests.a2a_serving import a2a_serving
+from tests.conftest import scripted_gateway
 from tests.scripted_engine import Reply, ScriptedEngine
-
-SUTAZAI = str(Path(sys.executable).parent / "sutazai")
 
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, Path, ScriptedEngine]]:
     root = init_workspace(tmp_path / "ws", demo=True)
     engine = ScriptedEngine(default="A cat sat on a mat.")
-    with scripted_gateway(root, engine):
-        port = free_port()
-        server = subprocess.Popen(
-            [SUTAZAI, "a2a", "serve", "--port", str(port)],
-            cwd=root,
-            stderr=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(f"{url}/.well-known/agent-card.json", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline and server.poll() is None, "a2a serve did not start"
-                time.sleep(0.2)
-            yield url, root, engine
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
+    with scripted_gateway(root, engine), a2a_serving(root) as url:
+        yield url, root, engine
 
 
 async def test_the_official_client_streams_an_answer_and_gets_the_task(

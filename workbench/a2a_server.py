@@ -14,19 +14,29 @@ anywhere else only with the workspace token, which every request must then carry
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
-from typing import Any
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any, cast, get_args
 
 from a2a.helpers.proto_helpers import new_task_from_user_message, new_text_part
 from a2a.server.agent_execution import AgentExecutor, RequestContext
 from a2a.server.events import EventQueue
 from a2a.server.tasks import TaskUpdater
 
+from sutazai.agents.a2a_remote import META
 from sutazai.errors import Problem, UserError
+from sutazai.wire import Priority
 from sutazai.workspace import Workspace
+
+if TYPE_CHECKING:
+    from sutazai.agents.run_state import RunContext
+    from sutazai.agents.runtime import AgentRuntime
+    from sutazai.agents.spec import AgentSpec
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1", "[::1]")
 TEXT = ["text/plain"]
+PRIORITIES = frozenset(get_args(Priority))
 
 
 def card_for(agent: Any, url: str) -> Any:
@@ -43,7 +53,7 @@ def card_for(agent: Any, url: str) -> Any:
     ]
     skills += [
         AgentSkill(id=f"asks:{d}", name=d, description=f"asks the agent {d}", tags=["delegate"])
-        for d in spec.delegates
+        for d in spec.delegate_names
     ]
     return AgentCard(
         name=agent.name,
@@ -57,23 +67,52 @@ def card_for(agent: Any, url: str) -> Any:
     )
 
 
+class SharedRuntime:
+    """One runtime (run store, gateway client, remote agents) for every request the server takes:
+    opened on the first message, closed when the server stops."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+        self._opened: contextlib.AbstractAsyncContextManager[AgentRuntime] | None = None
+        self._runtime: AgentRuntime | None = None
+        self._lock = asyncio.Lock()
+
+    async def get(self) -> AgentRuntime:
+        from sutazai.agents.session import open_runtime
+
+        async with self._lock:
+            if self._runtime is None:
+                self._opened = open_runtime(self.workspace)
+                self._runtime = await self._opened.__aenter__()
+            return self._runtime
+
+    async def aclose(self) -> None:
+        if self._opened is not None:
+            await self._opened.__aexit__(None, None, None)
+            self._opened = self._runtime = None
+
+
 class AgentRunner(AgentExecutor):
     """The A2A executor of one agent: a message is one run, its answer streamed as an artifact."""
 
-    def __init__(self, workspace: Workspace, name: str) -> None:
-        self.workspace = workspace
+    def __init__(self, shared: SharedRuntime, name: str, token: str | None) -> None:
+        self.shared = shared
         self.name = name
+        self.token = token  # the workspace's: a caller holding it may set the run's priority
 
     async def execute(self, context: RequestContext, event_queue: EventQueue) -> None:
+        from sutazai.agents import tracing
         from sutazai.agents.events import Token
-        from sutazai.agents.loader import load_agent
-        from sutazai.agents.session import open_runtime, run_to_end
+        from sutazai.agents.session import run_to_end
 
         if context.current_task is None and context.message is not None:
             await event_queue.enqueue_event(new_task_from_user_message(context.message))
         updater = TaskUpdater(event_queue, context.task_id or "", context.context_id or "")
         await updater.start_work()
-        agent = load_agent(self.workspace.agent_dir(self.name))
+        runtime = await self.shared.get()
+        agent = runtime.callees.get(self.name)
+        headers: dict[str, str] = context.call_context.state.get("headers", {})
+        caller = caller_context(agent.spec, context.metadata.get(META), self._trusted(headers))
         tokens: asyncio.Queue[str | None] = asyncio.Queue()
 
         async def forward() -> None:  # the answer as it comes, a chunk a token
@@ -90,17 +129,25 @@ class AgentRunner(AgentExecutor):
 
         forwarding = asyncio.create_task(forward())
         try:
-            async with open_runtime(self.workspace) as runtime:
+            with tracing.served_span(self.name, headers):
                 outcome = await run_to_end(
                     runtime,
                     agent,
                     context.get_user_input(),
+                    parent=caller,
                     on_event=lambda e: tokens.put_nowait(e.text) if isinstance(e, Token) else None,
                 )
+                trace_id = _trace_id()
         finally:
             tokens.put_nowait(None)
             await forwarding
-        metadata = {"run_id": outcome.run_id, "trace_id": _trace_id(), "status": outcome.status}
+        metadata = {
+            "run_id": outcome.run_id,
+            "trace_id": trace_id,
+            "status": outcome.status,
+            "prompt_tokens": outcome.prompt_tokens,
+            "completion_tokens": outcome.completion_tokens,
+        }
         await updater.add_artifact(
             [], artifact_id="answer", name="answer", metadata=metadata, append=True, last_chunk=True
         )
@@ -110,8 +157,44 @@ class AgentRunner(AgentExecutor):
             failure = updater.new_agent_message([new_text_part(f"run {outcome.status}: {outcome.error}")])
             await updater.failed(failure)
 
+    def _trusted(self, headers: dict[str, str]) -> bool:
+        offered = headers.get("authorization", "").removeprefix("Bearer ").strip()
+        return bool(self.token and offered) and hmac.compare_digest(
+            offered.encode(), str(self.token).encode()
+        )
+
     async def cancel(self, context: RequestContext, event_queue: EventQueue) -> None:
         await TaskUpdater(event_queue, context.task_id or "", context.context_id or "").cancel()
+
+
+def caller_context(spec: AgentSpec, given: Any, trusted: bool) -> RunContext | None:
+    """What a calling run passed in the message metadata (``sutazai``: time left, budget left,
+    depth and its limit, priority), as the context a local child would inherit. Out-of-range or
+    malformed values are ignored, never trusted; priority only from a caller holding the token."""
+    from sutazai.agents.run_state import RunContext, now
+
+    if not isinstance(given, dict):
+        return None
+
+    def number(key: str, low: float, high: float) -> float | None:
+        value = given.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool) and low <= value <= high:
+            return float(value)
+        return None
+
+    deadline_s = number("deadline_s", 0.001, 3600)
+    budget = number("budget", 1, 10**9)
+    depth = number("depth", 0, 64)
+    max_depth = number("max_depth", 1, 64)
+    asked = given.get("priority")
+    priority = cast(Priority, asked) if trusted and asked in PRIORITIES else spec.priority
+    return RunContext(
+        priority=priority,
+        deadline=None if deadline_s is None else now() + deadline_s,
+        budget=None if budget is None else int(budget),
+        depth=0 if depth is None else int(depth),
+        max_depth=int(max_depth) if max_depth is not None else int(depth or 0) + spec.limits.max_depth,
+    )
 
 
 def _trace_id() -> str:
@@ -137,13 +220,17 @@ def build_app(workspace: Workspace, base_url: str, token: str | None = None) -> 
     from sutazai.agents.loader import AgentCatalog
 
     catalog = AgentCatalog.scan(workspace)
+    shared = SharedRuntime(workspace)
+    trusted_token = token or workspace.gateway_token()
     mounts = []
     skills = []
     for name, agent in sorted(catalog.agents.items()):
         url = f"{base_url}/agents/{name}/"
         card = card_for(agent, url)
         handler = DefaultRequestHandler(
-            agent_executor=AgentRunner(workspace, name), task_store=InMemoryTaskStore(), agent_card=card
+            agent_executor=AgentRunner(shared, name, trusted_token),
+            task_store=InMemoryTaskStore(),
+            agent_card=card,
         )
         routes = [*create_agent_card_routes(card), *create_jsonrpc_routes(handler, "/")]
         mounts.append(Mount(f"/agents/{name}", routes=routes))
@@ -160,9 +247,16 @@ def build_app(workspace: Workspace, base_url: str, token: str | None = None) -> 
         default_output_modes=TEXT,
         skills=skills,
     )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Any) -> AsyncIterator[None]:
+        yield
+        await shared.aclose()
+
     return Starlette(
         routes=[*create_agent_card_routes(workspace_card), *mounts],
         middleware=[Middleware(_Guard, token=token)],
+        lifespan=lifespan,
     )
 
 

@@ -123,6 +123,8 @@ class RecordingClient(GatewayClient):
 class ReplayClient(GatewayClient):
     """Answers from a cassette, in order, with no engine and no network."""
 
+    offline = True
+
     def __init__(self, exchanges: list[dict[str, Any]]) -> None:  # no HTTP client at all
         self.base_url = "replay://cassette"
         self.agent = None

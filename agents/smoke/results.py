@@ -46,7 +46,7 @@ def agent_hash(
     """What an agent's answers depend on: its files, the model its tier resolves to, and the same of
     every agent it delegates to (so a change to fact-finder changes planner's hash too)."""
     delegates = []
-    for name in agent.spec.delegates:
+    for name in agent.spec.local_delegates:
         if name in seen or name not in catalog.agents:
             delegates.append([name, None])  # a cycle or a broken delegate: its name is what is known
             continue

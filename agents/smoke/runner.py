@@ -275,6 +275,7 @@ class SmokeRunner:
         except UserError as exc:
             return CaseResult(agent.name, case.name, case.tags, "error", [str(exc)], sample=sample)
         finally:
+            await runtime.remotes.aclose()
             await client.aclose()
 
     def _trajectory(self, run_id: str | None) -> dict[str, list[str]]:

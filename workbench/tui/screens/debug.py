@@ -57,7 +57,7 @@ class DebugScreen(Screen[None]):
             (f"before {w}", f"kind:{k}", k == "error") for k, w in KINDS.items()
         ]
         choices += [(f"tool {t}", f"tool:{t}", False) for t in spec.tools]
-        choices += [(f"delegate {d}", f"delegation:{d}", False) for d in spec.delegates]
+        choices += [(f"delegate {d}", f"delegation:{d}", False) for d in spec.delegate_names]
         with Horizontal(id="debug-body"):
             with Vertical(id="debug-left"):
                 yield Label(f"[b]Debug {escape(self.agent.name)}[/b]: stop before (space)")
