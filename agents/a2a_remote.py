@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from sutazai.agents import tracing
-from sutazai.agents.delegation import DelegationRefused, input_schema, tool_name
+from sutazai.agents.delegation import input_schema, start_delegation, tool_name
 
 if TYPE_CHECKING:
     from sutazai.agents.gateway_client import GatewayClient
@@ -38,6 +38,10 @@ if TYPE_CHECKING:
     from sutazai.agents.run_state import RunState
     from sutazai.agents.spec import RemoteDelegate
     from sutazai.agents.tools import Tool
+
+# The SDK's own spans (a span per queue operation, some in traces of their own) drown the trace we
+# give a call: a client span and a server span. A user who wants them sets the variable.
+os.environ.setdefault("OTEL_INSTRUMENTATION_A2A_SDK_ENABLED", "false")
 
 CARD_PATH = ".well-known/agent-card.json"
 CARD_TTL_S = 60.0
@@ -223,22 +227,9 @@ async def _card_description(client: GatewayClient, remotes: RemoteAgents, remote
 
 
 def _asker(remotes: RemoteAgents, caller: AgentDefinition, state: RunState, remote: RemoteDelegate) -> Any:
-    from sutazai.agents.run_state import within_budget
-
     async def ask(input: str) -> str:
-        within_budget(caller, state)
+        step = start_delegation(caller, state)
         context = state.context
-        if context.depth + 1 > context.max_depth:
-            raise DelegationRefused(
-                f"delegation from {caller.name} would reach depth {context.depth + 1}, past the limit "
-                f"of {context.max_depth} (limits.max_depth here or in a calling agent)"
-            )
-        if state.delegations >= caller.spec.limits.max_delegations:
-            raise DelegationRefused(
-                f"{caller.name} may start {caller.spec.limits.max_delegations} runs (limits.max_delegations)"
-            )
-        state.delegations += 1
-        step = state.seq + 1  # the tool step this call is recorded as
         timeout_s = min(context.timeout_s, 3600.0)
         metadata: dict[str, Any] = {
             "deadline_s": round(timeout_s, 3),

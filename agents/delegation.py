@@ -55,7 +55,6 @@ class Callees:
 def delegate_tools(runtime: AgentRuntime, caller: AgentDefinition, state: RunState) -> dict[str, Tool]:
     """The agents ``caller`` may call, as tools; each call is a child run under ``state``'s run,
     refused at once past the depth or fan-out limits."""
-    from sutazai.agents.run_state import within_budget
     from sutazai.agents.tools import Tool
 
     tools: dict[str, Tool] = {}
@@ -63,21 +62,8 @@ def delegate_tools(runtime: AgentRuntime, caller: AgentDefinition, state: RunSta
         callee = runtime.callees.get(name)
 
         async def ask(input: str, _callee: AgentDefinition = callee) -> str:
-            within_budget(caller, state)  # a run that has spent its budget starts no child
-            limits = caller.spec.limits
-            context = state.context
-            if context.depth + 1 > context.max_depth:
-                raise DelegationRefused(
-                    f"delegation from {caller.name} would reach depth {context.depth + 1}, past the "
-                    f"limit of {context.max_depth} (limits.max_depth here or in a calling agent)"
-                )
-            if state.delegations >= limits.max_delegations:
-                raise DelegationRefused(
-                    f"{caller.name} may start {limits.max_delegations} runs (limits.max_delegations)"
-                )
-            state.delegations += 1
-            # state.seq + 1: the tool step this call is recorded as
-            inherited = context.inherited(state.run_id, state.seq + 1, state.used)
+            step = start_delegation(caller, state)
+            inherited = state.context.inherited(state.run_id, step, state.used)
             output, prompt_tokens, completion_tokens = await run_child(runtime, _callee, input, inherited)
             state.usage.prompt += prompt_tokens  # a child's tokens count against its parent
             state.usage.completion += completion_tokens
@@ -86,6 +72,27 @@ def delegate_tools(runtime: AgentRuntime, caller: AgentDefinition, state: RunSta
         description = callee.spec.description or f"Ask the {name} agent."
         tools[tool_name(name)] = Tool(tool_name(name), ask, description, input_schema(name), delegate=True)
     return tools
+
+
+def start_delegation(caller: AgentDefinition, state: RunState) -> int:
+    """Count one more delegation of ``state``'s run, or refuse it at once (budget spent, too deep,
+    too many); the step the call will be recorded as."""
+    from sutazai.agents.run_state import within_budget
+
+    within_budget(caller, state)  # a run that has spent its budget starts no child
+    limits = caller.spec.limits
+    context = state.context
+    if context.depth + 1 > context.max_depth:
+        raise DelegationRefused(
+            f"delegation from {caller.name} would reach depth {context.depth + 1}, past the "
+            f"limit of {context.max_depth} (limits.max_depth here or in a calling agent)"
+        )
+    if state.delegations >= limits.max_delegations:
+        raise DelegationRefused(
+            f"{caller.name} may start {limits.max_delegations} runs (limits.max_delegations)"
+        )
+    state.delegations += 1
+    return state.seq + 1  # the tool step this call is recorded as
 
 
 async def run_child(

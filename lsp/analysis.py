@@ -138,7 +138,40 @@ def analyse(path: Path, text: str, index: WorkspaceIndex, models: GatewayModels)
         *_duplicate_name(path, checked.tree, lines, index),
         *_unknown_models(path, checked.tree, lines, index, models),
         *_delegation(path, checked.tree, lines, index),
+        *_remote_agents(path, checked.tree, lines),
     ]
+
+
+_CARDS: dict[str, tuple[float, str | None]] = {}
+CARD_RECHECK_S = 30.0
+
+
+def _remote_agents(path: Path, tree: Any, lines: list[str]) -> list[Problem]:
+    """Each ``{a2a: URL}`` delegate's card, fetched (and kept half a minute): a remote that is down
+    or is not an A2A agent is a warning at its entry, before a run finds out."""
+    import time
+
+    from sutazai.agents.a2a_remote import card_problem_sync
+    from sutazai.agents.yamlpos import at_key
+
+    delegates = tree.get("delegates")
+    if not isinstance(delegates, list):
+        return []
+    problems = []
+    for i, entry in enumerate(delegates):
+        url = entry.get("a2a") if isinstance(entry, dict) else None
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            continue
+        checked = _CARDS.get(url)
+        if checked is None or time.monotonic() - checked[0] > CARD_RECHECK_S:
+            checked = _CARDS[url] = (time.monotonic(), card_problem_sync(url))
+        if checked[1] is not None:
+            problems.append(
+                at_key(
+                    tree, ("delegates", i), checked[1], path, lines, code="remote-agent", severity="warning"
+                )
+            )
+    return problems
 
 
 def _delegation(path: Path, tree: Any, lines: list[str], index: WorkspaceIndex) -> list[Problem]:

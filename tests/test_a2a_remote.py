@@ -62,6 +62,38 @@ def remote(tmp_path: Path) -> Iterator[Remote]:
             yield Remote(root, url, engine)
 
 
+def test_one_trace_crosses_the_a2a_hop(tmp_path: Path, local: tuple[Path, ScriptedEngine, str]) -> None:
+    """Caller's run → its tool call → an ``invoke_agent`` CLIENT span → the remote's SERVER span →
+    the remote run → its model call: one trace, in the shape viewers expect."""
+    from tests.test_tracing import Receiver
+
+    got = Receiver()
+    root, engine, gateway = local
+    with ServerThread(got.app()) as otlp:
+        env = {**os.environ, "OTEL_EXPORTER_OTLP_ENDPOINT": otlp.url, "OTEL_BSP_SCHEDULE_DELAY": "100"}
+        remote_root = init_workspace(tmp_path / "remote", demo=True)
+        remote_engine = ScriptedEngine(default="Cats rest on mats.")
+        with ServerThread(remote_engine.app()) as scripted:
+            toml = remote_root / "sutazai.toml"
+            toml.write_text(toml.read_text().replace("http://127.0.0.1:11435", scripted.url))
+            with a2a_serving(remote_root, env=env) as url:
+                _asker(root, f"{{a2a: {url}/agents/summarizer/}}")
+                engine.replies = [Reply(ASK), Reply("Done: mats.")]
+                run = cli("--gateway", gateway, "run", "asker", "cats", cwd=root, env=env)
+                assert run.returncode == 0, run.stderr
+                eventually(lambda: got.named("chat fast") and len(got.named("chat fast")) == 3, timeout=15)
+    [caller] = got.named("invoke_agent asker")
+    [tool] = got.named("execute_tool ask_summarizer")
+    [client, callee] = sorted(got.named("invoke_agent summarizer"), key=lambda s: s["kind"] != 3)
+    [server] = got.named("a2a summarizer")
+    remote_chat = [c for c in got.named("chat fast") if c["parent"] == callee["id"]]
+    assert {s["trace"] for s in got.spans} == {caller["trace"]}  # one trace over both workspaces
+    assert (client["kind"], server["kind"]) == (3, 2)  # CLIENT, SERVER
+    assert (tool["parent"], client["parent"], server["parent"]) == (caller["id"], tool["id"], client["id"])
+    assert callee["parent"] == server["id"] and len(remote_chat) == 1
+    assert client["attributes"]["server.port"] == int(url.rsplit(":", 1)[1])
+
+
 def _asker(root: Path, delegate: str, limits: str = "") -> None:
     folder = root / "agents" / "asker"
     folder.mkdir(parents=True, exist_ok=True)

@@ -412,6 +412,42 @@ async def test_delegates_complete_check_and_link(client: LanguageClient) -> None
     assert target is not None and target.uri.endswith("/agents/planner/agent.yaml")
 
 
+async def test_remote_delegates_cards_are_checked(client: LanguageClient) -> None:
+    from aiohttp import web
+    from google.protobuf.json_format import MessageToDict
+
+    from sutazai.agents.loader import load_agent
+    from sutazai.workbench.a2a_server import card_for
+    from tests.conftest import ServerThread
+
+    app = web.Application()
+    card = MessageToDict(card_for(load_agent(ROOT / "agents" / "fact-finder"), "http://127.0.0.1/agents/x/"))
+
+    async def good(_: web.Request) -> web.Response:
+        return web.json_response(card)
+
+    async def odd(_: web.Request) -> web.Response:
+        return web.json_response({"hello": 1})
+
+    app.router.add_get("/good/.well-known/agent-card.json", good)
+    app.router.add_get("/odd/.well-known/agent-card.json", odd)
+    path = spec("summarizer")
+    with ServerThread(app) as served:
+        text = path.read_text().replace(
+            "tools:",
+            f"delegates:\n  - {{a2a: {served.url}/good/}}\n  - {{a2a: {served.url}/odd/, name: odd}}\n"
+            "  - {a2a: 'http://127.0.0.1:9/agents/gone/'}\ntools:",
+            1,
+        )
+        diags = await open_doc(client, path, text)
+    remote = sorted((d for d in diags if d.code == "remote-agent"), key=lambda d: d.range.start.line)
+    lines = text.split("\n")
+    assert [lines[d.range.start.line].strip()[:8] for d in remote] == ["- {a2a: "] * 2
+    assert "not an A2A agent card" in remote[0].message and "/odd/" in lines[remote[0].range.start.line]
+    assert "no A2A agent reachable" in remote[1].message and "gone" in lines[remote[1].range.start.line]
+    assert all(d.severity == lsp.DiagnosticSeverity.Warning for d in remote)
+
+
 def test_the_command_lines_editors_use_are_accepted() -> None:
     from sutazai.lsp.server import arguments
 

@@ -24,6 +24,7 @@ def serve(
 ) -> None:
     """Serve every agent: cards at /agents/NAME/.well-known/agent-card.json, the workspace card at
     /.well-known/agent-card.json; messages, streaming, tasks and cancel over JSON-RPC."""
+    import sutazai.agents.a2a_remote  # noqa: F401  # first: it quiets the SDK's own spans before they load
     from sutazai.workbench.a2a_server import serve as serve_a2a
 
     workspace = workspace_from(ctx)
