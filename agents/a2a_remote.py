@@ -3,7 +3,7 @@
 ``delegates: [{a2a: http://host:port/agents/calc/}]`` offers the model a tool ``ask_calc`` like a
 local delegate. Its description is the card's (``URL/.well-known/agent-card.json``) unless the spec
 gives one; the card fetched is kept through the run's client, so a cassette holds it and a smoke
-replay never needs the network. A call is one streamed ``SendStreamingMessage``:
+replay never needs the network. A call is one ``SendMessage``, answered when the remote task ends:
 
 - what the protocol can carry goes in the message metadata under ``sutazai``: the time left before
   the caller's deadline, the token budget left, the delegation depth and its limit, and the priority
@@ -82,6 +82,7 @@ class RemoteAgents:
     def __init__(self) -> None:
         self._http: httpx.AsyncClient | None = None
         self._cards: dict[str, tuple[float, Any]] = {}
+        self._clients: dict[str, tuple[Any, Any]] = {}  # url → (card, its SDK client)
 
     @property
     def http(self) -> httpx.AsyncClient:
@@ -93,6 +94,7 @@ class RemoteAgents:
         if self._http is not None:
             await self._http.aclose()
             self._http = None
+        self._clients.clear()
 
     async def card(self, url: str) -> Any:
         """The agent card at ``url`` (cached a minute); :class:`RemoteAgentError` when unreachable or
@@ -120,60 +122,88 @@ class RemoteAgents:
             raise RemoteAgentError(f"{card_url} is not an A2A agent card")
         return data
 
+    async def _client(self, url: str) -> Any:
+        """The SDK's client for ``url``, made again only when its card was fetched again."""
+        from a2a.client import ClientConfig, ClientFactory
+
+        card = await self.card(url)
+        made = self._clients.get(url)
+        if made is None or made[0] is not card:
+            client = ClientFactory(ClientConfig(streaming=False, httpx_client=self.http)).create(card)
+            made = self._clients[url] = (card, client)
+        return made[1]
+
     async def send(
         self, url: str, text: str, metadata: dict[str, Any], headers: dict[str, str], timeout_s: float
     ) -> RemoteAnswer:
-        """One message to the agent at ``url``, its streamed answer gathered; the remote task is
-        cancelled when this call is."""
-        from a2a.client import ClientCallContext, ClientConfig, ClientFactory
-        from a2a.types import CancelTaskRequest, Message, Part, Role, SendMessageRequest
+        """One message to the agent at ``url``, answered when its task ends (``SendMessage``: the
+        caller wants the whole answer, and a stream costs the hop more). The message carries a
+        conversation id of our own, so a cancelled call finds its task and cancels it."""
+        from a2a.client import ClientCallContext
+        from a2a.types import Message, Part, Role, SendMessageRequest
 
-        card = await self.card(url)
-        client = ClientFactory(ClientConfig(streaming=True, httpx_client=self.http)).create(card)
-        request = SendMessageRequest(
-            message=Message(role=Role.ROLE_USER, parts=[Part(text=text)], message_id=uuid.uuid4().hex)
+        client = await self._client(url)
+        conversation = uuid.uuid4().hex
+        message = Message(
+            role=Role.ROLE_USER, parts=[Part(text=text)], message_id=uuid.uuid4().hex, context_id=conversation
         )
+        request = SendMessageRequest(message=message)
         request.metadata.update({META: metadata})
         context = ClientCallContext(service_parameters=headers, timeout=timeout_s)
-        task_id, state, chunks, answer_meta = "", "", [], {}
         try:
-            async for response in client.send_message(request, context=context):
-                kind = response.WhichOneof("payload")
-                if kind == "task":
-                    task_id = response.task.id
-                elif kind == "artifact_update":
-                    chunks += [p.text for p in response.artifact_update.artifact.parts]
-                    answer_meta.update(_plain(response.artifact_update.artifact.metadata))
-                elif kind == "status_update":
-                    state = _state_name(response.status_update.status.state)
-                    if state in ("failed", "rejected", "canceled"):
-                        why = " ".join(p.text for p in response.status_update.status.message.parts)
-                        raise RemoteAgentError(f"remote agent {url} {state}: {why or 'no reason given'}")
-                elif kind == "message":  # an agent may answer with a message and no task
-                    chunks += [p.text for p in response.message.parts]
-                    state = state or "completed"
-        except asyncio.CancelledError:
-            if task_id:  # the caller gave up: so does the remote run
-                with contextlib.suppress(Exception):  # best effort: the caller's reason stands
-                    await asyncio.shield(
-                        client.cancel_task(
-                            CancelTaskRequest(id=task_id), context=ClientCallContext(timeout=5)
-                        )
-                    )
-            raise
-        except RemoteAgentError:
+            responses = [r async for r in client.send_message(request, context=context)]
+        except asyncio.CancelledError:  # the caller gave up: so does the remote run
+            await asyncio.shield(_cancel_conversation(client, conversation, headers))
             raise
         except Exception as exc:  # the SDK's transport and protocol errors, or garbage from the remote
             raise RemoteAgentError(f"remote agent {url} failed: {type(exc).__name__}: {exc}") from None
+        return _answer(url, responses)
+
+
+def _answer(url: str, responses: list[Any]) -> RemoteAnswer:
+    """The remote's final task (or plain message) as an answer; a task that did not complete is
+    the call's error, with the remote's reason."""
+    for response in responses:
+        kind = response.WhichOneof("payload")
+        if kind == "message":  # an agent may answer with a message and no task
+            return RemoteAnswer(
+                text="".join(p.text for p in response.message.parts), task_id="", state="completed"
+            )
+        if kind != "task":
+            continue
+        task = response.task
+        state = _state_name(task.status.state)
+        if state != "completed":
+            why = " ".join(p.text for p in task.status.message.parts)
+            raise RemoteAgentError(f"remote agent {url} {state}: {why or 'no reason given'}")
+        meta: dict[str, Any] = {}
+        parts: list[str] = []
+        for artifact in task.artifacts:
+            parts += [p.text for p in artifact.parts]
+            meta.update(_plain(artifact.metadata))
         return RemoteAnswer(
-            text="".join(chunks),
-            task_id=task_id,
-            state=state or "unknown",
-            run_id=str(answer_meta.get("run_id", "")),
-            trace_id=str(answer_meta.get("trace_id", "")),
-            prompt_tokens=int(answer_meta.get("prompt_tokens", 0) or 0),
-            completion_tokens=int(answer_meta.get("completion_tokens", 0) or 0),
+            text="".join(parts),
+            task_id=task.id,
+            state=state,
+            run_id=str(meta.get("run_id", "")),
+            trace_id=str(meta.get("trace_id", "")),
+            prompt_tokens=int(meta.get("prompt_tokens", 0) or 0),
+            completion_tokens=int(meta.get("completion_tokens", 0) or 0),
         )
+    raise RemoteAgentError(f"remote agent {url} answered with neither a task nor a message")
+
+
+async def _cancel_conversation(client: Any, conversation: str, headers: dict[str, str]) -> None:
+    """Cancel the tasks of ``conversation`` still running: best effort, the caller's reason stands."""
+    from a2a.client import ClientCallContext
+    from a2a.types import CancelTaskRequest, ListTasksRequest
+
+    context = ClientCallContext(service_parameters=headers, timeout=5)
+    with contextlib.suppress(Exception):
+        listed = await client.list_tasks(ListTasksRequest(context_id=conversation), context=context)
+        for task in listed.tasks:
+            if _state_name(task.status.state) in ("submitted", "working"):
+                await client.cancel_task(CancelTaskRequest(id=task.id), context=context)
 
 
 def card_url_of(url: str) -> str:

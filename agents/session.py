@@ -9,6 +9,7 @@ stream tokens.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -84,8 +85,8 @@ async def run_to_end(
     calls: list[dict[str, Any]] = []
     events = runtime.run(agent, text, history=history, priority=priority, messages=messages, parent=parent)
     async for event in events:
-        if on_event is not None:
-            on_event(event)
+        if on_event is not None and inspect.isawaitable(handled := on_event(event)):
+            await handled  # a front end that sends each event on (an A2A stream) before the next
         if isinstance(event, ToolCalled):
             calls.append({"name": event.name, "arguments": event.arguments})
         elif isinstance(event, RunFinished):

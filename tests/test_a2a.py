@@ -76,3 +76,19 @@ def test_foreign_hosts_and_browser_origins_are_refused(served: tuple[str, Path, 
         f"{url}/agents/summarizer/", content=b"{not json", headers={"Content-Type": "application/json"}
     )
     assert garbage.status_code in (200, 400) and "error" in garbage.json()  # a JSON-RPC error, no crash
+
+
+async def test_the_task_store_forgets_the_oldest_tasks_past_its_limit() -> None:
+    from a2a.server.context import ServerCallContext
+    from a2a.types import Task
+
+    from sutazai.workbench.a2a_server import BoundedTaskStore
+
+    store = BoundedTaskStore(limit=3)
+    context = ServerCallContext()
+    for i in range(5):
+        await store.save(Task(id=f"t{i}", context_id="c"), context)
+    await store.save(Task(id="t2", context_id="c"), context)  # an update keeps a task fresh
+    await store.save(Task(id="t5", context_id="c"), context)
+    kept = [i for i in range(6) if await store.get(f"t{i}", context) is not None]
+    assert kept == [2, 4, 5]

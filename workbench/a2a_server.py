@@ -16,13 +16,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, cast, get_args
 
 from a2a.helpers.proto_helpers import new_task_from_user_message, new_text_part
 from a2a.server.agent_execution import AgentExecutor, RequestContext
 from a2a.server.events import EventQueue
-from a2a.server.tasks import TaskUpdater
+from a2a.server.tasks import InMemoryTaskStore, TaskUpdater
 
 from sutazai.agents.a2a_remote import META
 from sutazai.errors import Problem, UserError
@@ -30,12 +31,14 @@ from sutazai.wire import Priority
 from sutazai.workspace import Workspace
 
 if TYPE_CHECKING:
+    from sutazai.agents.events import RunEvent
     from sutazai.agents.run_state import RunContext
     from sutazai.agents.runtime import AgentRuntime
     from sutazai.agents.spec import AgentSpec
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1", "[::1]")
 TEXT = ["text/plain"]
+MAX_TASKS = 1000  # per agent: the tasks a server keeps for GetTask and ListTasks
 PRIORITIES = frozenset(get_args(Priority))
 
 
@@ -113,34 +116,30 @@ class AgentRunner(AgentExecutor):
         agent = runtime.callees.get(self.name)
         headers: dict[str, str] = context.call_context.state.get("headers", {})
         caller = caller_context(agent.spec, context.metadata.get(META), self._trusted(headers))
-        tokens: asyncio.Queue[str | None] = asyncio.Queue()
+        sent = False
+        streamed = context.call_context.state.get("method") != "SendMessage"  # one that waits: one piece
 
-        async def forward() -> None:  # the answer as it comes, a chunk a token
-            first = True
-            while (text := await tokens.get()) is not None:
+        async def forward(event: RunEvent) -> None:  # the answer as it comes, a chunk a token
+            nonlocal sent
+            if isinstance(event, Token):
                 await updater.add_artifact(
-                    [new_text_part(text)],
+                    [new_text_part(event.text)],
                     artifact_id="answer",
                     name="answer",
-                    append=not first,
+                    append=sent,
                     last_chunk=False,
                 )
-                first = False
+                sent = True
 
-        forwarding = asyncio.create_task(forward())
-        try:
-            with tracing.served_span(self.name, headers):
-                outcome = await run_to_end(
-                    runtime,
-                    agent,
-                    context.get_user_input(),
-                    parent=caller,
-                    on_event=lambda e: tokens.put_nowait(e.text) if isinstance(e, Token) else None,
-                )
-                trace_id = _trace_id()
-        finally:
-            tokens.put_nowait(None)
-            await forwarding
+        with tracing.served_span(self.name, headers):
+            outcome = await run_to_end(
+                runtime,
+                agent,
+                context.get_user_input(),
+                parent=caller,
+                on_event=forward if streamed else None,
+            )
+            trace_id = _trace_id()
         metadata = {
             "run_id": outcome.run_id,
             "trace_id": trace_id,
@@ -148,8 +147,9 @@ class AgentRunner(AgentExecutor):
             "prompt_tokens": outcome.prompt_tokens,
             "completion_tokens": outcome.completion_tokens,
         }
+        whole = [] if streamed else [new_text_part(outcome.output)]
         await updater.add_artifact(
-            [], artifact_id="answer", name="answer", metadata=metadata, append=True, last_chunk=True
+            whole, artifact_id="answer", name="answer", metadata=metadata, append=streamed, last_chunk=True
         )
         if outcome.ok:
             await updater.complete()
@@ -197,6 +197,25 @@ def caller_context(spec: AgentSpec, given: Any, trusted: bool) -> RunContext | N
     )
 
 
+class BoundedTaskStore(InMemoryTaskStore):
+    """The SDK's in-memory task store, forgetting the oldest tasks past :data:`MAX_TASKS` per agent:
+    a long-lived server must not grow with every message a stranger sends (a finished task stays
+    readable until then; its run stays in the run store for good)."""
+
+    def __init__(self, limit: int = MAX_TASKS) -> None:
+        super().__init__()
+        self.limit = limit
+        self._order: OrderedDict[str, Any] = OrderedDict()  # task id → the context it was saved with
+
+    async def save(self, task: Any, context: Any) -> None:
+        await super().save(task, context)
+        self._order[task.id] = context
+        self._order.move_to_end(task.id)
+        while len(self._order) > self.limit:
+            oldest, saved_with = self._order.popitem(last=False)
+            await self.delete(oldest, saved_with)
+
+
 def _trace_id() -> str:
     """The current trace's id (the run's, when tracing is on), else ""."""
     try:
@@ -211,7 +230,6 @@ def build_app(workspace: Workspace, base_url: str, token: str | None = None) -> 
     """The Starlette application: the workspace card, and a card and endpoint per agent."""
     from a2a.server.request_handlers import DefaultRequestHandler
     from a2a.server.routes import create_agent_card_routes, create_jsonrpc_routes
-    from a2a.server.tasks import InMemoryTaskStore
     from a2a.types import AgentCapabilities, AgentCard, AgentInterface, AgentSkill
     from starlette.applications import Starlette
     from starlette.middleware import Middleware
@@ -229,7 +247,7 @@ def build_app(workspace: Workspace, base_url: str, token: str | None = None) -> 
         card = card_for(agent, url)
         handler = DefaultRequestHandler(
             agent_executor=AgentRunner(shared, name, trusted_token),
-            task_store=InMemoryTaskStore(),
+            task_store=BoundedTaskStore(),
             agent_card=card,
         )
         routes = [*create_agent_card_routes(card), *create_jsonrpc_routes(handler, "/")]
