@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from pathlib import Path
+from typing import Literal
 
+from mcp import Client
+from mcp.client.extension import ClaimContext, ClientExtension, ResultClaim
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp.shared.exceptions import MCPError
+from mcp_types import CallToolResult, EmptyResult, Request, RequestParams, Result
 
+from sutazai.agents.runstore import RunStore
 from sutazai.scaffolds.generate import init_workspace
-from tests.conftest import ServerThread
+from tests.conftest import ServerThread, eventually
 from tests.scripted_engine import Reply, ScriptedEngine
 
 
@@ -108,3 +115,113 @@ async def test_mcp_at_the_current_spec(tmp_path: Path) -> None:
             assert run_id in debug.messages[0].content.text  # type: ignore[union-attr]
             unknown = await session.call_tool("read_trace", {"run_id": "nope"})
             assert unknown.is_error and "no single run" in unknown.content[0].text  # type: ignore[union-attr]
+
+
+class _CreateTaskResult(Result):
+    """The Tasks extension's ``CreateTaskResult``, as a claim on ``tools/call``."""
+
+    result_type: Literal["task"] = "task"
+    task_id: str
+    status: str
+    status_message: str | None = None
+    poll_interval_ms: int | None = None
+
+
+class _TaskId(RequestParams):
+    task_id: str
+
+
+class _GetTask(Request[_TaskId, Literal["tasks/get"]]):
+    name_param = "taskId"  # SEP-2663: tasks/* carry Mcp-Name
+
+
+class _CancelTask(Request[_TaskId, Literal["tasks/cancel"]]):
+    name_param = "taskId"
+
+
+class _Task(Result, extra="allow"):
+    task_id: str
+    status: str
+    status_message: str | None = None
+    result: dict[str, object] | None = None
+
+
+class _Tasks(ClientExtension):
+    """The client side of ``io.modelcontextprotocol/tasks``: poll ``tasks/get`` until the task ends;
+    every status message seen is kept (the progress a user would be shown)."""
+
+    identifier = "io.modelcontextprotocol/tasks"
+
+    def __init__(self) -> None:
+        self.created: list[_CreateTaskResult] = []
+        self.seen: list[str] = []
+
+    def claims(self) -> list[ResultClaim[_CreateTaskResult]]:
+        return [ResultClaim(result_type="task", model=_CreateTaskResult, resolve=self.resolve)]
+
+    async def resolve(self, created: _CreateTaskResult, ctx: ClaimContext) -> CallToolResult:
+        self.created.append(created)
+        while True:
+            task = await ctx.session.send_request(
+                _GetTask(method="tasks/get", params=_TaskId(task_id=created.task_id)), _Task
+            )
+            self.seen.append(f"{task.status}: {task.status_message}")
+            if task.status in ("completed", "failed", "cancelled"):
+                assert task.status == "completed" and task.result is not None, task
+                return CallToolResult.model_validate(task.result)
+            await asyncio.sleep((created.poll_interval_ms or 200) / 1000 / 5)
+
+
+async def test_run_smoke_and_run_agent_as_tasks_with_progress_and_cancel(tmp_path: Path) -> None:
+    """2026-07-28 with the Tasks extension: the long tools answer with a task handle, progress is the
+    task's status message, the result is the tool's own, and tasks/cancel cancels the run."""
+    root = init_workspace(tmp_path / "ws", demo=True)
+    engine = ScriptedEngine()
+    answered = iter(range(1, 1000))  # each answer slower than the last: cases end one by one
+    engine.pick = lambda body: None if engine.replies else Reply("A cat sat.", delay_s=0.05 * next(answered))
+    with ServerThread(engine.app()) as scripted:
+        toml = root / "sutazai.toml"
+        toml.write_text(toml.read_text().replace("http://127.0.0.1:11435", scripted.url))
+        params = StdioServerParameters(
+            command=str(Path(sys.executable).parent / "sutazai"), args=["mcp"], cwd=str(root)
+        )
+        tasks = _Tasks()
+        async with Client(params, extensions=[tasks]) as client:
+            smoke = await client.call_tool("run_smoke", {"agents": ["summarizer", "fact-finder"]})
+            assert smoke.structured_content["total"] == 4, smoke  # type: ignore[index]
+            assert len(tasks.created) == 1 and tasks.created[0].status == "working"
+            assert tasks.seen[-1] == "completed: done"
+            assert any("/4 " in s for s in tasks.seen), tasks.seen  # progress while it worked
+
+            engine.replies = [Reply("slow " * 200, delay_s=0.05)]
+            session = client.session
+            created = await session.call_tool(
+                "run_agent", {"name": "summarizer", "input": "hang on"}, allow_claimed=True
+            )
+            assert isinstance(created, _CreateTaskResult)
+            await asyncio.sleep(1.0)
+            await session.send_request(
+                _CancelTask(method="tasks/cancel", params=_TaskId(task_id=created.task_id)), EmptyResult
+            )
+            task = await session.send_request(
+                _GetTask(method="tasks/get", params=_TaskId(task_id=created.task_id)), _Task
+            )
+            assert task.status == "cancelled"
+            try:
+                await session.send_request(
+                    _GetTask(method="tasks/get", params=_TaskId(task_id="nope")), _Task
+                )
+            except MCPError as exc:
+                assert "no task 'nope'" in exc.error.message
+            else:
+                raise AssertionError("an unknown task id was answered")
+        store = RunStore(root / ".sutazai" / "runs.db")
+        try:
+            eventually(lambda: [r.status for r in store.runs(limit=1)] == ["cancelled"], timeout=10)
+        finally:
+            store.close()
+
+        # A client that does not declare the extension gets the plain answer, as before.
+        async with Client(params) as plain:
+            ran = await plain.call_tool("run_agent", {"name": "summarizer", "input": "hi"})
+            assert ran.structured_content["status"] == "ok"  # type: ignore[index]

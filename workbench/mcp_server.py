@@ -6,7 +6,8 @@ that says what to do): list the agents, run one, run smoke cases (with progress)
 Tools that run the fleet are annotated as not read-only, so clients ask first. Resources: the
 recent runs and each run's trace (``sutazai://runs/{run_id}``), each agent's files
 (``sutazai://agents/{name}/{file}``). Prompts: "debug this run" and "write a smoke case for this
-run". The SDK negotiates both current revisions (2025-11-25 and 2026-07-28).
+run". The SDK negotiates both current revisions (2025-11-25 and 2026-07-28); on 2026-07-28 a client
+that declares the Tasks extension gets ``run_agent`` and ``run_smoke`` as tasks (``mcp_tasks``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from sutazai.errors import UserError
+from sutazai.workbench.mcp_tasks import McpTasks, report
 from sutazai.workspace import Workspace
 
 READS = ToolAnnotations(read_only_hint=True, open_world_hint=False)
@@ -79,6 +81,7 @@ class Trace(BaseModel, extra="allow"):
 def build(workspace: Workspace) -> MCPServer:
     server: MCPServer = MCPServer(
         "sutazai",
+        extensions=[McpTasks()],
         instructions="Work with the SutazAI agent fleet of this workspace: list agents, run one through the "
         "local gateway, run smoke tests, and read a run's trace step by step.",
     )
@@ -128,7 +131,7 @@ def build(workspace: Workspace) -> MCPServer:
             if isinstance(event, Token):
                 tokens += 1
                 if tokens % 16 == 1:
-                    await ctx.report_progress(tokens, None, f"{tokens} tokens from {name}")
+                    await report(ctx, tokens, None, f"{tokens} tokens from {name}")
 
         async with open_runtime(workspace) as runtime:
             outcome = await run_to_end(
@@ -157,7 +160,14 @@ def build(workspace: Workspace) -> MCPServer:
 
         def on_result(result: CaseResult) -> None:
             done.append(result)
-            _later(ctx.report_progress(len(done), total, f"{result.agent}/{result.case}: {result.status}"))
+            _later(
+                report(
+                    ctx,
+                    len(done),
+                    total,
+                    f"{len(done)}/{total} {result.agent}/{result.case}: {result.status}",
+                )
+            )
 
         results = await SmokeRunner(workspace, "replay" if replay else "live").run(suites, on_result)
         cases = [CaseOutcome(agent=r.agent, case=r.case, status=r.status, reasons=r.reasons) for r in results]
