@@ -267,6 +267,7 @@ def _asker(remotes: RemoteAgents, caller: AgentDefinition, state: RunState, remo
             "max_depth": context.max_depth,
             "priority": context.priority,
             "caller": caller.name,
+            "conversation": context.root_run or state.run_id,
         }
         if context.budget is not None:
             metadata["budget"] = max(context.budget - state.used, 1)

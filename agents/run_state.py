@@ -41,6 +41,7 @@ class RunContext:
     max_depth: int = 3  # the deepest level delegation may reach below the run a user started
     parent_run: str | None = None  # the run whose tool call started this one
     parent_step: int | None = None  # that call's step in the parent run
+    root_run: str | None = None  # the first run of its delegation tree (a conversation, in traces)
 
     @classmethod
     def resolve(
@@ -66,6 +67,7 @@ class RunContext:
             max_depth=max_depth,
             parent_run=parent.parent_run if parent else None,
             parent_step=parent.parent_step if parent else None,
+            root_run=parent.root_run if parent else None,
         )
 
     @property
@@ -83,6 +85,7 @@ class RunContext:
             max_depth=self.max_depth,
             parent_run=run_id,
             parent_step=step,
+            root_run=self.root_run or run_id,
         )
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from sutazai.agents import protocol, tracing
 from sutazai.agents.a2a_remote import RemoteAgents
+from sutazai.agents.agent_memory import AgentMemories
 from sutazai.agents.debugger import Debugger, RunCancelled, RunEntry, debug_answer, debug_request, debug_tool
 from sutazai.agents.delegation import Callees
 from sutazai.agents.events import (
@@ -30,7 +31,7 @@ from sutazai.agents.events import (
 from sutazai.agents.exchange_keys import chat_key
 from sutazai.agents.gateway_client import GatewayClient
 from sutazai.agents.loader import AgentDefinition
-from sutazai.agents.memory import Memory, MemoryHit, open_store
+from sutazai.agents.memory import Memory, MemoryHit
 from sutazai.agents.run_record import (
     BackoffStep,
     ErrorStep,
@@ -45,7 +46,7 @@ from sutazai.agents.run_record import MemoryHit as RecordedHit
 from sutazai.agents.run_state import RunContext, RunState, Usage, now, running_on, within_budget
 from sutazai.agents.runstore import RunStore
 from sutazai.agents.spec import LimitsSpec
-from sutazai.agents.tools import RUNTIME_TOOLS, ArgumentProblems, Tool
+from sutazai.agents.tools import ArgumentProblems, Tool
 from sutazai.errors import BudgetExceeded, GatewayUnavailable, UserError
 from sutazai.wire import Priority
 from sutazai.workspace import Workspace
@@ -56,47 +57,17 @@ class AgentRuntime:
         self.workspace = workspace
         self.client = client
         self.store = store
-        self._memories: dict[str, Memory] = {}
+        self.memories = AgentMemories(
+            workspace,
+            lambda texts, model, agent: self.client.embed(texts, model, agent=agent),
+            store.redactor,
+        )
         self.callees = Callees(workspace)
         self.debugger: Debugger | None = None  # attached by a debugging front end (DAP, TUI)
         self.remotes = RemoteAgents()  # A2A agents this runtime's runs call (one connection pool)
 
-    # --- memory -------------------------------------------------------------------------------
-
     def memory_for(self, agent: AgentDefinition) -> Memory:
-        if agent.name not in self._memories:
-            settings = self.workspace.settings.memory
-            backend = agent.spec.memory.backend or settings.backend
-            url = settings.chroma_url if backend == "chroma" else settings.qdrant_url
-            store = open_store(
-                backend, agent.name, agent.spec.collection_name(), self.workspace.memory_dir(agent.name), url
-            )
-
-            async def embed(texts: list[str]) -> list[list[float]]:
-                return await self.client.embed(texts, settings.embedding_model, agent=agent.name)
-
-            self._memories[agent.name] = Memory(store, embed, self.store.redactor)
-        return self._memories[agent.name]
-
-    def _bound_tools(self, agent: AgentDefinition) -> dict[str, Tool]:
-        tools = dict(agent.tools)
-        if RUNTIME_TOOLS & set(agent.spec.tools):
-            memory = self.memory_for(agent)
-
-            async def remember(text: str) -> str:
-                """Store a fact in this agent's long-term memory."""
-                await memory.remember([text], [{"source": "tool"}])
-                return "stored"
-
-            async def recall(query: str) -> str:
-                """Search this agent's long-term memory."""
-                hits = await memory.recall(query, agent.spec.memory.top_k or 4)
-                return "\n".join(f"- {h.text}" for h in hits) or "nothing found"
-
-            for name, fn in (("remember", remember), ("recall", recall)):
-                if name in agent.spec.tools:
-                    tools[name] = Tool.from_function(name, fn)
-        return tools
+        return self.memories.of(agent)
 
     # --- the loop -----------------------------------------------------------------------------
 
@@ -134,7 +105,14 @@ class AgentRuntime:
 
         async def drive() -> None:
             try:
-                with tracing.agent_span(agent.name, run_id, spec.model_ref):
+                conversation = context.root_run or run_id
+                with tracing.agent_span(
+                    agent.name,
+                    run_id,
+                    spec.model_ref,
+                    description=spec.description,
+                    conversation=conversation,
+                ):
                     async with asyncio.timeout(timeout_s) as state.timer:
                         output = await self._loop(agent, user_input, history or [], state, queue, messages)
                 output_parts.append(output)
@@ -222,7 +200,7 @@ class AgentRuntime:
                 self._tool_hook(state, queue),
                 await self._delegate_tools(agent, state),
             )
-        tools = {**self._bound_tools(agent), **await self._delegate_tools(agent, state)}
+        tools = {**self.memories.tools(agent), **await self._delegate_tools(agent, state)}
         system = agent.system_prompt
         if replayed is None and spec.memory.enabled and spec.memory.top_k > 0:
             hits = await self._retrieve(agent, user_input, state)
@@ -459,9 +437,9 @@ class AgentRuntime:
         t0 = time.perf_counter()
         error: str | None = None
         problems: list[str] = []
-        with tracing.tool_span(call.name, call.id):
+        tool = tools.get(call.name)
+        with tracing.tool_span(call.name, call.id, tool.description if tool else None) as span:
             try:
-                tool = tools.get(call.name)
                 if replacement is not None:  # the debugger gave the result: the tool is not called
                     result = replacement
                 elif tool is None:
@@ -472,6 +450,7 @@ class AgentRuntime:
                 error = f"{type(exc).__name__}: {exc}"
                 result = f"error: {error}"
                 problems = list(getattr(exc, "problems", ()))
+            span.finish(arguments=call.arguments, result=result)
         self._record(
             state,
             tool_step(

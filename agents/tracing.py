@@ -39,6 +39,9 @@ class _Off:
     def finish(self, **_: Any) -> None:
         return None
 
+    def evaluated(self, *_: Any, **__: Any) -> None:
+        return None
+
     def __enter__(self) -> _Off:
         return self
 
@@ -57,7 +60,11 @@ def _attributes(**values: Any) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
 
 
-def agent_span(agent: str, run_id: str, model: str) -> AbstractContextManager[Any]:
+def agent_span(
+    agent: str, run_id: str, model: str, *, description: str = "", conversation: str | None = None
+) -> AbstractContextManager[Any]:
+    """``invoke_agent {agent}``; with the latest names also the agent's id (its name), description
+    and the conversation (the delegation tree's first run, across A2A hops too)."""
     tracer = otel.tracer(SERVICE)
     if tracer is None:
         return OFF
@@ -70,24 +77,91 @@ def agent_span(agent: str, run_id: str, model: str) -> AbstractContextManager[An
         gen_ai.GEN_AI_REQUEST_MODEL: model,
         "sutazai.run.id": run_id,
     }
+    if otel.latest_genai():
+        attributes[gen_ai.GEN_AI_AGENT_ID] = agent
+        attributes[gen_ai.GEN_AI_CONVERSATION_ID] = conversation or run_id
+        if description:
+            attributes[gen_ai.GEN_AI_AGENT_DESCRIPTION] = description
     return _plain(tracer, f"invoke_agent {agent}", attributes)
 
 
-def tool_span(name: str, call_id: str | None) -> AbstractContextManager[Any]:
+def tool_span(name: str, call_id: str | None, description: str | None = None) -> AbstractContextManager[Any]:
+    """``execute_tool {name}``: call ``finish(arguments, result)`` on what it yields (the call's
+    content goes on the span only with the latest names and content capture on)."""
     tracer = otel.tracer(SERVICE)
     if tracer is None:
         return OFF
     from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
 
+    latest = otel.latest_genai()
     attributes = _attributes(
         **{
             gen_ai.GEN_AI_OPERATION_NAME: gen_ai.GenAiOperationNameValues.EXECUTE_TOOL.value,
             gen_ai.GEN_AI_TOOL_NAME: name,
             gen_ai.GEN_AI_TOOL_TYPE: "function",
             gen_ai.GEN_AI_TOOL_CALL_ID: call_id,
+            gen_ai.GEN_AI_TOOL_DESCRIPTION: description if latest else None,
         }
     )
-    return _plain(tracer, f"execute_tool {name}", attributes)
+    return _tool(tracer, f"execute_tool {name}", attributes, latest and otel.capture_content())
+
+
+@contextmanager
+def _tool(tracer: Any, name: str, attributes: dict[str, Any], content: bool) -> Iterator[Any]:
+    with tracer.start_as_current_span(name, attributes=attributes) as span:
+        yield _ToolCall(span) if content else OFF
+
+
+class _ToolCall:
+    def __init__(self, span: Any) -> None:
+        self.span = span
+
+    def finish(self, *, arguments: Any, result: str) -> None:
+        from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
+
+        from sutazai.redact import Redactor
+
+        redactor = Redactor()
+        self.span.set_attribute(
+            gen_ai.GEN_AI_TOOL_CALL_ARGUMENTS, redactor.text(orjson.dumps(arguments).decode())
+        )
+        self.span.set_attribute(gen_ai.GEN_AI_TOOL_CALL_RESULT, redactor.text(result))
+
+
+def evaluation_span(agent: str, case: str) -> AbstractContextManager[Any]:
+    """With the latest names: a span around a smoke case (its run is a child), on which
+    ``evaluated(...)`` records each verdict as a ``gen_ai.evaluation.result`` event."""
+    tracer = otel.tracer(SERVICE)
+    if tracer is None or not otel.latest_genai():
+        return OFF
+    return _evaluation(tracer, agent, case)
+
+
+@contextmanager
+def _evaluation(tracer: Any, agent: str, case: str) -> Iterator[Any]:
+    with tracer.start_as_current_span(
+        f"smoke {agent}/{case}", attributes={"sutazai.smoke.case": case}
+    ) as span:
+        yield _Evaluation(span)
+
+
+class _Evaluation:
+    def __init__(self, span: Any) -> None:
+        self.span = span
+
+    def evaluated(self, name: str, verdict: str, explanation: str = "") -> None:
+        """A verdict (``passed``, ``failed``, ``error``, ...) as the label, 1.0 or 0.0 as the score."""
+        from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
+
+        attributes = _attributes(
+            **{
+                gen_ai.GEN_AI_EVALUATION_NAME: name,
+                gen_ai.GEN_AI_EVALUATION_SCORE_LABEL: verdict,
+                gen_ai.GEN_AI_EVALUATION_SCORE_VALUE: 1.0 if verdict == "passed" else 0.0,
+                gen_ai.GEN_AI_EVALUATION_EXPLANATION: explanation or None,
+            }
+        )
+        self.span.add_event("gen_ai.evaluation.result", attributes)
 
 
 def retrieval_span(agent: str, store: str) -> AbstractContextManager[Any]:

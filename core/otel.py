@@ -21,6 +21,9 @@ from functools import cache
 from typing import Any
 
 CONTENT_SWITCH = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+# The switch OpenTelemetry's GenAI instrumentations read for the newest experimental names.
+STABILITY_SWITCH = "OTEL_SEMCONV_STABILITY_OPT_IN"
+LATEST_GENAI = "gen_ai_latest_experimental"
 PROVIDER = "sutazai"  # gen_ai.provider.name of the gateway: agents call models only through it
 
 
@@ -120,6 +123,14 @@ def _providers_for_process(service: str) -> tuple[Any, Any] | None:
 
 def capture_content() -> bool:
     return os.environ.get(CONTENT_SWITCH, "").lower() in ("1", "true", "yes")
+
+
+def latest_genai() -> bool:
+    """``OTEL_SEMCONV_STABILITY_OPT_IN`` names ``gen_ai_latest_experimental``: also send the newer
+    registry names (agent id, description, conversation; tool description and call content;
+    evaluation results), as OpenTelemetry's own GenAI instrumentations do behind the same switch."""
+    chosen = os.environ.get(STABILITY_SWITCH, "")
+    return LATEST_GENAI in {part.strip() for part in chosen.split(",")}
 
 
 def flush(timeout_ms: int = 5000) -> None:

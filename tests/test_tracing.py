@@ -61,6 +61,10 @@ class Receiver:
                             "parent": span.parent_span_id.hex(),
                             "links": [link.span_id.hex() for link in span.links],
                             "attributes": {a.key: _value(a.value) for a in span.attributes},
+                            "events": [
+                                {"name": e.name, "attributes": {a.key: _value(a.value) for a in e.attributes}}
+                                for e in span.events
+                            ],
                         }
                     )
         return web.Response(status=200)
@@ -222,6 +226,56 @@ def test_message_content_only_when_asked_and_always_redacted(
     assert json.loads(chat["attributes"]["gen_ai.system_instructions"])[0]["type"] == "text"
     assert chat["attributes"]["input.value"].startswith("Summarise: my key is")  # what Phoenix shows
     assert "Short, with" in chat["attributes"]["output.value"]
+
+
+def test_the_latest_genai_names_only_behind_the_opt_in(
+    tmp_path: Path, engine: tuple[ScriptedEngine, str], receiver: tuple[Receiver, str]
+) -> None:
+    """``OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental`` adds the newer registry names:
+    agent id, description and conversation; tool description and call content (with capture);
+    smoke verdicts as ``gen_ai.evaluation.result`` events. Without it, none of them."""
+    got, otlp = receiver
+    root = init_workspace(tmp_path / "ws", demo=True)
+    base = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "OTEL_EXPORTER_OTLP_ENDPOINT": otlp}
+    latest = {
+        **base,
+        "OTEL_SEMCONV_STABILITY_OPT_IN": "http,gen_ai_latest_experimental",
+        "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "true",
+    }
+
+    def run(env: dict[str, str], *argv: str) -> None:
+        engine[0].replies = [
+            Reply("", tool_calls=[{"name": "calculator", "arguments": {"expression": "6*7"}}]),
+            Reply("42"),
+        ]
+        command = [SUTAZAI, "--gateway", engine[1], *argv]
+        result = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=120)
+        assert result.returncode in (0, 1), result.stderr
+
+    run(base, "run", "code-helper", "6*7?")
+    [plain] = got.named("invoke_agent code-helper")
+    assert "gen_ai.agent.id" not in plain["attributes"]
+    got.spans.clear()
+    run(latest, "run", "code-helper", "6*7?")
+    [agent] = got.named("invoke_agent code-helper")
+    [tool] = got.named("execute_tool calculator")
+    assert agent["attributes"]["gen_ai.agent.id"] == "code-helper"
+    assert agent["attributes"]["gen_ai.conversation.id"] == agent["attributes"]["sutazai.run.id"]
+    assert agent["attributes"]["gen_ai.agent.description"]
+    assert tool["attributes"]["gen_ai.tool.description"]
+    assert json.loads(tool["attributes"]["gen_ai.tool.call.arguments"]) == {"expression": "6*7"}
+    assert tool["attributes"]["gen_ai.tool.call.result"] == "42"
+    got.spans.clear()
+    run(latest, "smoke", "run", "code-helper")
+    cases = [s for s in got.spans if s["name"].startswith("smoke code-helper/")]
+    assert cases and all(c["events"][0]["name"] == "gen_ai.evaluation.result" for c in cases)
+    verdict = cases[0]["events"][0]["attributes"]
+    assert verdict["gen_ai.evaluation.score.label"] in ("passed", "failed", "error")
+    runs = got.named("invoke_agent code-helper")
+    assert {r["parent"] for r in runs} <= {c["id"] for c in cases}  # each run under its case
+    sent = {k for s in got.spans for k in s["attributes"] if k.startswith("gen_ai.")}
+    sent |= {k for s in got.spans for e in s["events"] for k in e["attributes"]}
+    assert sent <= PUBLISHED, sent - PUBLISHED
 
 
 class NoMetrics(Receiver):

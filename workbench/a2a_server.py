@@ -186,6 +186,7 @@ def caller_context(spec: AgentSpec, given: Any, trusted: bool) -> RunContext | N
     budget = number("budget", 1, 10**9)
     depth = number("depth", 0, 64)
     max_depth = number("max_depth", 1, 64)
+    conversation = given.get("conversation")
     asked = given.get("priority")
     priority = cast(Priority, asked) if trusted and asked in PRIORITIES else spec.priority
     return RunContext(
@@ -194,6 +195,7 @@ def caller_context(spec: AgentSpec, given: Any, trusted: bool) -> RunContext | N
         budget=None if budget is None else int(budget),
         depth=0 if depth is None else int(depth),
         max_depth=int(max_depth) if max_depth is not None else int(depth or 0) + spec.limits.max_depth,
+        root_run=conversation if isinstance(conversation, str) and 0 < len(conversation) <= 64 else None,
     )
 
 

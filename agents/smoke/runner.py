@@ -217,6 +217,18 @@ class SmokeRunner:
     async def _case(
         self, agent: AgentDefinition, case: SmokeCase, cassette: Cassette | None, sample: int = 0
     ) -> CaseResult:
+        """One sample of a case; with the latest OTel names its run sits under a span that carries
+        the verdict as ``gen_ai.evaluation.result`` events."""
+        from sutazai.agents import tracing
+
+        with tracing.evaluation_span(agent.name, case.name) as span:
+            result = await self._sample(agent, case, cassette, sample)
+            span.evaluated(f"smoke {case.name}", result.status, "; ".join(result.reasons))
+        return result
+
+    async def _sample(
+        self, agent: AgentDefinition, case: SmokeCase, cassette: Cassette | None, sample: int = 0
+    ) -> CaseResult:
         client = self._client(agent, case, cassette, sample)
         if isinstance(client, CaseResult):
             return client

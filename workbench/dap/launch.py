@@ -48,7 +48,7 @@ class Prepared:
     async def call_tool(self, agent_name: str, name: str, arguments: dict[str, Any]) -> str:
         """A tool run by hand from the debug console: the agent's own, with its timeout."""
         agent = self.runtime.callees.get(agent_name)
-        tools = {**self.runtime._bound_tools(agent)}
+        tools = {**self.runtime.memories.tools(agent)}
         tool = tools.get(name)
         if tool is None:
             raise _problem(f"{agent_name} has no tool {name!r}", hint=f"tools: {', '.join(tools) or 'none'}")
