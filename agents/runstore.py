@@ -62,11 +62,13 @@ ALTER TABLE runs ADD COLUMN parent_run TEXT;
 ALTER TABLE runs ADD COLUMN parent_step INTEGER;
 CREATE INDEX IF NOT EXISTS runs_parent ON runs(parent_run);
 """,
+    # 4: where a run came from when not this machine's own front ends ("a2a", "mcp")
+    "ALTER TABLE runs ADD COLUMN source TEXT;",
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 RUN_COLUMNS = (
     "id, agent, input, status, model, output, error, prompt_tokens, completion_tokens, started_at, ended_at, "
-    "parent_run, parent_step"
+    "parent_run, parent_step, source"
 )
 STEP_COLUMNS = "run_id, seq, kind, started_at, duration_ms, prompt_tokens, completion_tokens, data, error"
 
@@ -86,6 +88,7 @@ class RunRecord:
     ended_at: float | None
     parent_run: str | None = None  # a delegated run: the run that called it
     parent_step: int | None = None  # and the step (a tool call) it answers
+    source: str | None = None  # "a2a" or "mcp": a run another tool asked for (None: a front end here)
 
     @property
     def duration_ms(self) -> float | None:
@@ -175,11 +178,13 @@ class RunStore:
         model: str | None,
         parent_run: str | None = None,
         parent_step: int | None = None,
+        source: str | None = None,
     ) -> str:
         run_id = uuid.uuid4().hex[:12]
         self._db.execute(
-            "INSERT INTO runs (id, agent, input, status, model, started_at, owner, parent_run, parent_step) "
-            "VALUES (:id, :agent, :input, 'running', :model, :started, :owner, :parent_run, :parent_step)",
+            "INSERT INTO runs (id, agent, input, status, model, started_at, owner, parent_run, parent_step, "
+            "source) VALUES (:id, :agent, :input, 'running', :model, :started, :owner, :parent_run, "
+            ":parent_step, :source)",
             {
                 "id": run_id,
                 "agent": agent,
@@ -189,6 +194,7 @@ class RunStore:
                 "owner": self.owner,
                 "parent_run": parent_run,
                 "parent_step": parent_step,
+                "source": source,
             },
         )
         return run_id

@@ -80,6 +80,7 @@ class AgentRuntime:
         priority: Priority | None = None,
         messages: list[dict[str, Any]] | None = None,
         parent: RunContext | None = None,
+        source: str | None = None,
     ) -> AsyncIterator[RunEvent]:
         """Run one turn; yields events as they happen. Cancel the consumer to cancel the run.
 
@@ -91,7 +92,7 @@ class AgentRuntime:
         spec = agent.spec
         context = RunContext.resolve(spec, priority, parent)
         run_id = self.store.start_run(
-            agent.name, user_input, spec.model_ref, context.parent_run, context.parent_step
+            agent.name, user_input, spec.model_ref, context.parent_run, context.parent_step, source
         )
         state = RunState(run_id, context)
         timeout_s = context.timeout_s

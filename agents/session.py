@@ -77,13 +77,17 @@ async def run_to_end(
     messages: list[dict[str, Any]] | None = None,
     on_event: Callable[[RunEvent], Any] | None = None,
     parent: RunContext | None = None,
+    source: str | None = None,
 ) -> RunOutcome:
     """Drive one run to its end; the runtime records every step whatever happens. ``parent``: what
-    a caller elsewhere passed down (an A2A request's deadline, budget and depth)."""
+    a caller elsewhere passed down (an A2A request's deadline, budget and depth); ``source``: which
+    protocol asked for the run (``a2a``, ``mcp``), kept with it."""
     from sutazai.agents.events import RunFinished, ToolCalled
 
     calls: list[dict[str, Any]] = []
-    events = runtime.run(agent, text, history=history, priority=priority, messages=messages, parent=parent)
+    events = runtime.run(
+        agent, text, history=history, priority=priority, messages=messages, parent=parent, source=source
+    )
     async for event in events:
         if on_event is not None and inspect.isawaitable(handled := on_event(event)):
             await handled  # a front end that sends each event on (an A2A stream) before the next

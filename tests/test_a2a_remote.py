@@ -131,6 +131,7 @@ def test_a_remote_delegate_passes_its_smoke_case_live_and_in_replay(
     assert "ask_summarizer" in system and "ummar" in system
     [remote_run] = [r for r in remote.runs() if r.agent == "summarizer"]  # type: ignore[attr-defined]
     assert remote_run.output == "Cats rest on mats." and remote_run.status == "ok"  # type: ignore[attr-defined]
+    assert remote_run.source == "a2a"  # type: ignore[attr-defined]
     assert remote.engine.requests[-1]["messages"][-1]["content"] == "Summarise: cats sit on mats all day."
 
     # In replay the remote answer (and its card) come from the cassette: no remote, no engine.

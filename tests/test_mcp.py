@@ -218,6 +218,7 @@ async def test_run_smoke_and_run_agent_as_tasks_with_progress_and_cancel(tmp_pat
         store = RunStore(root / ".sutazai" / "runs.db")
         try:
             eventually(lambda: [r.status for r in store.runs(limit=1)] == ["cancelled"], timeout=10)
+            assert store.runs(limit=1)[0].source == "mcp"
         finally:
             store.close()
 

@@ -138,6 +138,7 @@ class AgentRunner(AgentExecutor):
                 context.get_user_input(),
                 parent=caller,
                 on_event=forward if streamed else None,
+                source="a2a",
             )
             trace_id = _trace_id()
         metadata = {

@@ -135,7 +135,12 @@ def build(workspace: Workspace) -> MCPServer:
 
         async with open_runtime(workspace) as runtime:
             outcome = await run_to_end(
-                runtime, agent, input, priority="interactive", on_event=lambda e: _later(progress(e))
+                runtime,
+                agent,
+                input,
+                priority="interactive",
+                on_event=lambda e: _later(progress(e)),
+                source="mcp",
             )
         return RunResult(
             run_id=outcome.run_id,
