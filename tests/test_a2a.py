@@ -78,6 +78,22 @@ def test_foreign_hosts_and_browser_origins_are_refused(served: tuple[str, Path, 
     assert garbage.status_code in (200, 400) and "error" in garbage.json()  # a JSON-RPC error, no crash
 
 
+async def test_an_unknown_task_is_a_protocol_error(served: tuple[str, Path, ScriptedEngine]) -> None:
+    from a2a.client import ClientConfig, create_client
+    from a2a.types import CancelTaskRequest, GetTaskRequest
+
+    url, _, _ = served
+    client = await create_client(f"{url}/agents/summarizer/", ClientConfig(streaming=False))
+    for call in (
+        client.get_task(GetTaskRequest(id="nope")),
+        client.cancel_task(CancelTaskRequest(id="nope")),
+    ):
+        with pytest.raises(Exception) as caught:
+            await call
+        assert "not found" in str(caught.value).lower()
+    await client.close()
+
+
 async def test_the_task_store_forgets_the_oldest_tasks_past_its_limit() -> None:
     from a2a.server.context import ServerCallContext
     from a2a.types import Task

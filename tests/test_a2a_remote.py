@@ -238,6 +238,44 @@ def test_a_remote_that_is_not_there_or_not_a2a_is_the_tools_error_and_the_deadli
     eventually(lambda: [r.status for r in remote.runs()] == ["cancelled"], timeout=10)  # type: ignore[attr-defined]
 
 
+def test_a_remote_that_answers_garbage_is_the_tools_error(local: tuple[Path, ScriptedEngine, str]) -> None:
+    from aiohttp import web
+    from google.protobuf.json_format import MessageToDict
+
+    from sutazai.agents.loader import load_agent
+    from sutazai.workbench.a2a_server import card_for
+
+    root, engine, gateway = local
+    served: dict[str, object] = {}
+
+    async def card_route(_: web.Request) -> web.Response:
+        return web.json_response(served["card"])
+
+    async def garbage(_: web.Request) -> web.Response:
+        return web.Response(text="<html>surprise</html>", content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/agents/x/.well-known/agent-card.json", card_route)
+    app.router.add_post("/agents/x/", garbage)
+    with ServerThread(app) as liar:
+        served["card"] = MessageToDict(card_for(load_agent(_demo_agent(root)), f"{liar.url}/agents/x/"))
+        _asker(root, f"{{a2a: {liar.url}/agents/x/, name: summarizer}}")
+        engine.replies = [Reply(ASK), Reply("gave up")]
+        ws = Workspace(root, flags={"gateway": {"url": gateway}})
+        runtime = AgentRuntime(ws, GatewayClient(gateway), RunStore(ws.runs_db))
+        events = asyncio.run(_collect(runtime, AgentCatalog.scan(ws).get("asker"), "q"))
+    [returned] = [e for e in events if type(e).__name__ == "ToolReturned"]
+    assert returned.error and f"remote agent {liar.url}/agents/x/ failed" in returned.result  # type: ignore[attr-defined]
+    assert events[-1].status == "ok"  # type: ignore[attr-defined]  # the model heard the error and answered
+
+
+def _demo_agent(root: Path) -> Path:
+    folder = root / "agents" / "helper"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "agent.yaml").write_text("name: helper\ndescription: Helps.\nkind: document\nprompt: Help.\n")
+    return folder
+
+
 def test_malformed_metadata_is_ignored_and_depth_crosses() -> None:
     from sutazai.workbench.a2a_server import caller_context
 

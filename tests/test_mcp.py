@@ -226,3 +226,52 @@ async def test_run_smoke_and_run_agent_as_tasks_with_progress_and_cancel(tmp_pat
         async with Client(params) as plain:
             ran = await plain.call_tool("run_agent", {"name": "summarizer", "input": "hi"})
             assert ran.structured_content["status"] == "ok"  # type: ignore[index]
+
+
+def test_a_client_that_vanishes_mid_call_leaves_its_run_recorded_cancelled(tmp_path: Path) -> None:
+    """The client writes its call and goes away (stdin closed, no cancel sent): the server cancels
+    the run, which is recorded as cancelled, and exits."""
+    import subprocess
+    import time
+
+    root = init_workspace(tmp_path / "ws", demo=True)
+    engine = ScriptedEngine(replies=[Reply("slow " * 400, delay_s=0.05)])
+    with ServerThread(engine.app()) as scripted:
+        toml = root / "sutazai.toml"
+        toml.write_text(toml.read_text().replace("http://127.0.0.1:11435", scripted.url))
+        server = subprocess.Popen(
+            [str(Path(sys.executable).parent / "sutazai"), "mcp"],
+            cwd=root,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        assert server.stdin is not None and server.stdout is not None
+        hello = {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": "t", "version": "1"},
+        }
+        for message in (
+            {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": hello},
+            {"jsonrpc": "2.0", "method": "notifications/initialized"},
+            {
+                "jsonrpc": "2.0",
+                "id": 2,
+                "method": "tools/call",
+                "params": {"name": "run_agent", "arguments": {"name": "summarizer", "input": "x"}},
+            },
+        ):
+            server.stdin.write((json.dumps(message) + "\n").encode())
+            server.stdin.flush()
+        server.stdout.readline()  # the initialize answer
+        store = RunStore(root / ".sutazai" / "runs.db")
+        try:
+            eventually(lambda: [r.status for r in store.runs(limit=1)] == ["running"], timeout=15)
+            time.sleep(0.5)
+            server.stdin.close()  # gone, without a word
+            assert server.wait(timeout=20) is not None
+            eventually(lambda: [r.status for r in store.runs(limit=1)] == ["cancelled"], timeout=10)
+        finally:
+            store.close()
+            server.kill()
