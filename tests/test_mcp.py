@@ -40,7 +40,7 @@ async def test_mcp_lists_runs_smokes_and_traces(tmp_path: Path) -> None:
         async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
             await session.initialize()
             tools = {t.name for t in (await session.list_tools()).tools}
-            assert tools == {"list_agents", "run_agent", "run_smoke", "read_trace"}
+            assert tools == {"list_agents", "run_agent", "run_smoke", "run_fleet", "read_trace"}
             listed = (await session.call_tool("list_agents", {})).content[0].text  # type: ignore[union-attr]
             assert listed.splitlines()[0] == "5 agents:"
             assert [line.split(" ")[1] for line in listed.splitlines()[1:]] == [
@@ -192,6 +192,11 @@ async def test_run_smoke_and_run_agent_as_tasks_with_progress_and_cancel(tmp_pat
             assert len(tasks.created) == 1 and tasks.created[0].status == "working"
             assert tasks.seen[-1] == "completed: done"
             assert any("/4 " in s for s in tasks.seen), tasks.seen  # progress while it worked
+            fleet = await client.call_tool(
+                "run_fleet", {"agents": ["summarizer", "fact-finder"], "input": "hi"}
+            )
+            assert fleet.structured_content["ok"] == 2, fleet  # type: ignore[index]
+            assert len(tasks.created) == 2 and any("/2 " in s for s in tasks.seen[-4:]), tasks.seen
 
             engine.replies = [Reply("slow " * 200, delay_s=0.05)]
             session = client.session

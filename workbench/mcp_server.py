@@ -52,6 +52,12 @@ class RunResult(BaseModel):
     tokens: int
 
 
+class FleetReport(BaseModel):
+    ok: int
+    total: int
+    runs: list[RunResult] = Field(description="One run per agent: run_id, status, output, tokens.")
+
+
 class CaseOutcome(BaseModel):
     agent: str
     case: str
@@ -178,6 +184,48 @@ def build(workspace: Workspace) -> MCPServer:
         cases = [CaseOutcome(agent=r.agent, case=r.case, status=r.status, reasons=r.reasons) for r in results]
         passed = sum(1 for c in cases if c.status == "passed")
         return SmokeReport(passed=passed, failed=len(cases) - passed, total=len(cases), cases=cases)
+
+    @server.tool(annotations=RUNS_THE_FLEET)
+    async def run_fleet(
+        ctx: Context, agents: list[str] | None = None, input: str | None = None
+    ) -> FleetReport:
+        """Run every agent (or the named ones) once, concurrently, through the shared gateway at normal
+        priority; each gets `input` or its first smoke case's. Reports progress as runs finish."""
+        import asyncio
+
+        from sutazai.agents.loader import AgentCatalog
+        from sutazai.agents.session import demo_input, open_runtime, run_to_end
+
+        catalog = AgentCatalog.scan(workspace)
+        try:
+            chosen = [catalog.get(name) for name in agents] if agents else list(catalog.agents.values())
+        except UserError as exc:
+            raise ToolError(f"{exc} (list_agents names them)") from None
+        results: list[RunResult] = []
+
+        async with open_runtime(workspace) as runtime:
+
+            async def one(agent: Any) -> None:
+                outcome = await run_to_end(runtime, agent, input or demo_input(agent), source="mcp")
+                results.append(
+                    RunResult(
+                        run_id=outcome.run_id,
+                        status=outcome.status,
+                        output=outcome.output,
+                        error=outcome.error,
+                        tokens=outcome.tokens,
+                    )
+                )
+                await report(
+                    ctx,
+                    len(results),
+                    len(chosen),
+                    f"{len(results)}/{len(chosen)} {agent.name}: {outcome.status}",
+                )
+
+            await asyncio.gather(*(one(agent) for agent in chosen))
+        ok = sum(r.status == "ok" for r in results)
+        return FleetReport(ok=ok, total=len(results), runs=list(results))
 
     @server.tool(annotations=READS)
     def read_trace(run_id: str) -> Trace:

@@ -1,6 +1,6 @@
 """MCP Tasks (``io.modelcontextprotocol/tasks``, SEP-2663, revision 2026-07-28) for ``sutazai mcp``.
 
-A ``run_agent`` or ``run_smoke`` call takes seconds to minutes on a CPU fleet. When the client
+A ``run_agent``, ``run_smoke`` or ``run_fleet`` call takes seconds to minutes on a CPU fleet. When the client
 declares the extension on the request, the call answers at once with a task handle
 (``resultType: "task"``) and the work goes on in the server; the client polls ``tasks/get``, which
 carries the progress as ``statusMessage`` and, at the end, the tool's ordinary ``CallToolResult``
@@ -31,7 +31,7 @@ from mcp_types import INVALID_PARAMS, RequestParams
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 IDENTIFIER = "io.modelcontextprotocol/tasks"
-TASKABLE = frozenset({"run_agent", "run_smoke"})
+TASKABLE = frozenset({"run_agent", "run_smoke", "run_fleet"})
 MAX_TASKS = 200
 TTL_S = 3600.0
 POLL_INTERVAL_MS = 500
