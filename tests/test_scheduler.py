@@ -48,6 +48,37 @@ async def test_fair_share_across_agents_inside_a_class() -> None:
     assert served.index("n:polite") <= 1
 
 
+async def test_a_rerun_keeps_its_place_before_the_rest_of_its_class() -> None:
+    """A request whose engine died mid-answer waited its turn already: on the next pool it goes
+    before every waiter of its class (even agents served less), not behind them; a higher class
+    still goes first, and a re-run whose client leaves gives its place back."""
+    pool = SlotPool(1, reserved_interactive=0)
+    pool.served["rerun"] = 10_000.0  # fairness alone would put it last
+    held = await pool.acquire("holder", "normal")
+    served: list[str] = []
+
+    async def one(agent: str, priority: str, first: bool = False) -> None:
+        slot = await pool.acquire(agent, priority, first=first)  # type: ignore[arg-type]
+        served.append(agent)
+        await asyncio.sleep(0)
+        pool.release(slot)
+
+    waiting = [asyncio.create_task(one(f"n{i}", "normal")) for i in range(3)]
+    await asyncio.sleep(0)
+    gone = asyncio.create_task(one("gone", "normal", first=True))
+    await asyncio.sleep(0)
+    gone.cancel()
+    waiting.append(asyncio.create_task(one("rerun", "normal", first=True)))
+    waiting.append(asyncio.create_task(one("dev", "interactive")))
+    for _ in range(5):  # the cancelled waiter leaves its place
+        await asyncio.sleep(0)
+    assert [w.agent for w in pool.waiters()][:2] == ["dev", "rerun"]
+    pool.release(held)
+    await asyncio.gather(*waiting)
+    assert served[:2] == ["dev", "rerun"] and "gone" not in served
+    assert pool.waiting == 0 and pool.depth() == {"interactive": 0, "normal": 0, "batch": 0}
+
+
 async def test_reserved_slot_is_kept_for_interactive() -> None:
     pool = SlotPool(2, reserved_interactive=1)
     first = await pool.acquire("a", "batch")

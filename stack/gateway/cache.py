@@ -9,7 +9,7 @@ import asyncio
 import time
 from collections import OrderedDict
 
-from sutazai.stack.gateway.types import Completion
+from sutazai.stack.gateway.types import Completion, GatewayHTTPError
 
 
 class ResponseCache:
@@ -67,6 +67,37 @@ class ResponseCache:
         future: asyncio.Future[Completion] = asyncio.get_running_loop().create_future()
         self._in_flight[key] = future
         return future
+
+    async def follow(self, key: str) -> Completion | None:
+        """The answer of an identical call in flight; None when there is none (this request leads).
+
+        A follower whose own client leaves just leaves: it never starts work. When the leader fails
+        or leaves, the first follower to wake leads one retry and the others follow it; a client
+        mistake (4xx) or a second failure reaches every follower.
+        """
+        for attempt in range(2):
+            pending = self.pending(key)
+            if pending is None:
+                return None
+            self.shared += 1
+            try:
+                return await asyncio.shield(pending)
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if not pending.cancelled() or (task is not None and task.cancelling()):
+                    raise  # this follower's own client left
+                failure: Exception = GatewayHTTPError(
+                    503, "the identical request this one waited for was abandoned; retry", 1.0, "engine"
+                )
+            except GatewayHTTPError as exc:
+                if exc.status < 500:
+                    raise
+                failure = exc
+            except Exception as exc:
+                failure = exc
+            if attempt == 1:
+                raise failure
+        return None
 
     def settle(self, key: str, result: Completion | None, error: BaseException | None = None) -> None:
         future = self._in_flight.pop(key, None)

@@ -242,6 +242,7 @@ class Gateway:
                 if restart == self.config.restarts:
                     raise
                 self.stats.retries.labels(lost.engine).inc()
+                request.rerun = True  # it waited its turn once: the next pool serves it first
                 continue
             for delta in collected:
                 yield delta
@@ -281,39 +282,10 @@ class Gateway:
         self.cache.settle(key, Completion.from_deltas(collected, candidates[0][1]))
 
     async def _shared_answer(self, key: str) -> Completion | None:
-        """A cached answer or that of an identical call in flight; None: this request leads.
-
-        A follower whose own client leaves just leaves: it never starts work. When the leader fails
-        or leaves, the first follower to wake leads one retry and the others follow it; a client
-        mistake (4xx) or a second failure reaches every follower.
-        """
+        """A cached answer or that of an identical call in flight; None: this request leads."""
         cached = self.cache.get(key)
         self.stats.cache_events.labels("hit" if cached else "miss").inc()
-        if cached is not None:
-            return cached
-        for attempt in range(2):
-            pending = self.cache.pending(key)
-            if pending is None:
-                return None
-            self.cache.shared += 1
-            try:
-                return await asyncio.shield(pending)
-            except asyncio.CancelledError:
-                task = asyncio.current_task()
-                if not pending.cancelled() or (task is not None and task.cancelling()):
-                    raise  # this follower's own client left
-                failure: Exception = GatewayHTTPError(
-                    503, "the identical request this one waited for was abandoned; retry", 1.0, "engine"
-                )
-            except GatewayHTTPError as exc:
-                if exc.status < 500:
-                    raise
-                failure = exc
-            except Exception as exc:
-                failure = exc
-            if attempt == 1:
-                raise failure
-        return None
+        return cached if cached is not None else await self.cache.follow(key)
 
     async def _generate(
         self, request: ChatRequest, candidates: list[tuple[Engine, str]]
@@ -346,7 +318,9 @@ class Gateway:
                 continue
             pool = self.pools[engine.name]
             with telemetry.queue_span(request, engine.name):
-                slot = await pool.acquire(request.agent, request.priority, model, request.placement)
+                slot = await pool.acquire(
+                    request.agent, request.priority, model, request.placement, first=request.rerun
+                )
             request.placement.engine = engine.name
             telemetry.route_span(request, self.router.policy, [e.name for e, _ in candidates])
             engine.using(model)
@@ -355,6 +329,10 @@ class Gateway:
                 async with aclosing(self._on_engine(request, engine, model, slot, tried)) as deltas:
                     async for delta in deltas:
                         yield delta
+            except EngineLost:
+                if not request.stream:  # it is re-run whole: the lost answer is not the agent's to pay
+                    tried.tokens = 0
+                raise
             finally:
                 pool.release(slot, request.agent, tried.tokens)
             if tried.served:

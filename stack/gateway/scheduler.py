@@ -20,6 +20,9 @@ waited ``switch_after_s`` (aging: nothing starves). Interactive work never waits
 Every waiter knows its place: ``acquire`` fills a :class:`Placement` (requests ahead at arrival,
 the wait expected from the mean time a slot is held, the wait it made) and :meth:`SlotPool.waiters`
 lists the queue for ``/admin/queue``.
+
+A request re-run because its engine died mid-answer (``first=True``) already waited its turn: it
+goes before every other waiter of its class, not to the back of the line.
 """
 
 from __future__ import annotations
@@ -78,6 +81,7 @@ class SlotPool:
         self._queues: dict[Priority, OrderedDict[str, deque[_Waiter]]] = {
             p: OrderedDict() for p in PRIORITIES
         }
+        self._reruns: dict[Priority, deque[_Waiter]] = {p: deque() for p in PRIORITIES}
         self._waiting = 0
         self._waiting_by_agent: dict[str, int] = {}  # only agents with a waiter: bounded by max_queue
         self._since_batch = 0
@@ -94,7 +98,7 @@ class SlotPool:
         self.in_flight_by_agent: dict[str, int] = {}
 
     def depth(self) -> dict[str, int]:
-        return {p: sum(len(d) for d in q.values()) for p, q in self._queues.items()}
+        return {p: sum(len(d) for d in q.values()) + len(self._reruns[p]) for p, q in self._queues.items()}
 
     @property
     def waiting(self) -> int:
@@ -143,9 +147,15 @@ class SlotPool:
         return (ahead // max(self.slots, 1) + 1) * self.mean_hold_s
 
     async def acquire(
-        self, agent: str, priority: Priority, model: str = "", placement: Placement | None = None
+        self,
+        agent: str,
+        priority: Priority,
+        model: str = "",
+        placement: Placement | None = None,
+        first: bool = False,
     ) -> int:
-        """Wait for a slot; its id keeps an agent on the same llama-server slot (prompt cache)."""
+        """Wait for a slot; its id keeps an agent on the same llama-server slot (prompt cache).
+        ``first``: a re-run that waited already, served before the rest of its class."""
         self.served[agent] = max(self.served.get(agent, 0.0), self._level[priority])
         placement = placement if placement is not None else Placement()
         placement.position = placement.waited_ms = placement.estimate_ms = 0
@@ -160,10 +170,16 @@ class SlotPool:
                 f"agent {agent!r} already has {mine} requests waiting, its share of the queue",
                 retry_after=self._retry_after(),
             )
-        placement.position = self.ahead_of(agent, priority)
-        placement.estimate_ms = self.expected_wait_s(placement.position) * 1000
         waiter = _Waiter(agent, priority, asyncio.get_running_loop().create_future(), model)
-        self._queues[priority].setdefault(agent, deque()).append(waiter)
+        if first:
+            placement.position = len(self._reruns[priority]) + sum(
+                self.depth()[p] for p in PRIORITIES[: PRIORITIES.index(priority)]
+            )
+            self._reruns[priority].append(waiter)
+        else:
+            placement.position = self.ahead_of(agent, priority)
+            self._queues[priority].setdefault(agent, deque()).append(waiter)
+        placement.estimate_ms = self.expected_wait_s(placement.position) * 1000
         self._waiting += 1
         self._waiting_by_agent[agent] = mine + 1
         self._dispatch()
@@ -193,6 +209,10 @@ class SlotPool:
             self.release(waiter.future.result())
             return
         waiter.future.cancel()
+        if waiter in self._reruns[waiter.priority]:
+            self._reruns[waiter.priority].remove(waiter)
+            self._unqueue(waiter.agent)
+            return
         queue = self._queues[waiter.priority].get(waiter.agent)
         if queue and waiter in queue:
             queue.remove(waiter)
@@ -270,7 +290,11 @@ class SlotPool:
     # --- dispatch -----------------------------------------------------------------------------
 
     def _next_class(self) -> Priority | None:
-        ready = [p for p in PRIORITIES if self._queues[p] and self._usable(p) and self._eligible(p)]
+        ready = [
+            p
+            for p in PRIORITIES
+            if self._usable(p) and (self._reruns[p] or (self._queues[p] and self._eligible(p)))
+        ]
         if not ready:
             return None
         if ready[0] == "interactive":
@@ -286,6 +310,12 @@ class SlotPool:
 
     def _dispatch(self) -> None:
         while (priority := self._next_class()) is not None:
+            if self._reruns[priority]:
+                rerun = self._reruns[priority].popleft()
+                self._unqueue(rerun.agent)
+                if not rerun.future.done():
+                    rerun.future.set_result(self._take_slot(rerun.agent, priority))
+                continue
             agents = self._queues[priority]
             agent = self._next_agent(priority)
             queue = agents[agent]
@@ -307,7 +337,8 @@ class SlotPool:
         for priority in PRIORITIES:
             level = self._level[priority]
             ordered = sorted(self._queues[priority].items(), key=lambda kv: self.served.get(kv[0], level))
-            for agent, queue in ordered:
+            reruns = [(w.agent, [w]) for w in self._reruns[priority]]
+            for agent, queue in [*reruns, *ordered]:
                 for waiter in queue:
                     out.append(
                         WaitingRequest(

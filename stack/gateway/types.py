@@ -99,6 +99,7 @@ class ChatRequest:
     run: str | None = None  # X-Sutazai-Run: usage counted for that run (see run_usage.py)
     run_budget: int | None = None  # X-Sutazai-Run-Budget: tokens the run may still use
     placement: Placement = field(default_factory=Placement, compare=False)
+    rerun: bool = field(default=False, compare=False)  # its engine died: it waited its turn already
     trace: Any = field(default=None, compare=False, repr=False)  # the gateway's span (telemetry.py)
 
     @property
