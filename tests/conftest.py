@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 import os
 import socket
+import subprocess
 import tempfile
 import threading
 import time
@@ -11,6 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from aiohttp import web
 
@@ -61,6 +63,22 @@ def eventually(check: Callable[[], object], timeout: float = 5.0, every: float =
             return
         time.sleep(every)
     raise AssertionError("condition not reached in time")
+
+
+def serving(url: str, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    """Wait until ``url`` answers 200 from the server ``process`` started; fail with what it said
+    on stderr if it exits or the time passes first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            said = process.stderr.read().decode(errors="replace") if process.stderr else ""
+            raise AssertionError(f"{process.args} did not come up at {url}: {said[-2000:]}")
+        time.sleep(0.2)
 
 
 class ServerThread:

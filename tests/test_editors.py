@@ -35,7 +35,8 @@ def test_continue_config_uses_the_gateway_tiers_and_mcp() -> None:
 def test_continue_cli_calls_a_sutazai_mcp_tool_on_the_embedded_engine(
     real_stack: tuple[Workspace, str], tmp_path: Path
 ) -> None:
-    """Continue's own CLI, headless, with our .continue/config.yaml: the gateway says its models
+    """Continue's own CLI, headless, with our .continue/config.yaml as shipped (interactive priority,
+    the token from .continue/.env as `stack up` writes it): the gateway says its models
     call tools, so Continue sends them; SmolLM2 (grammar path) calls `list_agents` from
     `sutazai mcp` and answers from the result (agent names it could not know otherwise)."""
     npm = shutil.which("npm")
@@ -52,14 +53,19 @@ def test_continue_cli_calls_a_sutazai_mcp_tool_on_the_embedded_engine(
         )
         assert installed.returncode == 0, installed.stderr[-2000:]
     workspace, url = real_stack
-    config = (ROOT / ".continue" / "config.yaml").read_text().replace("http://127.0.0.1:11435", url)
-    config = config.replace("command: sutazai", f"command: {Path(sys.executable).parent / 'sutazai'}")
-    config = "\n".join(
-        line
-        for line in config.splitlines()
-        if "X-Sutazai-Priority" not in line and "X-Sutazai-Token" not in line
+    # The config as shipped (only the gateway's port differs: the test stack has its own), where an
+    # editor finds it, with the token where `stack up` puts it: .continue/.env, not the environment.
+    from sutazai.stack.continue_env import share_token
+
+    shipped = (ROOT / ".continue" / "config.yaml").read_text()
+    config_file = workspace.root / ".continue" / "config.yaml"
+    config_file.parent.mkdir(exist_ok=True)
+    config_file.write_text(shipped.replace("http://127.0.0.1:11435", url))
+    token = workspace.gateway_token()
+    assert token and share_token(workspace.root, token) == workspace.root / ".continue" / ".env"
+    path = (
+        f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"  # `command: sutazai`, as a user has it
     )
-    (tmp_path / "config.yaml").write_text(config)
     named: list[str] = []
     for attempt in range(5):  # SmolLM2-135M names the agents in most answers here (4 of 5 with 4 agents)
         home = tmp_path / f"home-{attempt}"
@@ -70,14 +76,14 @@ def test_continue_cli_calls_a_sutazai_mcp_tool_on_the_embedded_engine(
                 "-p",
                 "Use the list_agents tool to list the agents of this workspace, then name them.",
                 "--config",
-                str(tmp_path / "config.yaml"),
+                str(config_file),
                 "--auto",
             ],
             cwd=workspace.root,
             capture_output=True,
             text=True,
             timeout=600,
-            env={**os.environ, "HOME": str(home)},
+            env={**os.environ, "HOME": str(home), "PATH": path},
         )
         assert result.returncode == 0, result.stdout + result.stderr
         called = _continue_tool_calls(home)

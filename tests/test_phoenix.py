@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from sutazai.scaffolds.generate import init_workspace
-from tests.conftest import free_port
+from tests.conftest import free_port, serving
 from tests.scripted_engine import Reply, ScriptedEngine
 from tests.test_tracing import SUTAZAI, traced_gateway
 
@@ -48,15 +48,7 @@ def phoenix(tmp_path: Path) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None and time.monotonic() < deadline, "Phoenix did not start"
-            time.sleep(0.5)
+        serving(f"{url}/healthz", server, timeout=120)
         yield url
     finally:
         server.terminate()
