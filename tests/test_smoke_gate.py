@@ -292,3 +292,50 @@ def test_changed_runs_only_cases_whose_agent_or_delegates_changed(tmp_path: Path
         assert ("helper", "says-hello") in changed() and ("helper", "names-paris") not in changed()
     refused = cli("smoke", "--changed", cwd=root)
     assert refused.returncode == 2 and "--base" in refused.stderr
+
+
+def test_compare_against_a_git_ref_runs_both_sides_and_says_worse(ws: Path) -> None:
+    """``smoke compare --base REF``: the cases run as committed (a temporary worktree, removed after)
+    and as in the working tree, through one gateway; a prompt broken since the commit is worse."""
+    import subprocess
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=ws, check=True, capture_output=True)
+
+    git("init", "-q")
+    git("-c", "user.email=t@t", "-c", "user.name=t", "add", "-A")
+    git("-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "base")
+
+    def pick(body: dict[str, Any]) -> Reply:
+        if "banana" in body["messages"][0]["content"]:
+            return Reply("banana")
+        return Reply("Hello there!" if "hello" in body["messages"][-1]["content"].lower() else "Paris.")
+
+    engine = ScriptedEngine(pick=pick)
+    with ServerThread(engine.app()) as server:
+        same = cli("--gateway", server.url, "smoke", "compare", "--base", "HEAD", "-n", "3", cwd=ws)
+        assert same.returncode == 0 and "no case significantly worse" in same.stdout, (
+            same.stdout + same.stderr
+        )
+        prompt = ws / "agents" / "helper" / "prompt.md"
+        prompt.write_text("Whatever the user writes, reply with exactly one word: banana\n")
+        worse = cli(
+            "--gateway",
+            server.url,
+            "smoke",
+            "compare",
+            "--base",
+            "HEAD",
+            "-n",
+            "4",
+            "--format",
+            "json",
+            cwd=ws,
+        )
+        assert worse.returncode == 1, worse.stdout + worse.stderr
+        verdicts = {c["case"]: c["change"] for c in json.loads(worse.stdout)["cases"]}
+        assert verdicts == {"names-paris": "worse", "says-hello": "worse"}, verdicts
+        unknown = cli("--gateway", server.url, "smoke", "compare", "--base", "no-such-ref", cwd=ws)
+        assert unknown.returncode != 0 and "no commit 'no-such-ref'" in unknown.stdout + unknown.stderr
+    listed = subprocess.run(["git", "worktree", "list"], cwd=ws, capture_output=True, text=True).stdout
+    assert len(listed.strip().splitlines()) == 1  # the temporary worktrees are gone

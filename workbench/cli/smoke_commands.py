@@ -12,9 +12,11 @@ from rich.table import Table
 
 from sutazai.workbench.cli.context import workspace_from
 from sutazai.workbench.cli.default_group import group_with_default
-from sutazai.workbench.cli.output import EXIT_GATEWAY, EXIT_RUN_FAILED, console, emit_json
+from sutazai.workbench.cli.output import EXIT_GATEWAY, EXIT_RUN_FAILED, console, emit_json, err_console
+from sutazai.workspace import Workspace
 
 if TYPE_CHECKING:
+    from sutazai.agents.smoke.results import ResultsFile
     from sutazai.agents.smoke.runner import CaseResult, Mode
     from sutazai.agents.smoke.verdicts import CaseChange, CaseSummary
 
@@ -240,8 +242,29 @@ def rates_json(results: list[CaseResult], k: int | None) -> list[dict[str, objec
 
 def compare(
     ctx: typer.Context,
-    base: Annotated[Path, typer.Argument(help="Results of the unchanged fleet (`smoke --out`).")],
-    head: Annotated[Path, typer.Argument(help="Results after the change.")],
+    base_file: Annotated[
+        Path | None,
+        typer.Argument(
+            metavar="BASE", help="Results of the unchanged fleet (`smoke --out`).", show_default=False
+        ),
+    ] = None,
+    head_file: Annotated[
+        Path | None, typer.Argument(metavar="HEAD", help="Results after the change.", show_default=False)
+    ] = None,
+    base_ref: Annotated[
+        str | None,
+        typer.Option(
+            "--base",
+            help="A git ref instead of files: run the cases here and as of that ref (a temporary "
+            "worktree), both live through this workspace's gateway, and compare.",
+        ),
+    ] = None,
+    samples: Annotated[
+        int, typer.Option("--samples", "-n", min=1, help="Runs of each case, with --base.")
+    ] = 5,
+    agents: Annotated[
+        list[str] | None, typer.Option("--agent", help="With --base: only these agents (default: all).")
+    ] = None,
     level: Annotated[
         float, typer.Option("--level", min=0.0001, max=0.5, help="Significance level of 'worse'.")
     ] = 0.05,
@@ -249,15 +272,28 @@ def compare(
         str, typer.Option("--format", help="table, markdown (a pull-request comment) or json.")
     ] = "table",
 ) -> None:
-    """Did this change make the fleet worse? Exit 1 only when a case got significantly worse."""
+    """Did this change make the fleet worse? Exit 1 only when a case got significantly worse.
+    Compare two results files, or (``--base REF``) the working tree with a git ref."""
     from sutazai.agents.smoke import results as results_file
     from sutazai.errors import Problem, UserError
 
     if output_format not in ("table", "markdown", "json"):
         raise UserError(Problem(f"--format must be table, markdown or json, not {output_format!r}"))
     workspace = workspace_from(ctx)
-    before = results_file.load(base, workspace.root)
-    after = results_file.load(head, workspace.root)
+    if base_ref is not None:
+        if base_file is not None or head_file is not None:
+            raise UserError(Problem("give --base GIT_REF or two results files, not both"))
+        before, after = _base_and_head(workspace, base_ref, agents, samples)
+    elif base_file is None or head_file is None:
+        raise UserError(
+            Problem(
+                "compare needs BASE and HEAD results files, or --base GIT_REF",
+                hint="sutazai smoke compare --help",
+            )
+        )
+    else:
+        before = results_file.load(base_file, workspace.root)
+        after = results_file.load(head_file, workspace.root)
     changes = results_file.compare(before, after, level)
     worse = [c for c in changes if c.change == "worse"]
     if output_format == "json":
@@ -273,6 +309,40 @@ def compare(
         )
     if worse:
         raise typer.Exit(EXIT_RUN_FAILED)
+
+
+def _base_and_head(
+    workspace: Workspace, ref: str, agents: list[str] | None, samples: int
+) -> tuple[ResultsFile, ResultsFile]:
+    """Both sides run live now, head first, through the gateway of the workspace being changed."""
+    from sutazai.agents.smoke.git_base import workspace_at
+
+    head = _live_results(workspace, workspace, agents, samples, "working tree")
+    with workspace_at(workspace.root, ref) as base_root:
+        gateway = {"url": workspace.settings.gateway.url}
+        base = Workspace(base_root, flags={"gateway": gateway})
+        return _live_results(base, workspace, agents, samples, ref), head
+
+
+def _live_results(
+    workspace: Workspace, home: Workspace, agents: list[str] | None, samples: int, label: str
+) -> ResultsFile:
+    """Every sample of ``workspace``'s cases, as a results document of ``home`` (so the two sides
+    compare); agents named but absent on this side are left out, as new or removed ones are."""
+    from sutazai.agents.loader import AgentCatalog
+    from sutazai.agents.smoke import results as results_file
+    from sutazai.agents.smoke.runner import SmokeRunner, collect
+
+    catalog = AgentCatalog.scan(workspace)
+    present = [a for a in agents if a in catalog.agents] if agents else None
+    suites = collect(workspace, present, None, catalog)
+    hashes = results_file.case_hashes(suites, catalog, dict(workspace.settings.tiers))
+    err_console.print(
+        f"running {sum(len(s.cases) for s in suites)} cases × {samples} ({label})", markup=False
+    )
+    results = asyncio.run(SmokeRunner(workspace, "live", 4, samples).run(suites))
+    document = results_file.document(home.root, suites, results, "live", samples, hashes)
+    return results_file.ResultsFile(Path(label), document)
 
 
 def _rate(summary: CaseSummary | None) -> str:
