@@ -339,3 +339,29 @@ def test_compare_against_a_git_ref_runs_both_sides_and_says_worse(ws: Path) -> N
         assert unknown.returncode != 0 and "no commit 'no-such-ref'" in unknown.stdout + unknown.stderr
     listed = subprocess.run(["git", "worktree", "list"], cwd=ws, capture_output=True, text=True).stdout
     assert len(listed.strip().splitlines()) == 1  # the temporary worktrees are gone
+
+
+def test_similar_to_a_reference_answer_live_and_replayed(ws: Path) -> None:
+    """``similar_to``: the answer must be close to a reference by the embedding tier; the embeddings
+    go in the cassette, so the replay needs neither engine nor embedder."""
+    (ws / "agents" / "helper" / "smoke.yaml").write_text(
+        "cases:\n"
+        "  - name: close\n    input: What is the capital of France?\n"
+        "    expect:\n      similar_to: Paris is the capital of France.\n"
+        "  - name: far\n    input: Say something about France.\n"
+        "    expect:\n      similar_to: {text: The Eiffel Tower stands in Paris., threshold: 0.9}\n"
+    )
+    engine, server = _engine(lambda seed: "The capital of France is Paris.")
+    with server:
+        recorded = cli("--gateway", server.url, "smoke", "--record", "--json", cwd=ws)
+        embedded = len(engine.embedding_requests)
+    cases = {c["case"]: c for c in json.loads(recorded.stdout)["cases"]}
+    assert cases["close"]["status"] == "passed", cases["close"]
+    assert (
+        cases["far"]["status"] == "failed"
+        and "similar to the reference, under 0.90" in cases["far"]["reasons"][0]
+    )
+    assert embedded >= 2  # the embedding tier was asked, through the gateway
+    replayed = cli("--gateway", "http://127.0.0.1:9", "smoke", "--replay", "--json", cwd=ws)
+    again = {c["case"]: c["status"] for c in json.loads(replayed.stdout)["cases"]}
+    assert again == {"close": "passed", "far": "failed"}, replayed.stdout

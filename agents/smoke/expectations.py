@@ -20,6 +20,7 @@ class Outcome:
     completion_tokens: int = 0
     prompt_tokens: int = 0
     judge_score: int | None = None
+    similarity: float | None = None  # to similar_to's reference, when the case has one
     status: str = "ok"
     trajectory: dict[str, list[str]] = field(default_factory=dict)  # agent -> tools it called
     agent: str = ""  # the run's own agent (the trajectory's default)
@@ -64,6 +65,11 @@ def check(expect: Expectations, outcome: Outcome) -> list[str]:
         failures += _check_trajectory(want, outcome)
     if expect.judge is not None and (outcome.judge_score or 0) < expect.judge.min_score:
         failures.append(f"judge scored {outcome.judge_score}, below {expect.judge.min_score}")
+    if expect.similar_to is not None and (outcome.similarity or 0.0) < expect.similar_to.threshold:
+        failures.append(
+            f"answer is {outcome.similarity or 0.0:.2f} similar to the reference, under "
+            f"{expect.similar_to.threshold:.2f}\n{_diff(expect.similar_to.text, text)}"
+        )
     return failures
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import math
 import re
 import time
 from collections.abc import Callable
@@ -107,6 +108,15 @@ async def _judge(
         text += chunk.content
     match = re.search(r"[1-5]", text)
     return int(match.group()) if match else 0
+
+
+async def _similarity(client: GatewayClient, reference: str, answer: str, model: str, agent: str) -> float:
+    """Cosine similarity of the two texts' embeddings (0 for an empty answer)."""
+    if not answer.strip():
+        return 0.0
+    first, second = await client.embed([reference, answer], model, agent=f"{agent}-smoke")
+    norm = math.sqrt(sum(x * x for x in first)) * math.sqrt(sum(y * y for y in second))
+    return sum(x * y for x, y in zip(first, second, strict=True)) / norm if norm else 0.0
 
 
 class SmokeRunner:
@@ -273,6 +283,11 @@ class SmokeRunner:
                 trajectory=base.trajectory,
                 agent=agent.name,
             )
+            if case.expect.similar_to is not None:
+                model = self.workspace.settings.memory.embedding_model
+                outcome.similarity = await _similarity(
+                    client, case.expect.similar_to.text, finished.output, model, agent.name
+                )
             if case.expect.judge is not None:
                 outcome.judge_score = await _judge(
                     client, case.expect.judge, prompt, finished.output, agent.name

@@ -27,6 +27,15 @@ class JudgeExpectation(_Strict):
     min_score: int = Field(3, ge=1, le=5)
 
 
+class SimilarTo(_Strict):
+    """The answer must mean about what ``text`` says: the cosine similarity of the two, embedded by
+    the workspace's embedding tier (``[memory] embedding_model``, offline), at least ``threshold``.
+    The embeddings are recorded in the cassette, so a replay needs no embedder."""
+
+    text: str = Field(description="A reference answer.")
+    threshold: float = Field(0.8, ge=0, le=1, description="Least cosine similarity that passes.")
+
+
 TrajectoryMode = Literal["exact", "in_order", "any_order", "subset", "superset"]
 
 
@@ -59,6 +68,14 @@ class Expectations(_Strict):
         None, description="How the run must end (default: ok)."
     )
     judge: JudgeExpectation | None = None
+    similar_to: SimilarTo | None = Field(
+        None, description="A reference answer the answer must be close to (a string, or {text, threshold})."
+    )
+
+    @field_validator("similar_to", mode="before")
+    @classmethod
+    def _similar_shorthand(cls, value: Any) -> Any:
+        return {"text": value} if isinstance(value, str) else value
 
     @field_validator("trajectory", mode="before")
     @classmethod
