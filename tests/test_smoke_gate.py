@@ -365,3 +365,57 @@ def test_similar_to_a_reference_answer_live_and_replayed(ws: Path) -> None:
     replayed = cli("--gateway", "http://127.0.0.1:9", "smoke", "--replay", "--json", cwd=ws)
     again = {c["case"]: c["status"] for c in json.loads(replayed.stdout)["cases"]}
     assert again == {"close": "passed", "far": "failed"}, replayed.stdout
+
+
+def test_the_pytest_plugin_samples_shards_and_merges_under_xdist(ws: Path, tmp_path: Path) -> None:
+    """``--sutazai-samples``, ``--sutazai-out`` and ``--sutazai-shard``: a recorded run replayed by two
+    xdist workers writes one file equal to one process's; two shards merged by ``smoke merge`` equal
+    it too; the parts are cleaned up; a bad shard is a usage error."""
+    import subprocess
+    import sys
+
+    def pytest_run(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "pytest", "agents/helper/smoke.yaml", "-p", "no:cacheprovider", "-q"]
+        return subprocess.run([*command, *args], cwd=ws, capture_output=True, text=True, timeout=300)
+
+    def verdicts(path: Path) -> dict[tuple[str, str], list[str]]:
+        data = json.loads(path.read_text())
+        return {(c["agent"], c["case"]): sorted(s["status"] for s in c["samples"]) for c in data["cases"]}
+
+    _, server = _engine(lambda seed: "Paris." if seed % 2 else "London.")  # names-paris is flaky
+    with server:
+        toml = ws / "sutazai.toml"
+        toml.write_text(toml.read_text().replace("http://127.0.0.1:11435", server.url))
+        one = tmp_path / "one.json"
+        recorded = pytest_run("--sutazai-record", "--sutazai-samples", "3", "--sutazai-out", str(one))
+    assert recorded.returncode == 1 and "samples" in recorded.stdout, recorded.stdout  # a flaky case fails
+    first = verdicts(one)
+    assert set(first[("helper", "names-paris")]) == {"failed", "passed"}  # 3 samples, seeds varied
+    assert first[("helper", "says-hello")] == ["passed"] * 3
+    two = tmp_path / "two.json"
+    workers = pytest_run("--sutazai-replay", "--sutazai-samples", "3", "--sutazai-out", str(two), "-n", "2")
+    assert workers.returncode == 1, workers.stdout
+    assert verdicts(two) == verdicts(one)  # two workers' results, merged, equal one process's
+    assert not list(tmp_path.glob("two.json.*.part"))
+    shards = []
+    for index in (1, 2):
+        shard = tmp_path / f"shard{index}.json"
+        pytest_run(
+            "--sutazai-replay",
+            "--sutazai-samples",
+            "3",
+            "--sutazai-out",
+            str(shard),
+            "--sutazai-shard",
+            f"{index}/2",
+        )
+        shards.append(shard)
+    ran = [set(verdicts(s)) if s.exists() else set() for s in shards]
+    assert ran[0] | ran[1] == set(first) and not ran[0] & ran[1]  # every case in exactly one shard
+    merged = tmp_path / "merged.json"
+    joined = cli("smoke", "merge", *[str(s) for s in shards if s.exists()], "-o", str(merged), cwd=ws)
+    assert joined.returncode == 0, joined.stdout + joined.stderr
+    assert verdicts(merged) == verdicts(one)
+    assert cli("smoke", "compare", str(one), str(merged), cwd=ws).returncode == 0
+    bad = pytest_run("--sutazai-replay", "--sutazai-shard", "3/2")
+    assert bad.returncode == 4 and "--sutazai-shard takes i/n" in bad.stderr

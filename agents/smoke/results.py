@@ -109,6 +109,34 @@ def document(
     }
 
 
+def merge(parts: list[ResultsFile]) -> dict[str, Any]:
+    """One results document from several (xdist workers, CI shards) of one workspace, mode and
+    sample count: their cases side by side; a case run by more than one keeps all its samples."""
+    if not parts:
+        raise UserError(Problem("nothing to merge: give at least one results file"))
+    first = parts[0].data
+    for part in parts[1:]:
+        for field in ("workspace", "mode", "samples"):
+            if part.data.get(field) != first.get(field):
+                raise UserError(
+                    Problem(
+                        f"results of another {field} ({part.data.get(field)}, not {first.get(field)})",
+                        part.path,
+                        hint="merge the shards of one run",
+                    )
+                )
+    cases: dict[tuple[str, str], dict[str, Any]] = {}
+    for part in parts:
+        for case in part.data["cases"]:
+            key = (case["agent"], case["case"])
+            if key in cases:
+                cases[key]["samples"] = [*cases[key]["samples"], *case["samples"]]
+            else:
+                cases[key] = dict(case)
+    agents = {name: print_ for part in parts for name, print_ in (part.data.get("agents") or {}).items()}
+    return {**first, "agents": agents, "cases": list(cases.values()), "created_at": time.time()}
+
+
 def write(path: Path, data: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, json.dumps(data, indent=1, ensure_ascii=False).encode("utf-8"), mode=0o644)

@@ -397,13 +397,32 @@ def _change_markdown(changes: list[CaseChange], level: float) -> str:
     return "\n".join(lines)
 
 
+def merge(
+    ctx: typer.Context,
+    parts: Annotated[
+        list[Path], typer.Argument(metavar="FILE...", help="Results files of one run's shards.")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The merged results file.")],
+) -> None:
+    """Join the results files of one run's shards (CI machines, pytest-xdist workers) into one."""
+    from sutazai.agents.smoke import results as results_file
+
+    workspace = workspace_from(ctx)
+    loaded = [results_file.load(part, workspace.root) for part in parts]
+    merged = results_file.merge(loaded)
+    results_file.write(out, merged)
+    samples = sum(len(case["samples"]) for case in merged["cases"])
+    console.print(f"{len(merged['cases'])} cases, {samples} samples from {len(parts)} files → {out}")
+
+
 smoke_app = group_with_default(
     "Smoke tests before deploy: `sutazai smoke [AGENTS]` runs them (--samples N for pass rates, "
     "--out FILE to keep the results), `sutazai smoke add` adds one, `sutazai smoke compare BASE HEAD` "
-    "says whether a change made the fleet worse.",
+    "says whether a change made the fleet worse, `sutazai smoke merge` joins shards' results.",
     ("run", smoke),
     ("add", add),
     ("compare", compare),
+    ("merge", merge),
 )
 
 
