@@ -1,9 +1,10 @@
-"""Replaying 150 agents x 5 smoke cases from cassettes, offline (target: under 10 s).
+"""Replaying agents x 5 smoke cases x samples from cassettes, offline (issue 7: 150 agents under 10 s;
+issue 24: 1,000 agents x 5 cases x 3 samples under 10 s).
 
 Cassettes are first recorded against an instant engine; then ``sutazai smoke --replay`` runs with
 the gateway URL pointing nowhere.
 
-    .venv/bin/python -m bench.bench_smoke_replay [--agents 150]
+    .venv/bin/python -m bench.bench_smoke_replay [--agents 150] [--samples 1]
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ CASES = "cases:\n" + "".join(
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--agents", type=int, default=150)
+    parser.add_argument("--samples", type=int, default=1)
     args = parser.parse_args()
     exe = str(Path(sys.executable).parent / "sutazai")
     with tempfile.TemporaryDirectory() as tmp:
@@ -37,14 +39,36 @@ def main() -> None:
         engine = f"http://127.0.0.1:{port}"
         with process([sys.executable, "-m", "bench.instant_engine", str(port)], engine + "/health"):
             subprocess.run(
-                [exe, "--gateway", engine, "smoke", "--record", "--parallel", "16", "--json"],
+                [
+                    exe,
+                    "--gateway",
+                    engine,
+                    "smoke",
+                    "--record",
+                    "--parallel",
+                    "16",
+                    "-n",
+                    str(args.samples),
+                    "--json",
+                ],
                 cwd=root,
                 check=True,
                 capture_output=True,
             )
         t0 = time.perf_counter()
         result = subprocess.run(
-            [exe, "--gateway", "http://127.0.0.1:9", "smoke", "--replay", "--parallel", "16", "--json"],
+            [
+                exe,
+                "--gateway",
+                "http://127.0.0.1:9",
+                "smoke",
+                "--replay",
+                "--parallel",
+                "16",
+                "-n",
+                str(args.samples),
+                "--json",
+            ],
             cwd=root,
             capture_output=True,
             text=True,
@@ -53,7 +77,10 @@ def main() -> None:
         import json
 
         summary = json.loads(result.stdout)["summary"]
-        print(f"replayed {args.agents} agents x 5 cases ({summary}) in {elapsed:.2f} s (target < 10 s)")
+        print(
+            f"replayed {args.agents} agents x 5 cases x {args.samples} samples ({summary}) "
+            f"in {elapsed:.2f} s (target < 10 s)"
+        )
 
 
 if __name__ == "__main__":

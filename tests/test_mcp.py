@@ -21,6 +21,15 @@ from tests.conftest import ServerThread, eventually
 from tests.scripted_engine import Reply, ScriptedEngine
 
 
+def _serve_mcp(root: Path, gateway: str) -> StdioServerParameters:
+    """Point the workspace at ``gateway``; the parameters that start ``sutazai mcp`` in it."""
+    toml = root / "sutazai.toml"
+    toml.write_text(toml.read_text().replace("http://127.0.0.1:11435", gateway))
+    return StdioServerParameters(
+        command=str(Path(sys.executable).parent / "sutazai"), args=["mcp"], cwd=str(root)
+    )
+
+
 def _text(result: object) -> dict[str, object]:
     return json.loads(result.content[0].text)  # type: ignore[attr-defined,no-any-return]
 
@@ -32,11 +41,7 @@ async def test_mcp_lists_runs_smokes_and_traces(tmp_path: Path) -> None:
         Reply("A cat sat on a mat.") if "cat sat" in str(body["messages"][-1]) else None
     )
     with ServerThread(engine.app()) as scripted:
-        toml = root / "sutazai.toml"
-        toml.write_text(toml.read_text().replace("http://127.0.0.1:11435", scripted.url))
-        params = StdioServerParameters(
-            command=str(Path(sys.executable).parent / "sutazai"), args=["mcp"], cwd=str(root)
-        )
+        params = _serve_mcp(root, scripted.url)
         async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
             await session.initialize()
             tools = {t.name for t in (await session.list_tools()).tools}
@@ -68,11 +73,7 @@ async def test_mcp_at_the_current_spec(tmp_path: Path) -> None:
     root = init_workspace(tmp_path / "ws", demo=True)
     engine = ScriptedEngine(default="A cat sat on a mat.")
     with ServerThread(engine.app()) as scripted:
-        toml = root / "sutazai.toml"
-        toml.write_text(toml.read_text().replace("http://127.0.0.1:11435", scripted.url))
-        params = StdioServerParameters(
-            command=str(Path(sys.executable).parent / "sutazai"), args=["mcp"], cwd=str(root)
-        )
+        params = _serve_mcp(root, scripted.url)
         async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
             await session.initialize()
             tools = {t.name: t for t in (await session.list_tools()).tools}
@@ -180,11 +181,7 @@ async def test_run_smoke_and_run_agent_as_tasks_with_progress_and_cancel(tmp_pat
     answered = iter(range(1, 1000))  # each answer slower than the last: cases end one by one
     engine.pick = lambda body: None if engine.replies else Reply("A cat sat.", delay_s=0.05 * next(answered))
     with ServerThread(engine.app()) as scripted:
-        toml = root / "sutazai.toml"
-        toml.write_text(toml.read_text().replace("http://127.0.0.1:11435", scripted.url))
-        params = StdioServerParameters(
-            command=str(Path(sys.executable).parent / "sutazai"), args=["mcp"], cwd=str(root)
-        )
+        params = _serve_mcp(root, scripted.url)
         tasks = _Tasks()
         async with Client(params, extensions=[tasks]) as client:
             smoke = await client.call_tool("run_smoke", {"agents": ["summarizer", "fact-finder"]})
@@ -242,8 +239,7 @@ def test_a_client_that_vanishes_mid_call_leaves_its_run_recorded_cancelled(tmp_p
     root = init_workspace(tmp_path / "ws", demo=True)
     engine = ScriptedEngine(replies=[Reply("slow " * 400, delay_s=0.05)])
     with ServerThread(engine.app()) as scripted:
-        toml = root / "sutazai.toml"
-        toml.write_text(toml.read_text().replace("http://127.0.0.1:11435", scripted.url))
+        _serve_mcp(root, scripted.url)
         server = subprocess.Popen(
             [str(Path(sys.executable).parent / "sutazai"), "mcp"],
             cwd=root,
