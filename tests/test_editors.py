@@ -35,23 +35,56 @@ def test_continue_config_uses_the_gateway_tiers_and_mcp() -> None:
 def test_continue_cli_calls_a_sutazai_mcp_tool_on_the_embedded_engine(
     real_stack: tuple[Workspace, str], tmp_path: Path
 ) -> None:
-    """Continue's own CLI, headless, with our .continue/config.yaml as shipped (interactive priority,
-    the token from .continue/.env as `stack up` writes it): the gateway says its models
+    """Continue's own CLI, headless, with our .continue/config.yaml: the gateway says its models
     call tools, so Continue sends them; SmolLM2 (grammar path) calls `list_agents` from
     `sutazai mcp` and answers from the result (agent names it could not know otherwise)."""
-    npm = shutil.which("npm")
-    if npm is None:
-        pytest.skip("npm is not installed")
-    prefix = ROOT / ".cache" / "continue-cli"
-    cn = prefix / "node_modules" / ".bin" / "cn"
-    if not cn.exists():
-        installed = subprocess.run(
-            [npm, "install", "--prefix", str(prefix), "--no-audit", "--no-fund", "@continuedev/cli"],
+    cn = _continue_cli()
+    workspace, url = real_stack
+    config = (ROOT / ".continue" / "config.yaml").read_text().replace("http://127.0.0.1:11435", url)
+    config = config.replace("command: sutazai", f"command: {Path(sys.executable).parent / 'sutazai'}")
+    config = "\n".join(
+        line
+        for line in config.splitlines()
+        if "X-Sutazai-Priority" not in line and "X-Sutazai-Token" not in line
+    )
+    (tmp_path / "config.yaml").write_text(config)
+    named: list[str] = []
+    for attempt in range(5):  # SmolLM2-135M names the agents in most answers here (4 of 5 with 4 agents)
+        home = tmp_path / f"home-{attempt}"
+        home.mkdir()
+        result = subprocess.run(
+            [
+                str(cn),
+                "-p",
+                "Use the list_agents tool to list the agents of this workspace, then name them.",
+                "--config",
+                str(tmp_path / "config.yaml"),
+                "--auto",
+            ],
+            cwd=workspace.root,
             capture_output=True,
             text=True,
             timeout=600,
+            env={**os.environ, "HOME": str(home)},
         )
-        assert installed.returncode == 0, installed.stderr[-2000:]
+        assert result.returncode == 0, result.stdout + result.stderr
+        called = _continue_tool_calls(home)
+        assert ("list_agents", "done") in called, called  # the MCP tool ran, through Continue
+        agents = ("chat-buddy", "code-helper", "fact-finder", "planner", "summarizer")
+        named = [name for name in agents if name in result.stdout.lower()]
+        if len(named) >= 2:
+            break
+    assert len(named) >= 2, result.stdout
+
+
+def test_continue_cli_with_the_shipped_config_is_let_in_and_calls_our_tool(
+    real_stack: tuple[Workspace, str], tmp_path: Path
+) -> None:
+    """Continue's own CLI with .continue/config.yaml exactly as shipped (only the port differs):
+    interactive priority, the token read from .continue/.env as `stack up` writes it (a wrong one
+    there is a 403 and a failed run), and our MCP tool called. What the model then says is the
+    other test's business."""
+    cn = _continue_cli()
     workspace, url = real_stack
     # The config as shipped (only the gateway's port differs: the test stack has its own), where an
     # editor finds it, with the token where `stack up` puts it: .continue/.env, not the environment.
@@ -66,10 +99,9 @@ def test_continue_cli_calls_a_sutazai_mcp_tool_on_the_embedded_engine(
     path = (
         f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"  # `command: sutazai`, as a user has it
     )
-    named: list[str] = []
-    for attempt in range(5):  # SmolLM2-135M names the agents in most answers here (4 of 5 with 4 agents)
-        home = tmp_path / f"home-{attempt}"
-        home.mkdir()
+    home = tmp_path / "home"
+    home.mkdir()
+    try:
         result = subprocess.run(
             [
                 str(cn),
@@ -85,14 +117,29 @@ def test_continue_cli_calls_a_sutazai_mcp_tool_on_the_embedded_engine(
             timeout=600,
             env={**os.environ, "HOME": str(home), "PATH": path},
         )
-        assert result.returncode == 0, result.stdout + result.stderr
-        called = _continue_tool_calls(home)
-        assert ("list_agents", "done") in called, called  # the MCP tool ran, through Continue
-        agents = ("chat-buddy", "code-helper", "fact-finder", "planner", "summarizer")
-        named = [name for name in agents if name in result.stdout.lower()]
-        if len(named) >= 2:
-            break
-    assert len(named) >= 2, result.stdout
+    finally:  # the stack's workspace is shared by the session's tests: leave it as it was
+        shutil.rmtree(config_file.parent)
+    assert result.returncode == 0, result.stdout + result.stderr  # a refused token fails the run
+    called = _continue_tool_calls(home)
+    assert ("list_agents", "done") in called, called
+
+
+def _continue_cli() -> Path:
+    """Continue's CLI (npm ``@continuedev/cli``), installed once into .cache/."""
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.skip("npm is not installed")
+    prefix = ROOT / ".cache" / "continue-cli"
+    cn = prefix / "node_modules" / ".bin" / "cn"
+    if not cn.exists():
+        installed = subprocess.run(
+            [npm, "install", "--prefix", str(prefix), "--no-audit", "--no-fund", "@continuedev/cli"],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert installed.returncode == 0, installed.stderr[-2000:]
+    return cn
 
 
 def _continue_tool_calls(home: Path) -> list[tuple[str, str]]:
