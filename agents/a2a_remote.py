@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import time
 import uuid
@@ -102,25 +101,13 @@ class RemoteAgents:
         cached = self._cards.get(url)
         if cached is not None and time.monotonic() - cached[0] < CARD_TTL_S:
             return cached[1]
-        card = parse_card(await self._fetch_card(url), url)
+        try:
+            response = await self.http.get(card_url_of(url), timeout=CARD_TIMEOUT_S)
+        except httpx.HTTPError as exc:
+            raise unreachable(url, exc) from None
+        card = card_of(url, response)
         self._cards[url] = (time.monotonic(), card)
         return card
-
-    async def _fetch_card(self, url: str) -> dict[str, Any]:
-        card_url = card_url_of(url)
-        try:
-            response = await self.http.get(card_url, timeout=CARD_TIMEOUT_S)
-        except httpx.HTTPError as exc:
-            raise RemoteAgentError(f"no A2A agent reachable at {url}: {type(exc).__name__} {exc}") from None
-        if response.status_code != 200:
-            raise RemoteAgentError(f"{card_url} answered HTTP {response.status_code}, not an agent card")
-        try:
-            data = response.json()
-        except ValueError:
-            raise RemoteAgentError(f"{card_url} is not JSON, so not an A2A agent card") from None
-        if not isinstance(data, dict):
-            raise RemoteAgentError(f"{card_url} is not an A2A agent card")
-        return data
 
     async def _client(self, url: str) -> Any:
         """The SDK's client for ``url``, made again only when its card was fetched again."""
@@ -305,26 +292,34 @@ def _state_name(state: int) -> str:
     return str(TaskState.Name(state)).removeprefix("TASK_STATE_").lower()
 
 
-def describe_card(data: dict[str, Any]) -> str:
-    """A card in one line, for ``sutazai doctor`` and the language server's hover."""
-    skills = [s.get("name", "?") for s in data.get("skills", []) if isinstance(s, dict)]
-    return f"{data.get('name', '?')}: {data.get('description', '')} (skills: {', '.join(skills) or 'none'})"
+def card_of(url: str, response: httpx.Response) -> Any:
+    """The agent card in ``response`` (to a GET of ``url``'s card) as the SDK's type, or
+    :class:`RemoteAgentError` saying why it is not one."""
+    card_url = card_url_of(url)
+    if response.status_code != 200:
+        raise RemoteAgentError(f"{card_url} answered HTTP {response.status_code}, not an agent card")
+    try:
+        data = response.json()
+    except ValueError:
+        raise RemoteAgentError(f"{card_url} is not JSON, so not an A2A agent card") from None
+    if not isinstance(data, dict):
+        raise RemoteAgentError(f"{card_url} is not an A2A agent card")
+    return parse_card(data, url)
+
+
+def unreachable(url: str, exc: Exception) -> RemoteAgentError:
+    return RemoteAgentError(
+        f"no A2A agent reachable at {url} ({type(exc).__name__}); is its `sutazai a2a serve` running?"
+    )
 
 
 def card_problem_sync(url: str, timeout_s: float = 2.0) -> str | None:
     """Why the card at ``url`` is not usable (unreachable, not A2A, no skills); None when it is.
     For the language server, which checks cards as files are edited (cached there)."""
     try:
-        response = httpx.get(card_url_of(url), timeout=timeout_s)
+        card = card_of(url, httpx.get(card_url_of(url), timeout=timeout_s))
     except httpx.HTTPError as exc:
-        return f"no A2A agent reachable at {url} ({type(exc).__name__}); is its `sutazai a2a serve` running?"
-    if response.status_code != 200:
-        return f"{card_url_of(url)} answered HTTP {response.status_code}: not an A2A agent card"
-    try:
-        data = json.loads(response.text)
-        card = parse_card(data, url)
-    except (ValueError, RemoteAgentError) as exc:
-        return str(exc) if isinstance(exc, RemoteAgentError) else f"{card_url_of(url)} is not JSON"
-    if not card.skills:
-        return f"the agent card at {url} lists no skills"
-    return None
+        return str(unreachable(url, exc))
+    except RemoteAgentError as exc:
+        return str(exc)
+    return None if card.skills else f"the agent card at {url} lists no skills"

@@ -76,7 +76,7 @@ class SharedRuntime:
 
     def __init__(self, workspace: Workspace) -> None:
         self.workspace = workspace
-        self._opened: contextlib.AbstractAsyncContextManager[AgentRuntime] | None = None
+        self._stack = contextlib.AsyncExitStack()
         self._runtime: AgentRuntime | None = None
         self._lock = asyncio.Lock()
 
@@ -85,14 +85,12 @@ class SharedRuntime:
 
         async with self._lock:
             if self._runtime is None:
-                self._opened = open_runtime(self.workspace)
-                self._runtime = await self._opened.__aenter__()
+                self._runtime = await self._stack.enter_async_context(open_runtime(self.workspace))
             return self._runtime
 
     async def aclose(self) -> None:
-        if self._opened is not None:
-            await self._opened.__aexit__(None, None, None)
-            self._opened = self._runtime = None
+        await self._stack.aclose()
+        self._runtime = None
 
 
 class AgentRunner(AgentExecutor):
