@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 
 from sutazai.agents.checks import check_agent
@@ -34,9 +34,23 @@ class AgentDefinition:
     def tools_file(self) -> Path:
         return self.folder / "tools.py"
 
-    @cached_property
+    # Shared by every copy of this definition (dataclasses.replace passes the same dict on), so
+    # a smoke sample's seeded copy does not import tools.py again: that was most of a replay's time.
+    _imported: dict[str, dict[str, Tool]] = field(default_factory=dict, repr=False, compare=False)
+
+    def with_seed(self, seed: int) -> AgentDefinition:
+        """The same agent drawing with another seed (a smoke sample)."""
+        return dataclasses.replace(self, spec=self.spec.model_copy(update={"seed": seed}))
+
+    @property
     def tools(self) -> dict[str, Tool]:
-        """Built-ins and ``tools.py`` functions named in the spec (runtime tools are bound later)."""
+        """Built-ins and ``tools.py`` functions named in the spec (runtime tools are bound later),
+        imported on first use."""
+        if "tools" not in self._imported:
+            self._imported["tools"] = self._import_tools()
+        return self._imported["tools"]
+
+    def _import_tools(self) -> dict[str, Tool]:
         wanted = [t for t in self.spec.tools if t not in RUNTIME_TOOLS]
         custom = [t for t in wanted if t not in BUILTINS]
         module = import_tools_module(self.name, self.tools_file) if custom else None

@@ -267,11 +267,17 @@ class RunStore:
         return [RunRecord(*row) for row in self._db.execute(query, (*args, limit))]
 
     def run(self, run_id: str) -> RunRecord | None:
-        rows = list(
-            self._db.execute(
-                f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ? OR id LIKE ?", (run_id, f"{run_id}%")
-            )
-        )
+        """The run with this id, or the only one it is a prefix of (ids typed by hand are short).
+        Both lookups use the primary key's index (``OR id LIKE`` scanned the table)."""
+        exact = self._db.execute(f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if exact is not None:
+            return RunRecord(*exact)
+        if not run_id:
+            return None
+        rows = self._db.execute(
+            f"SELECT {RUN_COLUMNS} FROM runs WHERE id >= ? AND id < ? LIMIT 2",
+            (run_id.lower(), run_id.lower() + "\U0010ffff"),
+        ).fetchall()
         return RunRecord(*rows[0]) if len(rows) == 1 else None
 
     def steps(self, run_id: str) -> list[StepRecord]:

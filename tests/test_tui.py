@@ -308,6 +308,26 @@ async def test_the_stack_pane_follows_a_service_log_off_the_ui_thread(tmp_path: 
     assert text == ["first line [not markup]", "second line"]
 
 
+def test_agents_are_listed_before_they_are_checked_and_the_check_has_the_last_word(tmp_path: Path) -> None:
+    """Without a cache the pane lists every folder from a quick read (no pydantic), then the check
+    replaces the rows: what the quick read cannot tell (a spec the schema refuses) shows then."""
+    from sutazai.workbench.tui.data import load_rows, quick_rows
+
+    root = init_workspace(tmp_path / "ws", demo=True)
+    workspace = Workspace(root)
+    spec = workspace.agent_dir("code-helper") / "agent.yaml"
+    spec.write_text(spec.read_text().replace("kind: code", "kind: poem"))
+    (workspace.agent_dir("summarizer") / "agent.yaml").write_text("name: [unclosed\n")
+    quick = {r.name: r for r in quick_rows(workspace)}
+    checked = {r.name: r for r in load_rows(workspace)}
+    assert quick.keys() == checked.keys()
+    assert quick["code-helper"].kind == "poem" and checked["code-helper"].status == "broken"
+    assert quick["summarizer"].kind == "?" and checked["summarizer"].status == "broken"
+    for name, row in checked.items():
+        if row.status != "broken":
+            assert (quick[name].kind, quick[name].model) == (row.kind, row.model)
+
+
 async def test_first_frame_lists_the_agents_last_checked_where_their_files_are_unchanged(
     tmp_path: Path,
 ) -> None:

@@ -7,7 +7,6 @@ verdict on an agent that samples rests on a pass rate, not on one draw (``smoke/
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import math
 import re
 import time
@@ -324,9 +323,7 @@ class SmokeRunner:
 def _with_seed(agent: AgentDefinition, sample: int) -> AgentDefinition:
     """Sample ``sample`` of an agent: its seed moved by the sample's index (the same N seeds every
     time, so a re-run draws the same samples where the engine is deterministic per seed)."""
-    return dataclasses.replace(
-        agent, spec=agent.spec.model_copy(update={"seed": (agent.spec.seed or 0) + sample})
-    )
+    return agent.with_seed((agent.spec.seed or 0) + sample)
 
 
 def _same_input(recorded: dict[str, Any], case: SmokeCase) -> bool:

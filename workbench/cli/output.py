@@ -21,7 +21,14 @@ err_console = Console(stderr=True, highlight=False)
 
 
 def emit_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+    """Indented for a person at a terminal; one compact line for a pipe or a file, which Python's C
+    encoder writes several times faster (it is not used when ``indent`` is set): 15,000 smoke
+    results took ~2 s to print indented."""
+    indent = 2 if sys.stdout.isatty() else None
+    separators = None if indent else (",", ":")
+    sys.stdout.write(
+        json.dumps(data, indent=indent, separators=separators, ensure_ascii=False, default=str) + "\n"
+    )
 
 
 def report_error(exc: UserError, as_json: bool = False) -> int:

@@ -16,7 +16,7 @@ from textual.message import Message
 from textual.widgets import Input
 
 from sutazai.workbench.tui import listing_cache
-from sutazai.workbench.tui.data import AgentRow, load_rows
+from sutazai.workbench.tui.data import AgentRow, load_rows, quick_rows
 from sutazai.workbench.tui.fuzzy import score
 from sutazai.workbench.tui.widgets.row_table import RowTable
 from sutazai.workspace import Workspace
@@ -79,7 +79,11 @@ class AgentsPane(Vertical):
 
     @work(thread=True, exclusive=True, group="agents-load")
     def reload(self) -> None:
+        """Check every agent; when nothing is listed yet (no cache), list them first, unchecked."""
         stamps = listing_cache.stamps(self.workspace.root)
+        if not self.rows:
+            quick = quick_rows(self.workspace)
+            self.app.call_from_thread(self._listed_first, quick)
         rows = load_rows(self.workspace)
         listing_cache.save(self.workspace.root, stamps, rows)
         # What is loaded now lives as long as the app: keep the cyclic GC from walking it again on
@@ -119,6 +123,10 @@ class AgentsPane(Vertical):
                 flagged = frozenset(r.name for r in self.rows if r.status in ("broken", "error"))
                 table.set_row(name, self._cells_of(row), flagged)
                 return
+
+    def _listed_first(self, rows: list[AgentRow]) -> None:
+        if not self.checked:  # a check that finished first has the better rows
+            self._loaded(rows)
 
     def _loaded(self, rows: list[AgentRow], checked: bool = False) -> None:
         self.rows = rows
