@@ -80,12 +80,22 @@ def install(name: str, python: str = sys.executable) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     if not (target / "bin" / "python").exists():
         subprocess.run([python, "-m", "venv", str(target)], check=True)
-    result = subprocess.run(
-        [str(target / "bin" / "pip"), "install", "-q", spec.package], capture_output=True, text=True
-    )
+    result = pip_install(target / "bin" / "python", [spec.package])
     if result.returncode != 0:
         raise UserError(Problem(f"installing {spec.package} failed: {result.stderr.strip()[-400:]}"))
     return target / "bin" / spec.executable
+
+
+def pip_install(python: Path, args: list[str]) -> subprocess.CompletedProcess[str]:
+    """``pip install ARGS`` into the environment of ``python``, by uv when there is one
+    (``SUTAZAI_UV`` or ``uv`` on PATH): Aider or GPT-Engineer in ~10 s instead of minutes of pip's
+    resolver. The environment is the same either way: a plain venv the tool runs from."""
+    uv = os.environ.get("SUTAZAI_UV") or shutil.which("uv")
+    if uv:
+        command = [uv, "pip", "install", "-q", "--python", str(python), *args]
+    else:
+        command = [str(python), "-m", "pip", "install", "-q", *args]
+    return subprocess.run(command, capture_output=True, text=True)
 
 
 def _npm_install(spec: ToolSpec) -> Path:

@@ -44,6 +44,9 @@ os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="sutazai-tests-config-")
 os.environ["SUTAZAI_CACHE_DIR"] = tempfile.mkdtemp(prefix="sutazai-tests-cache-")  # the TUI's listing
 # Aider and GPT-Engineer environments built by tests live in the checkout, not the user's home.
 os.environ.setdefault("SUTAZAI_TOOLS_DIR", str(Path(__file__).resolve().parents[1] / ".cache" / "tools"))
+_UV = Path(__file__).resolve().parents[1] / ".cache" / "tools" / "uv" / "bin" / "uv"  # scripts/setup's
+if _UV.exists():
+    os.environ.setdefault("SUTAZAI_UV", str(_UV))  # tool environments by uv: seconds, not minutes
 
 
 def admin_stats(url: str, token: str = ADMIN_TOKEN) -> dict[str, Any]:

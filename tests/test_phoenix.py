@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from sutazai.scaffolds.generate import init_workspace
+from sutazai.scaffolds.tool_envs import pip_install
 from tests.conftest import free_port, serving
 from tests.scripted_engine import Reply, ScriptedEngine
 from tests.test_tracing import SUTAZAI, traced_gateway
@@ -28,8 +29,8 @@ def _phoenix_installed() -> Path:
     phoenix = PHOENIX_ENV / "bin" / "phoenix"
     if not phoenix.exists():
         subprocess.run([sys.executable, "-m", "venv", str(PHOENIX_ENV)], check=True)
-        pip = [str(PHOENIX_ENV / "bin" / "pip"), "install", "-q", "arize-phoenix"]
-        subprocess.run(pip, check=True, timeout=900)
+        installed = pip_install(PHOENIX_ENV / "bin" / "python", ["arize-phoenix"])
+        assert installed.returncode == 0, installed.stderr[-2000:]
     return phoenix
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -91,7 +92,8 @@ def test_cli_new_runs_at_once(tmp_path: Path) -> None:
     )
     assert made.returncode == 0 and "test_helper.py" in made.stdout
     listed = subprocess.run([SUTAZAI, "list", "--json"], cwd=root, capture_output=True, text=True, timeout=60)
-    assert '"helper"' in listed.stdout and '"problems": []' in listed.stdout
+    helper = next(a for a in json.loads(listed.stdout) if a["name"] == "helper")
+    assert helper["problems"] == []
 
 
 def test_tool_history_files_are_never_the_edit(tmp_path: Path) -> None:
@@ -152,3 +154,32 @@ def test_gpt_engineer_says_the_model_s_answer_when_nothing_is_written(
     [problem] = report.problems
     assert reason in problem and "my-tier" in problem and "hint:" not in problem, problem
     assert not (root / "agents" / "gen").exists()
+
+
+def test_tool_environments_are_filled_by_uv_when_there_is_one_else_by_pip(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sutazai.scaffolds.tool_envs import pip_install
+
+    log = tmp_path / "argv"
+    recorder = tmp_path / "recorder"
+    recorder.write_text(f'#!/bin/sh\necho "$0 $*" > {log}\n')
+    recorder.chmod(0o755)
+    python = tmp_path / "venv" / "bin" / "python"
+    monkeypatch.setenv("SUTAZAI_UV", str(recorder))
+    assert pip_install(python, ["aider-chat"]).returncode == 0
+    assert log.read_text().split() == [
+        str(recorder),
+        "pip",
+        "install",
+        "-q",
+        "--python",
+        str(python),
+        "aider-chat",
+    ]
+    monkeypatch.delenv("SUTAZAI_UV")
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing-here"))
+    python.parent.mkdir(parents=True)
+    python.symlink_to(recorder)  # the venv's own python runs pip when there is no uv
+    assert pip_install(python, ["aider-chat"]).returncode == 0
+    assert log.read_text().split() == [str(python), "-m", "pip", "install", "-q", "aider-chat"]

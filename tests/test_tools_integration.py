@@ -17,7 +17,7 @@ import pytest
 
 from sutazai.scaffolds.generate import init_workspace, new_agent
 from sutazai.scaffolds.kinds import KIND_DEFAULTS
-from sutazai.scaffolds.tool_envs import find, install
+from sutazai.scaffolds.tool_envs import find, install, pip_install
 from sutazai.workspace import Workspace
 from tests.conftest import admin_stats
 
@@ -73,12 +73,7 @@ def test_framework_template_in_its_own_environment(
     site = Path(sysconfig.get_paths(vars={"base": str(venv), "platbase": str(venv)})["purelib"])
     ours = sysconfig.get_paths()["purelib"]
     (site / "sutazai-workbench.pth").write_text(f"import site; site.addsitedir({ours!r})\n")
-    installed = subprocess.run(
-        [str(venv / "bin" / "pip"), "install", "-q", "-r", str(folder / "requirements.txt")],
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
+    installed = pip_install(venv / "bin" / "python", ["-r", str(folder / "requirements.txt")])
     assert installed.returncode == 0, installed.stderr[-2000:]
     before = _requests(root, url, "fast")
     result = subprocess.run(
