@@ -133,6 +133,7 @@ class SmokeRunner:
         # Replays are not runs of the agent: they go to a throw-away store.
         self.store = RunStore(None if mode == "replay" else workspace.runs_db, redactor)
         self._cassettes: dict[str, Cassette | None] = {}
+        self._fingerprints: dict[str, str] = {}
 
     async def run(
         self, suites: list[AgentSuite], on_result: Callable[[CaseResult], None] | None = None
@@ -173,11 +174,18 @@ class SmokeRunner:
             self._cassettes[agent.name] = self._cassette(agent)
         return self._cassettes[agent.name]
 
+    def _fingerprint(self, agent: AgentDefinition) -> str:
+        """Once per agent and run of the harness (it reads tools.py and hashes the spec), not once
+        per sample."""
+        if agent.name not in self._fingerprints:
+            self._fingerprints[agent.name] = agent_fingerprint(agent)
+        return self._fingerprints[agent.name]
+
     def _cassette(self, agent: AgentDefinition) -> Cassette | None:
         path = cassette_path(agent)
         if self.mode == "record":
             existing = Cassette.load(path)
-            fingerprint = agent_fingerprint(agent)
+            fingerprint = self._fingerprint(agent)
             keep = existing.cases if existing and existing.fingerprint == fingerprint else {}
             return Cassette(path, fingerprint, keep, Redactor(self.workspace.settings.secrets.env))
         if self.mode == "replay":
@@ -203,7 +211,7 @@ class SmokeRunner:
             return cannot(
                 "skipped", f"not recorded (no {cassette_path(agent).name}): record it with {record}"
             )
-        if cassette.fingerprint != agent_fingerprint(agent):
+        if cassette.fingerprint != self._fingerprint(agent):
             return cannot(
                 "stale",
                 f"stale cassette: the agent's prompt, spec or tools changed since it was recorded; {record}",
