@@ -32,7 +32,11 @@ def lenses(uri: str, path: Path) -> list[lsp.CodeLens]:
 
 
 def smoke_lenses(path: Path, text: str) -> list[lsp.CodeLens]:
-    """A "Debug smoke case" lens on each case's line."""
+    """On each case's line: "Debug smoke case", and its latest live verdict ("✓ 3/3 passed · 5 min
+    ago", "✗ 1/3 passed, flaky · 2 h ago") that runs the agent's cases again when clicked."""
+    from pygls.uris import from_fs_path
+
+    from sutazai.agents.smoke import latest
     from sutazai.agents.yamlpos import parse_yaml
     from sutazai.errors import SpecError
 
@@ -43,6 +47,11 @@ def smoke_lenses(path: Path, text: str) -> list[lsp.CodeLens]:
     cases = tree.get("cases") if isinstance(tree, dict) else None
     if not isinstance(cases, list):
         return []
+    root = find_root(path.parent)
+    try:
+        verdicts = latest.read(Workspace(root), path.parent.name) if root else {}
+    except UserError:  # a broken sutazai.toml (reported on its own) or a folder name that is not a name
+        verdicts = {}
     out = []
     for i, case in enumerate(cases):
         name = case.get("name") if isinstance(case, dict) else None
@@ -53,6 +62,12 @@ def smoke_lenses(path: Path, text: str) -> list[lsp.CodeLens]:
         target = {"agent": path.parent.name, "case": name}
         command = lsp.Command(title="🐞 Debug smoke case", command=DEBUG, arguments=[target])
         out.append(lsp.CodeLens(range=at, command=command))
+        if (verdict := verdicts.get(name)) is not None:
+            mark = "✓" if verdict.passed == verdict.ran else "✗"
+            again = lsp.Command(
+                title=f"{mark} {verdict.label()}", command=SMOKE, arguments=[from_fs_path(str(path))]
+            )
+            out.append(lsp.CodeLens(range=at, command=again))
     return out
 
 

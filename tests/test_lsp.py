@@ -298,6 +298,14 @@ async def test_code_lens_runs_the_agent_with_progress(client: LanguageClient) ->
         lsp.ExecuteCommandParams(command="sutazai.smoke", arguments=commands["sutazai.smoke"].arguments)
     )
     assert smoke["ok"] and "2/2 smoke cases passed" in smoke["message"], smoke
+    after = await client.text_document_code_lens_async(
+        lsp.CodeLensParams(text_document=lsp.TextDocumentIdentifier(uri=uri(smoke_path)))
+    )
+    verdicts = [lens for lens in after or [] if lens.command and lens.command.command == "sutazai.smoke"]
+    assert len(verdicts) == 2 and {lens.range.start.line for lens in verdicts} == {
+        lens.range.start.line for lens in debug_cases
+    }  # each case's latest verdict on its line, a click runs the cases again
+    assert all(lens.command and lens.command.title == "✓ 1/1 passed · just now" for lens in verdicts)
 
 
 async def test_formatting_keeps_comments(client: LanguageClient) -> None:

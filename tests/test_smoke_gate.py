@@ -419,3 +419,32 @@ def test_the_pytest_plugin_samples_shards_and_merges_under_xdist(ws: Path, tmp_p
     assert cli("smoke", "compare", str(one), str(merged), cwd=ws).returncode == 0
     bad = pytest_run("--sutazai-replay", "--sutazai-shard", "3/2")
     assert bad.returncode == 4 and "--sutazai-shard takes i/n" in bad.stderr
+
+
+def test_each_case_keeps_its_latest_verdict_and_a_run_of_some_cases_keeps_the_others(tmp_path: Path) -> None:
+    """What the language server's lens and the TUI's agent view read: per case, passes of samples,
+    flaky, the failed samples' run ids; a later run of some cases keeps the others."""
+    from sutazai.agents.smoke import latest
+    from sutazai.agents.smoke.runner import CaseResult
+    from sutazai.workspace import Workspace
+
+    workspace = Workspace(init_workspace(tmp_path / "ws"))
+    first = [
+        CaseResult("bot", "greets", [], "passed", run_id="r1"),
+        CaseResult("bot", "greets", [], "failed", run_id="r2", sample=1),
+        CaseResult("bot", "counts", [], "passed", run_id="r3"),
+    ]
+    latest.record(workspace, first)
+    cases = latest.read(workspace, "bot")
+    assert cases["greets"].flaky and cases["greets"].failed_runs == ["r2"]
+    assert cases["greets"].label(now=cases["greets"].at + 7200) == "1/2 passed, flaky · 2 h ago"
+    assert (
+        not cases["counts"].flaky and cases["counts"].label(now=cases["counts"].at) == "1/1 passed · just now"
+    )
+    latest.record(workspace, [CaseResult("bot", "counts", [], "error", run_id="r4")])
+    latest.record(workspace, [CaseResult("bot", "greets", [], "skipped")])  # did not run: verdict stands
+    cases = latest.read(workspace, "bot")
+    assert cases["greets"].failed_runs == ["r2"] and cases["counts"].failed_runs == ["r4"]
+    stored = workspace.data_dir / "smoke" / "latest" / "bot.json"
+    assert stored.stat().st_mode & 0o777 == 0o600
+    assert latest.read(workspace, "other") == {}

@@ -43,6 +43,31 @@ async def test_agents_table_filter_sort_and_broken_agents(live: tuple[Workspace,
         assert "vectors" in str(app.screen.query_one("#agent-memory").render())
 
 
+async def test_agent_view_shows_each_smoke_case_s_latest_verdict_and_opens_a_failed_sample_s_trace(
+    live: tuple[Workspace, ScriptedEngine],
+) -> None:
+    from sutazai.agents.smoke.runner import SmokeRunner, collect
+
+    workspace, _ = live  # the scripted answer names no cat and no mat: the summarizer's cases fail
+    results = await SmokeRunner(workspace, "live").run(collect(workspace, ["summarizer"]))
+    failed = [r for r in results if r.status == "failed"]
+    assert failed and all(r.run_id for r in failed)
+    newer = await SmokeRunner(workspace, "live").run(collect(workspace, ["chat-buddy"]))  # on top now
+    assert newer and all(r.run_id for r in newer)
+    app = WorkbenchApp(workspace, watch=False)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settled(pilot)
+        await pilot.press("slash", *"summarizer", "enter", "enter")
+        await settled(pilot)
+        smoke = str(app.screen.query_one("#agent-smoke").render())
+        assert all(f"✗ {r.case}: 0/1 passed" in smoke for r in failed), smoke
+        await pilot.press("t")
+        await settled(pilot)
+        assert type(app.screen).__name__ != "AgentDetailScreen"
+        traces = app.query_one("#traces-pane")
+        assert traces.current_run() in {r.run_id for r in failed}  # type: ignore[attr-defined]
+
+
 async def test_chat_streams_and_records_a_trace_then_replay_and_compare(
     live: tuple[Workspace, ScriptedEngine],
 ) -> None:

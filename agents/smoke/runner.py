@@ -151,6 +151,7 @@ class SmokeRunner:
             *(one(s.agent, c, i) for s in suites for c in s.cases for i in range(self.samples))
         )
         self.save_cassettes()
+        self.keep_latest(list(results))
         return list(results)
 
     async def run_case(
@@ -161,7 +162,16 @@ class SmokeRunner:
         result = await self._case(agent, case, cassette, sample)
         if save:
             self.save_cassettes()
+            self.keep_latest([result])
         return result
+
+    def keep_latest(self, results: list[CaseResult]) -> None:
+        """Live and recorded verdicts become each case's latest (:mod:`.latest`); a replay
+        reproduces old answers and touches no folder."""
+        if self.mode != "replay":
+            from sutazai.agents.smoke import latest
+
+            latest.record(self.workspace, results)
 
     def save_cassettes(self) -> None:
         if self.mode == "record":

@@ -167,6 +167,12 @@ class WorkbenchApp(App[None]):
     def on_agent_detail_screen_chat_with(self, message: AgentDetailScreen.ChatWith) -> None:
         self.chat_with(message.name)
 
+    def on_agent_detail_screen_show_run(self, message: AgentDetailScreen.ShowRun) -> None:
+        from sutazai.workbench.tui.panes.traces import TracesPane
+
+        self.action_show_tab("traces")  # its reload on show starts first; show_run's replaces it
+        self.call_after_refresh(self.query_one("#traces-pane", TracesPane).show_run, message.run_id)
+
     def chat_with(self, name: str) -> None:
         self.action_show_tab("chat")
         from sutazai.workbench.tui.panes.chat import ChatPane

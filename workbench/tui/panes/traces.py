@@ -20,6 +20,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable, Static, Tree
 from textual.widgets.tree import TreeNode
+from textual.worker import get_current_worker
 
 from sutazai.agents.run_record import LlmStep, RunView, Step, run_view
 from sutazai.agents.runstore import RunRecord, RunStore
@@ -76,6 +77,7 @@ class TracesPane(Horizontal):
         self.view: RunView | None = None
         self.records: list[RunRecord] = []
         self.unfolded: set[str] = set()
+        self.wanted: str | None = None  # a run to put the cursor on once the list has it
         self._store: RunStore | None = None  # one for the pane's life, used from worker threads
         self._store_lock = threading.Lock()
 
@@ -123,14 +125,28 @@ class TracesPane(Horizontal):
     def steps(self) -> tuple[Step, ...]:
         return self.view.steps if self.view else ()
 
+    def show_run(self, run_id: str) -> None:
+        """Put the cursor on this run (a failed smoke sample's, from the agent view), reading it
+        in even when it is older than the newest 500."""
+        self.wanted = run_id
+        self.action_reload()
+
     @work(thread=True, exclusive=True, group="runs")
     def action_reload(self) -> None:
         none: list[RunRecord] = []
         records = self._read(lambda store: store.runs(limit=500), none)
-        self.app.call_from_thread(self._show_runs, records)
+        wanted = self.wanted
+        if wanted and wanted not in {r.id for r in records}:
+            found = self._read(lambda store: store.run(wanted), None)
+            records = [found, *records] if found else records
+        if not get_current_worker().is_cancelled:  # a newer reload (show_run's) has the last word
+            self.app.call_from_thread(self._show_runs, records)
 
     def _show_runs(self, records: list[RunRecord], keep: str | None = None) -> None:
-        """Rows in tree order, newest first; the cursor on ``keep`` if given, else on top."""
+        """Rows in tree order, newest first; the cursor on ``keep`` (or the run asked for by
+        :meth:`show_run`) if given, else on top."""
+        if self.wanted and any(r.id == self.wanted for r in records):
+            keep, self.wanted = self.wanted, None
         self.records = records
         table = self.query_one("#runs-table", DataTable)
         table.clear()

@@ -1,5 +1,6 @@
-"""Agent detail: the spec with syntax highlighting and its problems inline, the agent's files, and
-its memory (collection, vector count, and a search box showing what the agent would retrieve)."""
+"""Agent detail: the spec with syntax highlighting and its problems inline, the agent's files, the
+latest verdict of each smoke case (``t`` opens a failed sample's trace), and its memory
+(collection, vector count, and a search box showing what the agent would retrieve)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
 
 from sutazai.agents.loader import load_agent
+from sutazai.agents.smoke import latest
 from sutazai.errors import Problem, SpecError
 from sutazai.workbench.tui.errors import show_error
 from sutazai.workspace import AGENT_FILE, Workspace
@@ -27,16 +29,25 @@ class AgentDetailScreen(Screen[None]):
             super().__init__()
             self.name = name
 
+    class ShowRun(Message):
+        """Open this run in the Traces pane (the screen closes first)."""
+
+        def __init__(self, run_id: str) -> None:
+            super().__init__()
+            self.run_id = run_id
+
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
         Binding("c", "chat", "Chat"),
         Binding("a", "app.aider", "Aider"),
+        Binding("t", "failed_trace", "Failed sample's trace"),
     ]
 
     def __init__(self, workspace: Workspace, name: str) -> None:
         super().__init__()
         self.workspace = workspace
         self.agent_name = name
+        self.failed_runs: list[str] = []  # of the latest smoke verdicts, newest case first
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -46,6 +57,7 @@ class AgentDetailScreen(Screen[None]):
                 yield Static("", id="spec-problems")
             with Vertical(id="agent-side"):
                 yield Static("[b]files[/b]\n…", id="agent-files")
+                yield Static("[b]smoke[/b]\n…", id="agent-smoke")
                 yield Static("[b]memory[/b]\n…", id="agent-memory")
                 yield Input(placeholder="search this agent's memory", id="memory-search")
                 yield Static("", id="memory-results")
@@ -71,6 +83,25 @@ class AgentDetailScreen(Screen[None]):
             sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")) if folder.exists() else []
         )
         self.app.call_from_thread(self._show_spec, text, problems, files)
+        self.app.call_from_thread(self._show_smoke, latest.read(self.workspace, self.agent_name))
+
+    def _show_smoke(self, verdicts: dict[str, latest.LatestCase]) -> None:
+        newest_first = sorted(verdicts.items(), key=lambda item: item[1].at, reverse=True)
+        self.failed_runs = [run for _, case in newest_first for run in case.failed_runs]
+        lines = [
+            f"{'✓' if case.passed == case.ran else '✗'} {escape(name)}: {escape(case.label())}"
+            for name, case in sorted(verdicts.items())
+        ]
+        hint = "\n[dim]t: trace of a failed sample[/dim]" if self.failed_runs else ""
+        body = "\n".join(lines) or "no live run yet: sutazai smoke " + escape(self.agent_name)
+        self.query_one("#agent-smoke", Static).update("[b]smoke[/b]\n" + body + hint)
+
+    def action_failed_trace(self) -> None:
+        if not self.failed_runs:
+            self.notify("no failed sample in the latest smoke results")
+            return
+        self.app.pop_screen()
+        self.app.post_message(self.ShowRun(self.failed_runs[0]))
 
     def _show_spec(self, text: str, problems: list[Problem], files: list[str]) -> None:
         lines = {p.line for p in problems if p.line}
