@@ -17,8 +17,8 @@ from tests.scripted_engine import Reply, ScriptedEngine
 SUTAZAI = str(Path(sys.executable).parent / "sutazai")
 
 
-def cli(*args: str, cwd: Path, **kw: Any) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([SUTAZAI, *args], cwd=cwd, capture_output=True, text=True, timeout=60, **kw)
+def cli(*args: str, cwd: Path, timeout: float = 60, **kw: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([SUTAZAI, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, **kw)
 
 
 def test_init_list_run_runs_show(tmp_path: Path, engine: tuple[ScriptedEngine, str]) -> None:
