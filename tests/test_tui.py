@@ -3,6 +3,7 @@ a scripted engine, so answers are known)."""
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -66,6 +67,49 @@ async def test_agent_view_shows_each_smoke_case_s_latest_verdict_and_opens_a_fai
         assert type(app.screen).__name__ != "AgentDetailScreen"
         traces = app.query_one("#traces-pane")
         assert traces.current_run() in {r.run_id for r in failed}  # type: ignore[attr-defined]
+
+
+def _plain(renderable: Any) -> str:
+    from rich.console import Console
+
+    console = Console(width=120, record=True, file=io.StringIO())
+    console.print(renderable)
+    return console.export_text()
+
+
+async def test_two_smoke_results_files_side_by_side(tmp_path: Path) -> None:
+    """From the command palette's "Compare smoke results": the same verdicts as `smoke compare`, and
+    a file of another workspace refused with the reason."""
+    from sutazai.agents.smoke import results as results_file
+    from sutazai.agents.smoke.runner import CaseResult
+
+    root = init_workspace(tmp_path / "ws", demo=True)
+
+    def write(name: str, verdicts: list[str], workspace: Path = root) -> None:
+        samples = [CaseResult("summarizer", "summarises", [], v, sample=i) for i, v in enumerate(verdicts)]  # type: ignore[arg-type]
+        document = results_file.document(workspace, [], samples, "live", len(verdicts), {})
+        document["agents"] = {"summarizer": "x"}
+        results_file.write(root / name, document)
+
+    write("base.json", ["passed"] * 5)
+    write("head.json", ["failed"] * 5)
+    write("elsewhere.json", ["passed"] * 5, workspace=tmp_path / "other")
+    app = WorkbenchApp(Workspace(root), watch=False)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settled(pilot)
+        app.action_compare_smoke()
+        await settled(pilot)
+        await pilot.press(*"base.json", "enter", *"head.json", "enter")
+        await settled(pilot)
+        text = _plain(app.screen.shown)  # type: ignore[attr-defined]
+        assert "5/5" in text and "0/5" in text and "worse" in text, text
+        assert "1 case(s) significantly worse at level 0.05" in text
+        head = app.screen.query_one("#smoke-head")
+        head.value = "elsewhere.json"  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        await settled(pilot)
+        text = _plain(app.screen.shown)  # type: ignore[attr-defined]
+        assert "another workspace" in text, text
 
 
 async def test_chat_streams_and_records_a_trace_then_replay_and_compare(

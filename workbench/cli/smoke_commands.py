@@ -13,12 +13,13 @@ from rich.table import Table
 from sutazai.workbench.cli.context import workspace_from
 from sutazai.workbench.cli.default_group import group_with_default
 from sutazai.workbench.cli.output import EXIT_GATEWAY, EXIT_RUN_FAILED, console, emit_json, err_console
+from sutazai.workbench.smoke_render import change_table, rate, verdict
 from sutazai.workspace import Workspace
 
 if TYPE_CHECKING:
     from sutazai.agents.smoke.results import ResultsFile
     from sutazai.agents.smoke.runner import CaseResult, Mode
-    from sutazai.agents.smoke.verdicts import CaseChange, CaseSummary
+    from sutazai.agents.smoke.verdicts import CaseChange
 
 
 def smoke(
@@ -301,12 +302,8 @@ def compare(
     elif output_format == "markdown":
         console.print(_change_markdown(changes, level), markup=False, highlight=False, soft_wrap=True)
     else:
-        console.print(_change_table(changes))
-        console.print(
-            f"{len(worse)} case(s) significantly worse at level {level:g}"
-            if worse
-            else f"no case significantly worse at level {level:g}"
-        )
+        console.print(change_table(changes))
+        console.print(verdict(changes, level), markup=False)
     if worse:
         raise typer.Exit(EXIT_RUN_FAILED)
 
@@ -345,10 +342,6 @@ def _live_results(
     return results_file.ResultsFile(Path(label), document)
 
 
-def _rate(summary: CaseSummary | None) -> str:
-    return f"{summary.passed}/{summary.total}" if summary is not None else "-"
-
-
 def _change_json(c: CaseChange) -> dict[str, object]:
     from dataclasses import asdict
 
@@ -364,32 +357,12 @@ def _change_json(c: CaseChange) -> dict[str, object]:
     }
 
 
-CHANGE_COLOURS = {
-    "worse": "red",
-    "new failure": "red",
-    "better": "green",
-    "fixed": "green",
-    "flaky": "yellow",
-}
-
-
-def _change_table(changes: list[CaseChange]) -> Table:
-    table = Table("agent", "case", "base", "head", "change", "p (worse)", box=None)
-    for c in changes:
-        colour = CHANGE_COLOURS.get(c.change, "")
-        label = f"[{colour}]{c.change}[/]" if colour else c.change
-        table.add_row(
-            escape(c.agent), escape(c.case), _rate(c.base), _rate(c.head), label, f"{c.p_worse:.3f}"
-        )
-    return table
-
-
 def _change_markdown(changes: list[CaseChange], level: float) -> str:
     lines = ["| agent | case | base | head | change | p (worse) |", "| --- | --- | --- | --- | --- | --- |"]
     for c in changes:
         change = f"**{c.change}**" if c.significant else c.change
         lines.append(
-            f"| {c.agent} | {c.case} | {_rate(c.base)} | {_rate(c.head)} | {change} | {c.p_worse:.3f} |"
+            f"| {c.agent} | {c.case} | {rate(c.base)} | {rate(c.head)} | {change} | {c.p_worse:.3f} |"
         )
     worse = sum(c.change == "worse" for c in changes)
     lines.append("")

@@ -187,6 +187,11 @@ class WorkbenchApp(App[None]):
 
     # --- actions ----------------------------------------------------------------------------
 
+    def action_compare_smoke(self) -> None:
+        from sutazai.workbench.tui.screens.smoke_compare import SmokeCompareScreen
+
+        self.push_screen(SmokeCompareScreen(self.workspace))
+
     def action_new_agent(self) -> None:
         from sutazai.workbench.tui.screens.new_agent import NewAgentScreen
 

@@ -23,6 +23,7 @@ ACTIONS = [
         "debug_agent",
         "breakpoints on its tools and delegates, step, edit and continue",
     ),
+    ("Compare smoke results", "compare_smoke", "two `sutazai smoke --out` files side by side"),
     ("Start stack", "stack_up", "sutazai stack up --detach"),
     ("Stop stack", "stack_down", "sutazai stack down"),
     ("Reload agents", "reload_agents", "re-read every agent file"),
