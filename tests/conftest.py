@@ -25,8 +25,11 @@ from tests.scripted_engine import ScriptedEngine
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Under pytest-xdist (``--dist loadgroup``), every test that needs the embedded engine runs on
     one worker, one after another: one stack for the session, and two cores are not split between
-    two engines. Everything else spreads over the other workers."""
+    two engines. Everything else spreads over the other workers. A test that takes the real stack
+    is slow whether or not it says so (one that did not put the engine into the fast loop)."""
     for item in items:
+        if "real_stack" in getattr(item, "fixturenames", ()) and not item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.slow)
         if item.get_closest_marker("slow"):
             item.add_marker(pytest.mark.xdist_group("engine"))
 
