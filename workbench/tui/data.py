@@ -69,7 +69,7 @@ def quick_rows(workspace: Workspace) -> list[AgentRow]:
         except (OSError, yaml.YAMLError, ValueError):
             pass
         fields = tree if isinstance(tree, dict) else {}
-        kind, model = fields.get("kind"), fields.get("model") or fields.get("tier") or "fast"
+        kind, model = fields.get("kind"), fields.get("model") or fields.get("tier") or "fast"  # model_ref
         rows.append(
             _row(folder.name, kind if isinstance(kind, str) else "?", str(model), last.get(folder.name))
         )
