@@ -63,9 +63,8 @@ def smoke_lenses(path: Path, text: str) -> list[lsp.CodeLens]:
         command = lsp.Command(title="🐞 Debug smoke case", command=DEBUG, arguments=[target])
         out.append(lsp.CodeLens(range=at, command=command))
         if (verdict := verdicts.get(name)) is not None:
-            mark = "✓" if verdict.passed == verdict.ran else "✗"
             again = lsp.Command(
-                title=f"{mark} {verdict.label()}", command=SMOKE, arguments=[from_fs_path(str(path))]
+                title=f"{verdict.mark} {verdict.label()}", command=SMOKE, arguments=[from_fs_path(str(path))]
             )
             out.append(lsp.CodeLens(range=at, command=again))
     return out

@@ -392,6 +392,11 @@ def test_the_pytest_plugin_samples_shards_and_merges_under_xdist(ws: Path, tmp_p
     first = verdicts(one)
     assert set(first[("helper", "names-paris")]) == {"failed", "passed"}  # 3 samples, seeds varied
     assert first[("helper", "says-hello")] == ["passed"] * 3
+    from sutazai.agents.smoke import latest
+    from sutazai.workspace import Workspace
+
+    kept = latest.read(Workspace(ws), "helper")  # the case's latest verdict: all 3 samples, not the last
+    assert kept["names-paris"].ran == 3 and kept["names-paris"].flaky, kept
     two = tmp_path / "two.json"
     workers = pytest_run("--sutazai-replay", "--sutazai-samples", "3", "--sutazai-out", str(two), "-n", "2")
     assert workers.returncode == 1, workers.stdout

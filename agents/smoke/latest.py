@@ -34,6 +34,10 @@ class LatestCase:
     def flaky(self) -> bool:
         return 0 < self.passed < self.ran
 
+    @property
+    def mark(self) -> str:
+        return "✓" if self.passed == self.ran else "✗"
+
     def label(self, now: float | None = None) -> str:
         """``3/3 passed · 5 min ago``, ``1/3 passed, flaky · 2 h ago``."""
         verdict = f"{self.passed}/{self.ran} passed" + (", flaky" if self.flaky else "")

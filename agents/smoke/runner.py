@@ -162,12 +162,12 @@ class SmokeRunner:
         result = await self._case(agent, case, cassette, sample)
         if save:
             self.save_cassettes()
-            self.keep_latest([result])
         return result
 
     def keep_latest(self, results: list[CaseResult]) -> None:
         """Live and recorded verdicts become each case's latest (:mod:`.latest`); a replay
-        reproduces old answers and touches no folder."""
+        reproduces old answers and touches no folder. Give every sample of a case at once (a case's
+        entry is replaced by what is given)."""
         if self.mode != "replay":
             from sutazai.agents.smoke import latest
 

@@ -89,8 +89,7 @@ class AgentDetailScreen(Screen[None]):
         newest_first = sorted(verdicts.items(), key=lambda item: item[1].at, reverse=True)
         self.failed_runs = [run for _, case in newest_first for run in case.failed_runs]
         lines = [
-            f"{'✓' if case.passed == case.ran else '✗'} {escape(name)}: {escape(case.label())}"
-            for name, case in sorted(verdicts.items())
+            f"{case.mark} {escape(name)}: {escape(case.label())}" for name, case in sorted(verdicts.items())
         ]
         hint = "\n[dim]t: trace of a failed sample[/dim]" if self.failed_runs else ""
         body = "\n".join(lines) or "no live run yet: sutazai smoke " + escape(self.agent_name)
