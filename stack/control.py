@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -27,6 +28,11 @@ from sutazai.stack.continue_env import share_token
 from sutazai.stack.services import local_services, stack_dir
 from sutazai.stack.state import ServiceState, read_states
 from sutazai.workspace import Workspace
+
+REQUEST_FILE = "reconfigure.request"  # {"id", "restart": null | "all" | [names]}, read by the supervisor
+RESULT_FILE = "reconfigure.json"  # {"id", "done", "ok", "notes", "error"}, written as it goes
+ALREADY_RUNNING = 3  # the supervisor's exit when another one holds the workspace (that one serves)
+RECONFIGURE_TIMEOUT_S = 600.0  # drains wait for answers in flight (at most 120 s each)
 
 
 def _supervisor(workspace: Workspace) -> ProcessRef | None:
@@ -134,14 +140,15 @@ def up(
                     if running
                     else "unknown: started by an older version"
                 )
-                + "): restarting it with sutazai.toml's"
+                + "): applying sutazai.toml's, one service at a time"
             )
-            down(workspace)
+            reconfigure(workspace, None, note)
+    launched: subprocess.Popen[bytes] | None = None
     if supervisor_pid(workspace) is None:
         _ports_free(workspace)
         atomic_write(folder / "settings.json", json.dumps(wanted).encode())
         log = os.fdopen(open_private(folder / "supervisor.out"), "ab")
-        subprocess.Popen(
+        launched = subprocess.Popen(
             [sys.executable, "-m", "sutazai.stack.supervisor", "--workspace", str(workspace.root)],
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -155,6 +162,8 @@ def up(
         rows = status(workspace)
         if rows and all(r.health == "healthy" for r in rows):
             return rows
+        if launched is not None and launched.poll() not in (None, ALREADY_RUNNING):
+            _supervisor_died(folder / "supervisor.out", launched.returncode)
         time.sleep(0.2)
     bad = [r.name for r in rows if r.health != "healthy"]
     raise UserError(
@@ -162,6 +171,17 @@ def up(
             f"stack not healthy after {timeout_s:g} s: {', '.join(bad)}",
             hint=f"see `sutazai stack logs {bad[0] if bad else ''}` ({folder})",
         )
+    )
+
+
+def _supervisor_died(output: Path, code: int) -> None:
+    """The supervisor left at once: its own last words are the cause, not a health timeout."""
+    try:
+        last = output.read_text(errors="replace").strip().splitlines()[-1]
+    except (OSError, IndexError):
+        last = "(no output)"
+    raise UserError(
+        Problem(f"the stack's supervisor exited with {code}: {last}", hint=f"its whole output: {output}")
     )
 
 
@@ -178,13 +198,65 @@ def down(workspace: Workspace, timeout_s: float = 20.0) -> bool:
     return True
 
 
-def restart(workspace: Workspace, service: str) -> None:
-    names = [s.name for s in local_services(workspace)]
-    if service not in names:
-        raise UserError(Problem(f"no service named {service!r}", hint=f"services: {', '.join(names)}"))
+def request_reconfigure(workspace: Workspace, restart: str | list[str] | None) -> str:
+    """Ask the running supervisor to match the settings again (and restart ``restart``: "all" or
+    names, even when unchanged); returns the request's id. It answers in ``reconfigure.json``."""
     if supervisor_pid(workspace) is None:
         raise UserError(Problem("the stack is not running", hint="sutazai stack up --detach"))
-    (stack_dir(workspace) / f"restart-{service}").touch()
+    names = [s.name for s in local_services(workspace)]
+    for name in restart if isinstance(restart, list) else []:
+        if name not in names:
+            raise UserError(Problem(f"no service named {name!r}", hint=f"services: {', '.join(names)}"))
+    request_id = uuid.uuid4().hex
+    body = {"id": request_id, "restart": restart}
+    atomic_write(stack_dir(workspace) / REQUEST_FILE, json.dumps(body).encode())
+    return request_id
+
+
+def reconfigure(
+    workspace: Workspace,
+    restart: str | list[str] | None,
+    on_note: Callable[[str], None],
+    timeout_s: float = RECONFIGURE_TIMEOUT_S,
+) -> None:
+    """Request a reconfigure and follow it, each step passed to ``on_note`` as it happens."""
+    request_id = request_reconfigure(workspace, restart)
+    result_file = stack_dir(workspace) / RESULT_FILE
+    shown = 0
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            result = json.loads(result_file.read_text())
+        except (OSError, ValueError):
+            result = {}
+        if result.get("id") == request_id:
+            for line in result["notes"][shown:]:
+                on_note(line)
+            shown = len(result["notes"])
+            if result["done"]:
+                if result["error"]:
+                    raise UserError(
+                        Problem(
+                            f"the stack could not be reconfigured: {result['error']}",
+                            hint=f"what ran before still runs; see `sutazai stack logs supervisor` "
+                            f"({stack_dir(workspace)})",
+                        )
+                    )
+                return
+        if supervisor_pid(workspace) is None:
+            raise UserError(Problem("the stack stopped while it was being reconfigured"))
+        time.sleep(0.2)
+    raise UserError(
+        Problem(
+            f"the stack did not finish reconfiguring within {timeout_s:g} s",
+            hint="see `sutazai stack logs supervisor`",
+        )
+    )
+
+
+def restart(workspace: Workspace, service: str | None) -> str:
+    """Restart one service (or all, one at a time) gracefully; returns the request's id."""
+    return request_reconfigure(workspace, [service] if service else "all")
 
 
 def log_files(workspace: Workspace, service: str | None) -> list[Path]:

@@ -25,6 +25,16 @@ class ServiceSpec:
     url: str
     env: dict[str, str] = field(default_factory=dict)
     after: list[str] = field(default_factory=list)  # started once these are healthy
+    gateway_engine: str | None = None  # the gateway's name for it, when the gateway sends it work
+
+    def same_process(self, other: ServiceSpec) -> bool:
+        """Would ``other`` run the very process this one runs (so a reconfigure leaves it be)?"""
+        return (self.argv, self.env, self.url, self.health_url) == (
+            other.argv,
+            other.env,
+            other.url,
+            other.health_url,
+        )
 
 
 def stack_dir(workspace: Workspace) -> Path:
@@ -55,8 +65,17 @@ def _engines(workspace: Workspace) -> list[ServiceSpec]:
         port = replica_port(stack.engine_port, index)
         command = engine_command(model, port, parallel, threads, build=build, metrics=True)
         url = f"http://127.0.0.1:{port}"
-        name = replica_name("engine", index, stack.replicas)
-        specs.append(ServiceSpec(name, command.argv, f"{url}/health", url, command.env))
+        name = replica_name("engine", index)
+        specs.append(
+            ServiceSpec(
+                name,
+                command.argv,
+                f"{url}/health",
+                url,
+                command.env,
+                gateway_engine=replica_name("embedded", index),
+            )
+        )
     return specs
 
 
@@ -77,7 +96,7 @@ def _embedder(workspace: Workspace) -> ServiceSpec:
         "--default-type",
         "passage",
     ]
-    return ServiceSpec("embedder", argv, f"{url}/v1/models", url)
+    return ServiceSpec("embedder", argv, f"{url}/v1/models", url, gateway_engine="embedder")
 
 
 def _chroma(workspace: Workspace) -> ServiceSpec | None:

@@ -5,6 +5,11 @@ shared ``state.json`` under ``<workspace>/.sutazai/stack/``, restarts crashed se
 backoff, and on SIGINT/SIGTERM stops them all. Children get PDEATHSIG, so even a ``kill -9``
 of the supervisor leaves no orphan behind.
 
+A running stack changes without a full stop: ``reconfigure.request`` (written by ``stack up`` with
+other settings, or ``stack restart``) makes it start, drain and stop, or restart one at a time what
+differs from ``sutazai.toml`` (``reconfigure.py`` says what and how), reporting each step in
+``reconfigure.json`` for the command that asked.
+
 One supervisor per workspace: it holds ``supervisor.lock`` for its whole life. A second one (two
 ``stack up`` at once, two pytest workers) finds the lock taken and leaves without touching a
 file, so the first one's state, pid file and services stay as they are. Pid files hold the pid and
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import json
 import os
 import signal
 import subprocess
@@ -26,15 +32,18 @@ from typing import IO, Any
 import httpx
 from filelock import FileLock, Timeout
 
+from sutazai.errors import Problem, UserError
 from sutazai.files import PRIVATE_FILE, atomic_write, open_private, private_dir
 from sutazai.procs import ProcessRef
+from sutazai.stack.control import ALREADY_RUNNING, REQUEST_FILE, RESULT_FILE, settings_fingerprint
+from sutazai.stack.reconfigure import DRAIN_TIMEOUT_S, GatewayAdmin, diff, wait_for
 from sutazai.stack.services import ServiceSpec, local_services, stack_dir
 from sutazai.stack.state import ServiceState, write_states
 from sutazai.workspace import Workspace
 
 MAX_BACKOFF_S = 30.0
 STOP_GRACE_S = 5.0
-ALREADY_RUNNING = 3  # exit code of a supervisor that found another one holding the workspace
+HEALTHY_WITHIN_S = 120.0  # a service started by a reconfigure that is not healthy by then failed it
 
 
 def _die_with_parent() -> None:
@@ -108,15 +117,23 @@ class Supervisor:
         self._log_line(f"stopped {name}")
 
     def tick(self) -> None:
-        """One round: start what is due, notice exits and restart requests, check health."""
+        """One round: act on a request, then watch the services."""
+        request = self.dir / REQUEST_FILE
+        if request.exists():
+            try:
+                asked = json.loads(request.read_text())
+            except (OSError, ValueError):
+                asked = {}
+            request.unlink(missing_ok=True)
+            if isinstance(asked, dict):
+                Reconfigure(self, str(asked.get("id", "")), asked.get("restart")).run()
+        self.watch()
+
+    def watch(self) -> None:
+        """Start what is due, notice exits, check health."""
         now = time.monotonic()
         for spec in self.services:
             state = self.states[spec.name]
-            request = self.dir / f"restart-{spec.name}"
-            if request.exists():
-                request.unlink(missing_ok=True)
-                self._stop(spec.name)
-                self.next_start[spec.name] = now
             proc = self.procs.get(spec.name)
             if proc is not None and proc.poll() is not None:
                 state.last_exit, state.restarts = proc.returncode, state.restarts + 1
@@ -126,7 +143,7 @@ class Supervisor:
                 state.state, state.health, state.pid = "backoff", "unhealthy", None
                 self._log_line(f"{spec.name} exited with {proc.returncode}; restarting in {delay:g} s")
             if spec.name not in self.procs:
-                ready = all(self.states[d].health == "healthy" for d in spec.after)
+                ready = all(self.states[d].health == "healthy" for d in spec.after if d in self.states)
                 if ready and now >= self.next_start.get(spec.name, 0):
                     self._start(spec)
                 continue
@@ -167,6 +184,126 @@ class Supervisor:
             (self.dir / "supervisor.pid").unlink(missing_ok=True)
             self._log_line("supervisor down")
         return 0
+
+
+class Reconfigure:
+    """One request worked through on a running stack; every step is a line in ``reconfigure.json``."""
+
+    def __init__(self, supervisor: Supervisor, request_id: str, restart: object) -> None:
+        self.sup = supervisor
+        self.id = request_id
+        self.restart = restart  # None, "all", or service names: restarted even when unchanged
+        self.notes: list[str] = []
+        self.started = time.monotonic()
+
+    def note(self, text: str, done: bool = False, error: str | None = None) -> None:
+        if text:
+            self.notes.append(f"{time.monotonic() - self.started:5.1f} s  {text}")
+            self.sup._log_line(f"reconfigure: {text}")
+        body = {
+            "id": self.id,
+            "done": done,
+            "ok": done and error is None,
+            "notes": self.notes,
+            "error": error,
+        }
+        atomic_write(self.sup.dir / RESULT_FILE, json.dumps(body).encode())
+
+    def run(self) -> None:
+        sup = self.sup
+        gateway = next(s for s in sup.services if s.name == "gateway")
+        admin = GatewayAdmin(gateway.url, sup.workspace.gateway_token())
+        try:
+            wanted_ws = Workspace.discover(sup.workspace.root)
+            wanted = local_services(wanted_ws)
+            change = diff(
+                sup.services, wanted, sup.workspace.settings, wanted_ws.settings, sup.workspace.root
+            )
+            asked = [s.name for s in wanted] if self.restart == "all" else self.restart or []
+            assert isinstance(asked, list)
+            rolled = {new.name for _, new in change.changed}
+            by_name = {s.name: s for s in sup.services}
+            for spec in wanted:
+                if spec.name in asked and spec.name not in rolled and spec.name in by_name:
+                    if spec.name == "gateway":
+                        change.gateway_restart = change.gateway_restart or "asked for"
+                    else:
+                        change.changed.append((by_name[spec.name], spec))
+            self.note(change.summary())
+            for spec in change.added:
+                self._add(spec, admin)
+            for spec in change.removed:
+                self._remove(spec, admin)
+            for old, new in change.changed:
+                self._roll(old, new, admin)
+            if change.gateway_restart:
+                self._roll(gateway, wanted[-1], admin)
+            elif admin.reload() is None:
+                self.note("the gateway did not answer /admin/reload; it reads the settings when it starts")
+            sup.services = wanted
+            sup.workspace = wanted_ws
+            atomic_write(sup.dir / "settings.json", json.dumps(settings_fingerprint(wanted_ws)).encode())
+            self.note("done", done=True)
+        except UserError as exc:
+            self.note(f"stopped: {exc}", done=True, error=str(exc))
+        except Exception as exc:  # the supervisor keeps running what it runs; the caller hears why
+            sup._log_line(f"reconfigure failed: {exc!r}")
+            self.note(f"failed: {exc}", done=True, error=str(exc))
+        finally:
+            admin.close()
+
+    def _healthy_soon(self, spec: ServiceSpec) -> None:
+        sup = self.sup
+        if not wait_for(lambda: sup.states[spec.name].health == "healthy", HEALTHY_WITHIN_S, sup.watch):
+            raise UserError(
+                Problem(
+                    f"{spec.name} did not turn healthy within {HEALTHY_WITHIN_S:g} s",
+                    hint=f"see `sutazai stack logs {spec.name}` ({sup.dir / (spec.name + '.log')})",
+                )
+            )
+
+    def _add(self, spec: ServiceSpec, admin: GatewayAdmin) -> None:
+        sup = self.sup
+        sup.services.insert(len(sup.services) - 1, spec)  # the gateway stays last
+        sup.states[spec.name] = ServiceState(name=spec.name, url=spec.url)
+        sup._start(spec)
+        self._healthy_soon(spec)
+        if spec.gateway_engine:
+            admin.reload([spec.gateway_engine])
+        self.note(f"{spec.name} started" + (" and takes work" if spec.gateway_engine else ""))
+
+    def _drain(self, spec: ServiceSpec, admin: GatewayAdmin, retire: bool) -> None:
+        name = spec.gateway_engine
+        if name is None:
+            return
+        if retire:
+            admin.reload([name])  # not in the settings any more: the gateway drains it and lets go
+            finished = wait_for(lambda: admin.gone(name), DRAIN_TIMEOUT_S, self.sup.watch)
+        else:
+            admin.drain(name)
+            finished = wait_for(lambda: admin.idle(name), DRAIN_TIMEOUT_S, self.sup.watch)
+        self.note(
+            f"{spec.name} drained" if finished else f"{spec.name} still busy after {DRAIN_TIMEOUT_S:g} s"
+        )
+
+    def _remove(self, spec: ServiceSpec, admin: GatewayAdmin) -> None:
+        self._drain(spec, admin, retire=True)
+        self.sup.services = [s for s in self.sup.services if s.name != spec.name]
+        self.sup._stop(spec.name)
+        self.sup.states.pop(spec.name, None)
+        self.note(f"{spec.name} stopped")
+
+    def _roll(self, old: ServiceSpec, new: ServiceSpec, admin: GatewayAdmin) -> None:
+        """One service restarted with its new command: drained first, back in the table after."""
+        sup = self.sup
+        self._drain(old, admin, retire=False)
+        sup.services = [new if s.name == old.name else s for s in sup.services]
+        sup._stop(old.name)
+        sup._start(new)
+        self._healthy_soon(new)
+        if new.gateway_engine:
+            admin.reload([new.gateway_engine])  # its new settings (slots), and work again
+        self.note(f"{new.name} restarted")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -150,35 +150,97 @@ def test_a_port_held_by_another_program_is_named_at_once(tmp_path: Path) -> None
         holder.close()
 
 
-def test_stack_up_again_same_settings_returns_at_once_other_settings_are_applied(tmp_path: Path) -> None:
+class _Traffic:
+    """Agents asking the gateway without pause while the stack changes under them."""
+
+    def __init__(self, url: str, agents: int = 6) -> None:
+        import threading
+
+        self.url, self.statuses, self.errors = url, [], []
+        self.stop = threading.Event()
+        self.threads = [threading.Thread(target=self._agent, args=(i,)) for i in range(agents)]
+        for thread in self.threads:
+            thread.start()
+
+    def _agent(self, index: int) -> None:
+        import httpx
+
+        body = {"model": "smollm2", "messages": [{"role": "user", "content": f"Say hi {index}"}],
+                "max_tokens": 8, "temperature": 0.7}  # fmt: skip
+        with httpx.Client(timeout=300) as client:
+            while not self.stop.is_set():
+                try:
+                    answer = client.post(f"{self.url}/v1/chat/completions", json=body,
+                                         headers={"X-Sutazai-Agent": f"agent-{index}"})  # fmt: skip
+                    self.statuses.append(answer.status_code)
+                    if answer.status_code != 200:
+                        self.errors.append(answer.text[:200])
+                except httpx.HTTPError as exc:
+                    self.errors.append(repr(exc))
+
+    def finish(self) -> list[str]:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(60)
+        return self.errors
+
+
+def _up(root: Path, *flags: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [SUTAZAI, "stack", "up", "--detach", *flags], cwd=root, capture_output=True, text=True, timeout=400
+    )
+
+
+def test_stack_up_again_same_settings_returns_at_once_other_settings_are_applied_losing_nothing(
+    tmp_path: Path,
+) -> None:
     root = init_workspace(tmp_path / "ws")
-    write_stack_config(root, parallel=2)
+    ports = write_stack_config(root, parallel=4)
+    config = (root / "sutazai.toml").read_text()
+    traffic = None
     try:
-        first = subprocess.run(
-            [SUTAZAI, "stack", "up", "--detach"], cwd=root, capture_output=True, text=True, timeout=120
-        )
+        first = _up(root)
         assert first.returncode == 0, first.stderr
         started = time.monotonic()
-        again = subprocess.run(
-            [SUTAZAI, "stack", "up", "--detach"], cwd=root, capture_output=True, text=True, timeout=60
-        )
+        again = _up(root)
         assert again.returncode == 0 and "already running, same settings" in again.stderr
         assert time.monotonic() - started < 10
-        (root / "sutazai.toml").write_text((root / "sutazai.toml").read_text() + "replicas = 2\n")
-        changed = subprocess.run(
-            [SUTAZAI, "stack", "up", "--detach", "--json"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=180,
-        )
-        assert changed.returncode == 0, changed.stderr
-        assert "running with other settings ([stack])" in changed.stderr
-        rows = {r["name"]: r for r in json.loads(changed.stdout)}
-        assert {"engine-1", "engine-2"} <= set(rows) and all(r["health"] == "healthy" for r in rows.values())
+        pids = _pids(Workspace(root))
+        traffic = _Traffic(f"http://127.0.0.1:{ports['gateway']}")
+        eventually(lambda: len(traffic.statuses) >= 6, timeout=60)
+
+        (root / "sutazai.toml").write_text(config + "replicas = 2\n")
+        wider = _up(root, "--json")
+        assert wider.returncode == 0, wider.stderr
+        assert "running with other settings ([stack])" in wider.stderr
+        assert "engine-2 started and takes work" in wider.stderr and "engine restarted" in wider.stderr
+        rows = {r["name"]: r for r in json.loads(wider.stdout)}
+        assert {"engine", "engine-2"} <= set(rows) and all(r["health"] == "healthy" for r in rows.values())
+        now = _pids(Workspace(root))
+        assert now["gateway"] == pids["gateway"] and now["embedder"] == pids["embedder"]  # left be
+        assert now["engine"] != pids["engine"]  # its threads changed: restarted, drained first
+        served_before = len(traffic.statuses)
+        eventually(lambda: len(traffic.statuses) >= served_before + 6, timeout=60)
+
+        (root / "sutazai.toml").write_text(config)
+        narrower = _up(root)
+        assert narrower.returncode == 0, narrower.stderr
+        assert "engine-2 drained" in narrower.stderr and "engine-2 stopped" in narrower.stderr
         status = subprocess.run(
             [SUTAZAI, "stack", "status", "--json"], cwd=root, capture_output=True, text=True
         )
-        assert {"engine-1", "engine-2"} <= {r["name"] for r in json.loads(status.stdout)}
+        assert {r["name"] for r in json.loads(status.stdout)} == {"engine", "embedder", "gateway"}
+        assert _pids(Workspace(root))["gateway"] == pids["gateway"]
+        served_before = len(traffic.statuses)
+        eventually(lambda: len(traffic.statuses) >= served_before + 6, timeout=60)
+
+        restart = subprocess.run(
+            [SUTAZAI, "stack", "restart", "engine"], cwd=root, capture_output=True, text=True, timeout=300
+        )
+        assert restart.returncode == 0 and "engine restarted" in restart.stderr, restart.stderr
+        errors = traffic.finish()
+        assert errors == [] and len(traffic.statuses) > 18, (errors[:3], len(traffic.statuses))
     finally:
+        if traffic is not None:
+            traffic.finish()
         subprocess.run([SUTAZAI, "stack", "down"], cwd=root, capture_output=True, text=True, timeout=60)

@@ -52,7 +52,8 @@ async def safety_net(request: web.Request, handler: Handler) -> web.StreamRespon
         )
 
 
-def build_app(gateway: Gateway) -> web.Application:
+def build_app(gateway: Gateway, reread: Callable[[], GatewayConfig] | None = None) -> web.Application:
+    """``reread``: the configuration as the workspace says now, for ``POST /admin/reload``."""
     config = gateway.config
     app = web.Application(middlewares=[safety_net, guard_middleware], client_max_size=config.max_body_bytes)
     app[MAX_BODY] = config.max_body_bytes
@@ -96,6 +97,7 @@ def build_app(gateway: Gateway) -> web.Application:
         return web.Response(body=orjson.dumps(body), content_type="application/json")
 
     app.router.add_get("/admin/runs/{run}/usage", run_usage)
+    EngineAdmin(gateway, reread).register(app)
     app.router.add_get("/", root)
 
     async def lifecycle(app: web.Application):  # type: ignore[no-untyped-def]
@@ -105,6 +107,61 @@ def build_app(gateway: Gateway) -> web.Application:
 
     app.cleanup_ctx.append(lifecycle)
     return app
+
+
+class EngineAdmin:
+    """``/admin/engines``: the engine table, and the moves a graceful reconfigure is made of (the
+    supervisor's ``reconfigure.py`` calls them; the guard asks for the token on all of ``/admin``)."""
+
+    def __init__(self, gateway: Gateway, reread: Callable[[], GatewayConfig] | None) -> None:
+        self.gateway = gateway
+        self.reread = reread
+
+    def register(self, app: web.Application) -> None:
+        app.router.add_get("/admin/engines", self.table)
+        app.router.add_post("/admin/engines/{name}/drain", self.drain)
+        app.router.add_post("/admin/engines/{name}/resume", self.resume)
+        app.router.add_post("/admin/reload", self.reload)
+
+    @staticmethod
+    def _json(body: Any, status: int = 200) -> web.Response:
+        return web.Response(status=status, body=orjson.dumps(body), content_type="application/json")
+
+    async def table(self, request: web.Request) -> web.Response:
+        return self._json({"engines": self.gateway.engine_table()})
+
+    def _known(self, request: web.Request) -> str | None:
+        name = request.match_info["name"]
+        return name if name in self.gateway.pools else None
+
+    async def drain(self, request: web.Request) -> web.Response:
+        if (name := self._known(request)) is None:
+            return self._json({"error": {"message": "no such engine", "code": 404}}, 404)
+        self.gateway.drain(name)
+        return await self.table(request)
+
+    async def resume(self, request: web.Request) -> web.Response:
+        if (name := self._known(request)) is None:
+            return self._json({"error": {"message": "no such engine", "code": 404}}, 404)
+        self.gateway.resume(name)
+        return await self.table(request)
+
+    async def reload(self, request: web.Request) -> web.Response:
+        """Body ``{"engines": [names]}`` applies only those (absent: everything, tiers too)."""
+        if self.reread is None:
+            return self._json({"error": {"message": "this gateway has no workspace to reload"}}, 409)
+        try:
+            body = orjson.loads(await request.read() or b"{}")
+        except orjson.JSONDecodeError:
+            return self._json({"error": {"message": "body is not JSON", "code": 400}}, 400)
+        names = body.get("engines") if isinstance(body, dict) else None
+        if names is not None and not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
+            return self._json({"error": {"message": "engines: a list of names", "code": 400}}, 400)
+        try:
+            config = self.reread()
+        except Exception as exc:  # a sutazai.toml the user broke: say so, keep serving as before
+            return self._json({"error": {"message": f"cannot read the settings: {exc}", "code": 422}}, 422)
+        return self._json(await self.gateway.apply(config, names))
 
 
 def runner_options(config: GatewayConfig) -> dict[str, Any]:
@@ -117,7 +174,7 @@ class UnsafeBind(SystemExit):
     """Listening beyond loopback without a token would hand the admin API to the network."""
 
 
-def serve(config: GatewayConfig) -> None:
+def serve(config: GatewayConfig, reread: Callable[[], GatewayConfig] | None = None) -> None:
     """Run until SIGINT/SIGTERM, on uvloop when available."""
     if not is_loopback(config.host) and not config.token:
         raise UnsafeBind(
@@ -130,7 +187,7 @@ def serve(config: GatewayConfig) -> None:
         uvloop.install()
     except ImportError:
         pass
-    app = build_app(Gateway(config))
+    app = build_app(Gateway(config), reread)
     web.run_app(
         app,
         host=config.host,

@@ -72,8 +72,10 @@ def replica_port(first: int, index: int) -> int:
     return first if index == 0 else first + 3 + index
 
 
-def replica_name(name: str, index: int, count: int) -> str:
-    return name if count == 1 else f"{name}-{index + 1}"
+def replica_name(name: str, index: int) -> str:
+    """The first replica keeps the plain name and each one keeps its name whatever the count, so
+    going from one replica to two adds ``engine-2`` and touches nothing that runs."""
+    return name if index == 0 else f"{name}-{index + 1}"
 
 
 def _tier_list(value: Any) -> list[str]:
@@ -114,7 +116,7 @@ def gateway_config(settings: Settings, root: Path | None = None) -> GatewayConfi
             url = f"http://127.0.0.1:{replica_port(stack.engine_port, index)}"
             engines.append(
                 EngineConfig(
-                    replica_name("embedded", index, stack.replicas),
+                    replica_name("embedded", index),
                     "llamacpp",
                     url,
                     parallel,
@@ -131,9 +133,7 @@ def gateway_config(settings: Settings, root: Path | None = None) -> GatewayConfi
         fields = raw.model_dump(exclude={"urls"})
         urls = raw.urls or [raw.url]
         for index, url in enumerate(urls):
-            engines.append(
-                EngineConfig(**{**fields, "name": replica_name(raw.name, index, len(urls)), "url": url})
-            )
+            engines.append(EngineConfig(**{**fields, "name": replica_name(raw.name, index), "url": url}))
     if stack.ollama_url:
         engines.append(EngineConfig("ollama", "ollama", stack.ollama_url, 4))
     if stack.litellm_config:

@@ -23,6 +23,10 @@ lists the queue for ``/admin/queue``.
 
 A request re-run because its engine died mid-answer (``first=True``) already waited its turn: it
 goes before every other waiter of its class, not to the back of the line.
+
+A pool can be **paused** (its engine is being drained for a restart or removal): it starts nothing
+new, lets what is in flight finish, and :meth:`SlotPool.evict` hands every waiter back with
+:class:`Rerouted`, so the gateway places it on another replica, still first of its class.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 from sutazai.stack.gateway.bounded import LRUDict
-from sutazai.stack.gateway.types import PRIORITIES, Overloaded, Placement, Priority
+from sutazai.stack.gateway.types import PRIORITIES, Overloaded, Placement, Priority, Rerouted
 
 SERVICE_SMOOTHING = 0.2  # weight of the newest slot hold in the running mean behind estimates
 
@@ -73,6 +77,7 @@ class SlotPool:
     ) -> None:
         self.slots = slots
         self.free: set[int] = set(range(slots))
+        self.reserved_wanted = reserved_interactive
         self.reserved = min(reserved_interactive, max(slots - 1, 0))
         self.max_queue = max_queue
         self.max_per_agent = max(1, int(max_queue * max_agent_share))
@@ -96,6 +101,7 @@ class SlotPool:
         self.switch_after_s = 15.0
         self._wake: asyncio.TimerHandle | None = None
         self.in_flight_by_agent: dict[str, int] = {}
+        self.paused = False
 
     def depth(self) -> dict[str, int]:
         return {p: sum(len(d) for d in q.values()) + len(self._reruns[p]) for p, q in self._queues.items()}
@@ -106,7 +112,7 @@ class SlotPool:
 
     def _usable(self, priority: Priority) -> bool:
         """Background work may hold at most ``slots - reserved`` slots; interactive any free one."""
-        if not self.free:
+        if not self.free or self.paused:
             return False
         return priority == "interactive" or len(self._background) < self.slots - self.reserved
 
@@ -236,9 +242,44 @@ class SlotPool:
                 self.in_flight_by_agent[agent] = left
             else:
                 self.in_flight_by_agent.pop(agent, None)
-        self.free.add(slot)
+        if slot < self.slots:  # a slot beyond a smaller size (see resize) is gone
+            self.free.add(slot)
         self._background.discard(slot)
         self.in_flight -= 1
+        self._dispatch()
+
+    # --- draining (a replica restarted or removed) --------------------------------------------
+
+    def pause(self) -> None:
+        """Start nothing new; what is in flight finishes. Waiters stay until :meth:`evict`."""
+        self.paused = True
+
+    def resume(self) -> None:
+        self.paused = False
+        self._dispatch()
+
+    def evict(self) -> int:
+        """Hand every waiter back with :class:`Rerouted` (it goes first of its class elsewhere);
+        returns how many there were."""
+        waiters = [w for p in PRIORITIES for w in self._reruns[p]]
+        waiters += [w for p in PRIORITIES for queue in self._queues[p].values() for w in queue]
+        for priority in PRIORITIES:
+            self._reruns[priority].clear()
+            self._queues[priority].clear()
+        self._waiting = 0
+        self._waiting_by_agent.clear()
+        for waiter in waiters:
+            if not waiter.future.done():
+                waiter.future.set_exception(Rerouted())
+        return len(waiters)
+
+    def resize(self, slots: int) -> None:
+        """The engine came back with another slot count: slots held now are released as usual, and
+        those beyond the new size are dropped when they are."""
+        held = set(self._held_since)
+        self.slots = slots
+        self.free = {s for s in range(slots) if s not in held}
+        self.reserved = min(self.reserved_wanted, max(slots - 1, 0))
         self._dispatch()
 
     # --- resident models (Ollama) -------------------------------------------------------------

@@ -38,6 +38,10 @@ class Overloaded(GatewayHTTPError):
         super().__init__(429, message, retry_after, "overloaded")
 
 
+class Rerouted(Exception):
+    """A waiter handed back by a pool whose engine is draining: place the request again elsewhere."""
+
+
 class EngineFailure(Exception):
     """The engine failed (connection, 5xx, died mid-stream). ``started`` means bytes were sent;
     ``busy_for`` (seconds) means it is alive but pushing back (429/503 with ``Retry-After``)."""

@@ -116,12 +116,19 @@ def logs(
 
 
 @stack_app.command()
-def restart(ctx: typer.Context, service: Annotated[str, typer.Argument(help="Service name.")]) -> None:
-    """Restart one service (the supervisor brings it back at once)."""
+def restart(
+    ctx: typer.Context,
+    service: Annotated[str | None, typer.Argument(help="Service name (default: every one, in turn).")] = None,
+) -> None:
+    """Restart a service, or every one in turn, without losing work: an engine is drained first
+    (its queue moves to another replica or waits for it), then back in the gateway's table."""
     from sutazai.stack import control
 
-    control.restart(workspace_from(ctx), service)
-    console.print(f"restart of {service} requested")
+    workspace = workspace_from(ctx)
+    control.reconfigure(
+        workspace, [service] if service else "all", lambda text: err_console.print(text, markup=False)
+    )
+    _table(control.status(workspace))
 
 
 @stack_app.command()
