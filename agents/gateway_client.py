@@ -182,9 +182,11 @@ class GatewayClient:
         priority: str | None = None,
         deadline: float | None = None,
         on_backoff: BackoffHook | None = None,
+        response_format: dict[str, Any] | None = None,
     ) -> AsyncIterator[ChatChunk]:
         """Stream one answer; ``deadline`` (event-loop time) bounds waiting on a busy gateway;
-        ``tool_choice`` (with ``tools``) is OpenAI's: "required" makes the model call one."""
+        ``tool_choice`` (with ``tools``) is OpenAI's: "required" makes the model call one;
+        ``response_format`` is OpenAI's too (a JSON schema the engine's grammar holds it to)."""
         body: dict[str, Any] = {
             "model": model,
             "messages": messages,
@@ -195,6 +197,8 @@ class GatewayClient:
         }
         if seed is not None:
             body["seed"] = seed
+        if response_format is not None:
+            body["response_format"] = response_format
         if tools:
             body["tools"] = tools
             if tool_choice is not None:

@@ -75,6 +75,8 @@ def test_live_record_then_replay_without_any_engine(ws: Path) -> None:
     assert report["summary"]["passed"] == 3
     assert all(h.get("X-Sutazai-Priority") == "batch" for h in engine.headers)
     assert (ws / "agents" / "helper" / "smoke.cassette.json").exists()
+    graded = [r for r in engine.requests if "response_format" in r]  # the judge, held to its schema
+    assert len(graded) == 1 and graded[0]["response_format"]["json_schema"]["name"] == "grade"
 
     replay = cli("--gateway", "http://127.0.0.1:9", "smoke", "--replay", "--json", cwd=ws)
     assert replay.returncode == 0, replay.stdout

@@ -53,3 +53,13 @@ def test_json_schema_expectation() -> None:
 def test_failures_carry_a_diff() -> None:
     [failure] = check(Expectations.model_validate({"contains": "Berlin"}), ANSWER)
     assert "-Berlin" in failure and "+The capital of France" in failure
+
+
+@pytest.mark.parametrize(
+    ("text", "score"),
+    [('{"score": 4}', 4), ('{"score": 9}', 0), ("3", 3), ("I give it a 5.", 5), ("great", 0), ("", 0)],
+)
+def test_the_judges_score_is_read_from_its_json_or_else_its_first_digit(text: str, score: int) -> None:
+    from sutazai.agents.smoke.runner import judge_score
+
+    assert judge_score(text) == score

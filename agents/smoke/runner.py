@@ -7,6 +7,8 @@ verdict on an agent that samples rests on a pass rate, not on one draw (``smoke/
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import math
 import re
 import time
@@ -86,27 +88,54 @@ def collect(
 
 
 JUDGE_PROMPT = (
-    "You grade an assistant's answer against a rubric. Reply with one digit from 1 (fails the rubric) "
-    "to 5 (fully meets it) and nothing else.\n\nRubric: {rubric}\n\nQuestion: {question}\n\nAnswer: {answer}"
+    "You grade an assistant's answer against a rubric. Score it from 1 (fails the rubric) to 5 (fully "
+    'meets it). Reply with JSON only: {{"score": N}}.\n\nRubric: {rubric}\n\nQuestion: {question}\n\n'
+    "Answer: {answer}"
 )
+# The engine's grammar holds the judge to this shape (llama.cpp, vLLM; Ollama's `format`): a small
+# model cannot wander off into prose, and the score is read, not searched for.
+JUDGE_FORMAT = {
+    "type": "json_schema",
+    "json_schema": {
+        "name": "grade",
+        "schema": {
+            "type": "object",
+            "properties": {"score": {"type": "integer", "enum": [1, 2, 3, 4, 5]}},
+            "required": ["score"],
+            "additionalProperties": False,
+        },
+    },
+}
 
 
-async def _judge(
+def judge_score(text: str) -> int:
+    """The judge's score from its answer (0 when it gave none): the JSON it was held to, or, from an
+    engine that ignores the schema, the first digit 1-5."""
+    with contextlib.suppress(ValueError, TypeError, AttributeError):
+        score = json.loads(text).get("score")
+        if isinstance(score, int) and 1 <= score <= 5:
+            return score
+    match = re.search(r"[1-5]", text)
+    return int(match.group()) if match else 0
+
+
+async def judge(
     client: GatewayClient, judge: JudgeExpectation, question: str, answer: str, agent: str
 ) -> int:
+    """A rubric graded by ``judge.model`` through the gateway, at temperature 0 and batch priority."""
     prompt = JUDGE_PROMPT.format(rubric=judge.rubric, question=question, answer=answer)
     text = ""
     async for chunk in client.chat_stream(
         [{"role": "user", "content": prompt}],
         judge.model,
-        max_tokens=4,
+        max_tokens=12,
         temperature=0,
         agent=f"{agent}-judge",
         priority="batch",
+        response_format=JUDGE_FORMAT,
     ):
         text += chunk.content
-    match = re.search(r"[1-5]", text)
-    return int(match.group()) if match else 0
+    return judge_score(text)
 
 
 async def _similarity(client: GatewayClient, reference: str, answer: str, model: str, agent: str) -> float:
@@ -306,7 +335,7 @@ class SmokeRunner:
                     client, case.expect.similar_to.text, finished.output, model, agent.name
                 )
             if case.expect.judge is not None:
-                outcome.judge_score = await _judge(
+                outcome.judge_score = await judge(
                     client, case.expect.judge, prompt, finished.output, agent.name
                 )
             base.reasons = check(case.expect, outcome)
