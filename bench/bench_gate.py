@@ -2,7 +2,9 @@
 embedded SmolLM2: for each of 10 harmful and 10 neutral changes to one agent, run that agent's
 cases N times, `sutazai smoke compare` against the unchanged base, and count how often the gate
 flags (exit 1). Reports detection rate, false-alarm rate and wall time at each N, the N rounds
-interleaved; errors (a run that is not a pass or a fail) are counted and printed.
+interleaved; errors (a run that is not a pass or a fail) are counted and printed. Beside each wall
+time, what `sutazai plan` predicts for that load (the run's samples, their mean prompt and answer
+tokens, 8 at a time): the plan's throughput at saturation, reference speeds, no calibration.
 
     .venv/bin/python -m bench.bench_gate [--samples 3,5,10]
 """
@@ -180,6 +182,22 @@ def smoke(root: Path, agent: str, samples: int, out: Path) -> tuple[float, int]:
     return wall, errors
 
 
+def planned_s(root: Path, out: Path) -> float:
+    """The seconds `sutazai plan` predicts for the samples in ``out``: their answer tokens at the
+    throughput it predicts for 8 agents always asking (the runner's --parallel)."""
+    samples = [s for c in json.loads(out.read_text())["cases"] for s in c["samples"]]
+    if not samples:
+        return 0.0
+    prompt = max(1, round(sum(s["prompt_tokens"] for s in samples) / len(samples)))
+    output = max(1, round(sum(s["completion_tokens"] for s in samples) / len(samples)))
+    plan = subprocess.run(
+        [SUTAZAI, "plan", "--agents", "8", "--rpm", "600", "--prompt-tokens", str(prompt),
+         "--output-tokens", str(output), "--json"],
+        cwd=root, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return len(samples) * output / json.loads(plan.stdout)["throughput_tokens_per_s"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--samples", default="3,5,10")
@@ -195,6 +213,7 @@ def main() -> None:
             subprocess.run([SUTAZAI, "run", "summarizer", "warm up"], cwd=root, capture_output=True)
             flagged: dict[int, dict[str, bool]] = {n: {} for n in sizes}
             walls: dict[int, list[float]] = {n: [] for n in sizes}
+            plans: dict[int, list[float]] = {n: [] for n in sizes}
             errors = {n: 0 for n in sizes}
             for n in sizes:  # one base per N and agent, from the unchanged workspace
                 for agent in agents:
@@ -209,6 +228,7 @@ def main() -> None:
                         head = Path(tmp) / f"head-{n}.json"
                         wall, bad = smoke(root, change.agent, n, head)
                         walls[n].append(wall)
+                        plans[n].append(planned_s(root, head))
                         errors[n] += bad
                         base = Path(tmp) / f"base-{change.agent}-{n}.json"
                         verdict = subprocess.run(
@@ -216,7 +236,8 @@ def main() -> None:
                         )
                         flagged[n][change.name] = verdict.returncode == 1
                         print(f"N={n:>2} {'harmful' if change.harmful else 'neutral'} {change.name}: "
-                              f"{'FLAGGED' if verdict.returncode == 1 else 'passed'} ({wall:.0f} s)", flush=True)  # fmt: skip
+                              f"{'FLAGGED' if verdict.returncode == 1 else 'passed'} ({wall:.0f} s, "
+                              f"plan {plans[n][-1]:.0f} s)", flush=True)  # fmt: skip
                 finally:
                     for name, text in saved.items():
                         (folder / name).write_text(text)
@@ -228,10 +249,12 @@ def main() -> None:
             caught = sum(flagged[n][c] for c in harmful)
             alarms = sum(flagged[n][c] for c in neutral)
             wall = sorted(walls[n])
+            plan = sorted(plans[n])
             print(
                 f"N={n:>2}: harmful flagged {caught}/{len(harmful)} ({caught / len(harmful):.0%}), "
                 f"false alarms {alarms}/{len(neutral)} ({alarms / len(neutral):.0%}); one agent's cases "
-                f"x{n}: median {wall[len(wall) // 2]:.0f} s (range {wall[0]:.0f}-{wall[-1]:.0f}); "
+                f"x{n}: median {wall[len(wall) // 2]:.0f} s (range {wall[0]:.0f}-{wall[-1]:.0f}), "
+                f"plan predicts {plan[len(plan) // 2]:.0f} s ({plan[0]:.0f}-{plan[-1]:.0f}); "
                 f"samples in error {errors[n]}"
             )
         missed = {n: [c for c in harmful if not flagged[n][c]] for n in sizes}

@@ -84,7 +84,12 @@ KIND_DEFAULTS: dict[str, dict[str, Any]] = {
         "example_tool_doc": "Return a one-line placeholder definition of a term.",
         "example_tool_body": 'return f"{text}: see the knowledge base."',
         "smoke_cases": [
-            {"name": "answers", "input": "What is the capital of France?", "expect": {"contains": "Paris"}},
+            {
+                "name": "answers",
+                "input": "What is the capital of France?",
+                # a plain fact comes from what it knows: no tool is called for it
+                "expect": {"contains": "Paris", "trajectory": {"calls": [], "mode": "exact"}},
+            },
             {
                 "name": "names-a-colour",
                 "input": "Name a primary colour.",

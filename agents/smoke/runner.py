@@ -128,7 +128,7 @@ async def judge(
     async for chunk in client.chat_stream(
         [{"role": "user", "content": prompt}],
         judge.model,
-        max_tokens=12,
+        max_tokens=24,  # room for the whitespace a JSON grammar allows
         temperature=0,
         agent=f"{agent}-judge",
         priority="batch",
