@@ -14,7 +14,9 @@ from pathlib import Path
 
 
 def start_time(pid: int) -> int | None:
-    """When ``pid`` started, in clock ticks since boot (Linux ``/proc``); None if it is gone."""
+    """When ``pid`` started, in clock ticks since boot (Linux ``/proc``); None if it is gone. A
+    zombie (exited, not yet reaped by its parent: a supervisor started by a process that is still
+    running) is gone too: waiting for it to exit would wait for its parent instead."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except (FileNotFoundError, ProcessLookupError, PermissionError):
@@ -23,6 +25,8 @@ def start_time(pid: int) -> int | None:
         return None
     # The command name (field 2) may hold spaces or parentheses: fields restart after the last ')'.
     fields = stat[stat.rfind(")") + 2 :].split()
+    if fields[0] in ("Z", "X"):  # field 3: the state
+        return None
     return int(fields[19])  # field 22 of the whole line
 
 

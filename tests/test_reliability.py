@@ -122,6 +122,21 @@ def test_a_pid_is_known_again_only_with_its_start_time() -> None:
     assert not ProcessRef(pid=me.pid, started=(me.started or 0) + 1).alive()  # a reused pid
 
 
+def test_a_child_that_exited_is_gone_before_its_parent_reaps_it() -> None:
+    """`stack down` from a process that started the supervisor itself (a test, a script) waited
+    20 s for a zombie and then killed it; an exited child is gone at once."""
+    import subprocess
+    import sys
+    import time
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.3)"])
+    ref = ProcessRef.of(child.pid)
+    deadline = time.monotonic() + 10
+    while ref.alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not ref.alive() and child.poll() is not None  # gone, though reaped only now
+
+
 # --- memory -----------------------------------------------------------------------------------
 
 

@@ -281,6 +281,57 @@ def test_snapshot(view: str, snap_compare: Any, offline_app: WorkbenchApp) -> No
     assert snap_compare(offline_app, terminal_size=(100, 30), run_before=keys)
 
 
+def _smoke_results(root: Path) -> None:
+    """A base and a head results file, and the latest verdicts they leave (one case flaky)."""
+    from sutazai.agents.smoke import latest
+    from sutazai.agents.smoke import results as results_file
+    from sutazai.agents.smoke.runner import CaseResult
+
+    def samples(case: str, verdicts: str) -> list[CaseResult]:
+        out = []
+        for i, v in enumerate(verdicts):
+            reasons = [] if v == "p" else ["contains: 'mat' not found"]
+            status: Any = "passed" if v == "p" else "failed"
+            out.append(
+                CaseResult("summarizer", case, [], status, reasons, sample=i, run_id=f"run-000{i + 1}")
+            )
+        return out
+
+    base = samples("summarises", "ppppp") + samples("keeps-the-subject", "ppppp")
+    head = samples("summarises", "fffff") + samples("keeps-the-subject", "ppfpp")
+    for name, found in (("base.json", base), ("head.json", head)):
+        document = results_file.document(root, [], found, "live", 5, {})
+        document["agents"] = {"summarizer": "x"}
+        results_file.write(root / name, document)
+    latest.record(Workspace(root), head)
+
+
+SMOKE_SNAPSHOTS: dict[str, list[str]] = {
+    "agent_latest_smoke": ["slash", *"summarizer", "enter", "enter"],
+    "smoke_compare": [],
+}
+
+
+@pytest.mark.parametrize("view", sorted(SMOKE_SNAPSHOTS))
+def test_snapshot_of_smoke_results(view: str, snap_compare: Any, offline_app: WorkbenchApp) -> None:
+    """The agent view with each case's latest verdict (one flaky), and two results files side by side."""
+    _smoke_results(offline_app.workspace.root)
+
+    async def keys(pilot: Any) -> None:
+        await settled(pilot)
+        if view == "smoke_compare":
+            offline_app.action_compare_smoke()
+            await settled(pilot)
+            await pilot.press(*"base.json", "enter", *"head.json", "enter")
+        for key in SMOKE_SNAPSHOTS[view]:
+            await pilot.press(key)
+        await settled(pilot)
+        await pilot.pause()
+        await pilot.pause()
+
+    assert snap_compare(offline_app, terminal_size=(100, 30), run_before=keys)
+
+
 async def test_wizard_hands_a_description_to_gpt_engineer(
     live: tuple[Workspace, ScriptedEngine], monkeypatch: pytest.MonkeyPatch
 ) -> None:

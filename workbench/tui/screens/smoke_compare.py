@@ -23,6 +23,10 @@ LEVEL = 0.05
 
 class SmokeCompareScreen(Screen[None]):
     BINDINGS = [Binding("escape", "app.pop_screen", "Back")]
+    DEFAULT_CSS = """
+    #smoke-compare-files { height: auto; }
+    #smoke-compare-files Input { width: 1fr; }
+    """
 
     def __init__(self, workspace: Workspace) -> None:
         super().__init__()
