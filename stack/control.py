@@ -25,7 +25,7 @@ from sutazai.errors import Problem, UserError
 from sutazai.files import atomic_write, open_private, private_dir
 from sutazai.procs import ProcessRef, listener, pid_exists
 from sutazai.stack.continue_env import share_token
-from sutazai.stack.services import local_services, stack_dir
+from sutazai.stack.services import ServiceSpec, local_services, stack_dir
 from sutazai.stack.state import ServiceState, read_states
 from sutazai.workspace import Workspace
 
@@ -85,29 +85,35 @@ def _started_with(workspace: Workspace) -> dict[str, str] | None:
     return saved if isinstance(saved, dict) else None
 
 
+def port_taken(spec: ServiceSpec, workspace: Workspace) -> Problem | None:
+    """The service's port held by some program (named, with its pid and command line), or None."""
+    port = urlsplit(spec.url).port
+    holder = listener(port) if port else None
+    if holder is None:
+        return None
+    pid, command = holder
+    who = f"pid {pid}: {command[:120]}" if pid else command
+    return Problem(
+        f"port {port} ({spec.name}) is taken by {who}",
+        workspace.config_file,
+        hint="stop that program, or give the service another port in sutazai.toml "
+        "([gateway] port, [stack] engine_port / embedder_port)",
+    )
+
+
 def _ports_free(workspace: Workspace, grace_s: float = 5.0) -> None:
     """Before starting: a port some other program holds is named, with that program, at once
     (instead of a service that never turns healthy)."""
     for spec in local_services(workspace):
-        port = urlsplit(spec.url).port
-        holder = listener(port) if port else None
+        problem = port_taken(spec, workspace)
         deadline = time.monotonic() + grace_s  # a service of a stack just stopped may take a moment
-        while holder is not None and time.monotonic() < deadline:
+        while problem is not None and time.monotonic() < deadline:
             if supervisor_pid(workspace) is not None:
                 return  # another `stack up` of this workspace started it a moment ago: its services
             time.sleep(0.2)
-            holder = listener(port) if port else None
-        if holder is not None:
-            pid, command = holder
-            who = f"pid {pid}: {command[:120]}" if pid else command
-            raise UserError(
-                Problem(
-                    f"port {port} ({spec.name}) is taken by {who}",
-                    workspace.config_file,
-                    hint="stop that program, or give the service another port in sutazai.toml "
-                    "([gateway] port, [stack] engine_port / embedder_port)",
-                )
-            )
+            problem = port_taken(spec, workspace)
+        if problem is not None:
+            raise UserError(problem)
 
 
 def up(

@@ -35,7 +35,13 @@ from filelock import FileLock, Timeout
 from sutazai.errors import Problem, UserError
 from sutazai.files import PRIVATE_FILE, atomic_write, open_private, private_dir
 from sutazai.procs import ProcessRef
-from sutazai.stack.control import ALREADY_RUNNING, REQUEST_FILE, RESULT_FILE, settings_fingerprint
+from sutazai.stack.control import (
+    ALREADY_RUNNING,
+    REQUEST_FILE,
+    RESULT_FILE,
+    port_taken,
+    settings_fingerprint,
+)
 from sutazai.stack.reconfigure import DRAIN_TIMEOUT_S, GatewayAdmin, diff, wait_for
 from sutazai.stack.services import ServiceSpec, local_services, stack_dir
 from sutazai.stack.state import ServiceState, write_states
@@ -253,21 +259,42 @@ class Reconfigure:
             admin.close()
 
     def _healthy_soon(self, spec: ServiceSpec) -> None:
+        """Healthy, or a clear error as soon as it exits (its log's last line) or the time is up."""
         sup = self.sup
-        if not wait_for(lambda: sup.states[spec.name].health == "healthy", HEALTHY_WITHIN_S, sup.watch):
-            raise UserError(
-                Problem(
-                    f"{spec.name} did not turn healthy within {HEALTHY_WITHIN_S:g} s",
-                    hint=f"see `sutazai stack logs {spec.name}` ({sup.dir / (spec.name + '.log')})",
-                )
-            )
+        state = sup.states[spec.name]
+        restarts = state.restarts
+        log = sup.dir / f"{spec.name}.log"
+        wait_for(lambda: state.health == "healthy" or state.restarts > restarts, HEALTHY_WITHIN_S, sup.watch)
+        if state.health == "healthy":
+            return
+        if state.restarts > restarts:
+            try:
+                last = log.read_text(errors="replace").strip().splitlines()[-1][:200]
+            except (OSError, IndexError):
+                last = "(nothing in its log)"
+            message = f"{spec.name} exited with {state.last_exit} as it started: {last}"
+        else:
+            message = f"{spec.name} did not turn healthy within {HEALTHY_WITHIN_S:g} s"
+        raise UserError(Problem(message, hint=f"see `sutazai stack logs {spec.name}` ({log})"))
 
     def _add(self, spec: ServiceSpec, admin: GatewayAdmin) -> None:
+        taken = port_taken(spec, self.sup.workspace)
+        if taken is not None:
+            raise UserError(taken)
+        self._start_new(spec, admin)
+
+    def _start_new(self, spec: ServiceSpec, admin: GatewayAdmin) -> None:
         sup = self.sup
         sup.services.insert(len(sup.services) - 1, spec)  # the gateway stays last
         sup.states[spec.name] = ServiceState(name=spec.name, url=spec.url)
         sup._start(spec)
-        self._healthy_soon(spec)
+        try:
+            self._healthy_soon(spec)
+        except UserError:  # not kept: the running stack stays as it was, the next `stack up` retries
+            sup.services = [s for s in sup.services if s.name != spec.name]
+            sup._stop(spec.name)
+            sup.states.pop(spec.name, None)
+            raise
         if spec.gateway_engine:
             admin.reload([spec.gateway_engine])
         self.note(f"{spec.name} started" + (" and takes work" if spec.gateway_engine else ""))

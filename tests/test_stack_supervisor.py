@@ -210,6 +210,16 @@ def test_stack_up_again_same_settings_returns_at_once_other_settings_are_applied
         eventually(lambda: len(traffic.statuses) >= 6, timeout=60)
 
         (root / "sutazai.toml").write_text(config + "replicas = 2\n")
+        import socket
+
+        with socket.socket() as holder:  # the new replica's port, taken by someone else: named at once
+            holder.bind(("127.0.0.1", ports["engine"] + 4))
+            holder.listen()
+            started = time.monotonic()
+            refused = _up(root)
+            assert refused.returncode == 2 and time.monotonic() - started < 15, refused.stderr
+            assert f"port {ports['engine'] + 4} (engine-2) is taken by pid {os.getpid()}" in refused.stderr
+            assert _pids(Workspace(root))["engine"] == pids["engine"]  # the running stack as it was
         wider = _up(root, "--json")
         assert wider.returncode == 0, wider.stderr
         assert "running with other settings ([stack])" in wider.stderr
