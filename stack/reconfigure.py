@@ -112,6 +112,9 @@ class GatewayAdmin:
     def drain(self, name: str) -> bool:
         return self._call("POST", f"/admin/engines/{name}/drain") is not None
 
+    def resume(self, name: str) -> bool:
+        return self._call("POST", f"/admin/engines/{name}/resume") is not None
+
     def reload(self, names: list[str] | None = None) -> dict[str, list[str]] | None:
         answer: dict[str, list[str]] | None = self._call(
             "POST", "/admin/reload", {"engines": names} if names is not None else {}
@@ -176,8 +179,8 @@ class Reconfigure:
             change = diff(
                 sup.services, wanted, sup.workspace.settings, wanted_ws.settings, sup.workspace.root
             )
-            asked = [s.name for s in wanted] if self.restart == "all" else self.restart or []
-            assert isinstance(asked, list)
+            asked = [s.name for s in wanted] if self.restart == "all" else self.restart
+            asked = asked if isinstance(asked, list) else []
             rolled = {new.name for _, new in change.changed}
             by_name = {s.name: s for s in sup.services}
             for spec in wanted:
@@ -202,10 +205,10 @@ class Reconfigure:
             atomic_write(sup.dir / "settings.json", json.dumps(settings_fingerprint(wanted_ws)).encode())
             self.note("done", done=True)
         except UserError as exc:
-            self.note(f"stopped: {exc}", done=True, error=str(exc))
+            self.note("stopped", done=True, error=str(exc))
         except Exception as exc:  # the supervisor keeps running what it runs; the caller hears why
             sup.log_line(f"reconfigure failed: {exc!r}")
-            self.note(f"failed: {exc}", done=True, error=str(exc))
+            self.note("failed", done=True, error=str(exc))
         finally:
             admin.close()
 
@@ -229,13 +232,10 @@ class Reconfigure:
         raise UserError(Problem(message, hint=f"see `sutazai stack logs {spec.name}` ({log})"))
 
     def _add(self, spec: ServiceSpec, admin: GatewayAdmin) -> None:
-        taken = port_taken(spec, self.sup.workspace)
+        sup = self.sup
+        taken = port_taken(spec, sup.workspace)
         if taken is not None:
             raise UserError(taken)
-        self._start_new(spec, admin)
-
-    def _start_new(self, spec: ServiceSpec, admin: GatewayAdmin) -> None:
-        sup = self.sup
         sup.services.insert(len(sup.services) - 1, spec)  # the gateway stays last
         sup.states[spec.name] = ServiceState(name=spec.name, url=spec.url)
         sup.start(spec)
@@ -271,14 +271,26 @@ class Reconfigure:
         self.sup.states.pop(spec.name, None)
         self.note(f"{spec.name} stopped")
 
+    def _swap(self, running: ServiceSpec, wanted: ServiceSpec) -> None:
+        sup = self.sup
+        sup.services = [wanted if s.name == running.name else s for s in sup.services]
+        sup.stop(running.name)
+        sup.start(wanted)
+
     def _roll(self, old: ServiceSpec, new: ServiceSpec, admin: GatewayAdmin) -> None:
         """One service restarted with its new command: drained first, back in the table after."""
-        sup = self.sup
         self._drain(old, admin, retire=False)
-        sup.services = [new if s.name == old.name else s for s in sup.services]
-        sup.stop(old.name)
-        sup.start(new)
-        self._healthy_soon(new)
+        self._swap(old, new)
+        try:
+            self._healthy_soon(new)
+        except UserError:  # put back as it ran, so a bad setting costs no replica
+            self._swap(new, old)
+            state = self.sup.states[old.name]
+            wait_for(lambda: state.health == "healthy", HEALTHY_WITHIN_S, self.sup.watch)
+            if old.gateway_engine:
+                admin.resume(old.gateway_engine)
+            self.note(f"{old.name} put back as it was")
+            raise
         if new.gateway_engine:
             admin.reload([new.gateway_engine])  # its new settings (slots), and work again
         self.note(f"{new.name} restarted")

@@ -254,3 +254,28 @@ def test_stack_up_again_same_settings_returns_at_once_other_settings_are_applied
         if traffic is not None:
             traffic.finish()
         subprocess.run([SUTAZAI, "stack", "down"], cwd=root, capture_output=True, text=True, timeout=60)
+
+
+def test_a_change_the_engine_cannot_start_with_is_put_back_and_said_at_once(tmp_path: Path) -> None:
+    import httpx
+
+    root = init_workspace(tmp_path / "ws")
+    ports = write_stack_config(root, parallel=2)
+    config = (root / "sutazai.toml").read_text()
+    try:
+        assert _up(root).returncode == 0
+        (root / "sutazai.toml").write_text(
+            config.replace("parallel = 2", "parallel = 400000")
+        )  # no RAM holds it
+        started = time.monotonic()
+        refused = _up(root)
+        assert refused.returncode == 2 and time.monotonic() - started < 60, refused.stderr
+        assert "engine exited with" in refused.stderr and "engine put back as it was" in refused.stderr
+        assert refused.stderr.count("exited with") == 1  # said once, not in the note and again
+        rows = {r.name: r for r in control.status(Workspace(root))}
+        assert rows["engine"].health == "healthy"  # the engine it had, back before the command returned
+        body = {"model": "smollm2", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4}
+        answer = httpx.post(f"http://127.0.0.1:{ports['gateway']}/v1/chat/completions", json=body, timeout=60)
+        assert answer.status_code == 200
+    finally:
+        subprocess.run([SUTAZAI, "stack", "down"], cwd=root, capture_output=True, text=True, timeout=60)
