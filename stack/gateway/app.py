@@ -128,7 +128,7 @@ class EngineAdmin:
         return web.Response(status=status, body=orjson.dumps(body), content_type="application/json")
 
     async def table(self, request: web.Request) -> web.Response:
-        return self._json({"engines": self.gateway.engine_table()})
+        return self._json({"engines": self.gateway.table.rows()})
 
     def _known(self, request: web.Request) -> str | None:
         name = request.match_info["name"]
@@ -137,13 +137,13 @@ class EngineAdmin:
     async def drain(self, request: web.Request) -> web.Response:
         if (name := self._known(request)) is None:
             return self._json({"error": {"message": "no such engine", "code": 404}}, 404)
-        self.gateway.drain(name)
+        self.gateway.table.drain(name)
         return await self.table(request)
 
     async def resume(self, request: web.Request) -> web.Response:
         if (name := self._known(request)) is None:
             return self._json({"error": {"message": "no such engine", "code": 404}}, 404)
-        self.gateway.resume(name)
+        self.gateway.table.resume(name)
         return await self.table(request)
 
     async def reload(self, request: web.Request) -> web.Response:
@@ -161,7 +161,7 @@ class EngineAdmin:
             config = self.reread()
         except Exception as exc:  # a sutazai.toml the user broke: say so, keep serving as before
             return self._json({"error": {"message": f"cannot read the settings: {exc}", "code": 422}}, 422)
-        return self._json(await self.gateway.apply(config, names))
+        return self._json(await self.gateway.reload(config, names))
 
 
 def runner_options(config: GatewayConfig) -> dict[str, Any]:

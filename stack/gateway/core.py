@@ -21,10 +21,10 @@ from sutazai.stack.gateway.budgets import DailyBudgets
 from sutazai.stack.gateway.cache import ResponseCache
 from sutazai.stack.gateway.config import GatewayConfig
 from sutazai.stack.gateway.embed_batcher import EmbeddingBatcher
-from sutazai.stack.gateway.engines import Engine, ModelInfo, build_engine
+from sutazai.stack.gateway.engine_table import EngineTable
+from sutazai.stack.gateway.engines import Engine, ModelInfo
 from sutazai.stack.gateway.routing import Router, prefix_key
 from sutazai.stack.gateway.run_usage import RunUsage
-from sutazai.stack.gateway.scheduler import SlotPool
 from sutazai.stack.gateway.stats import GatewayStats
 from sutazai.stack.gateway.tool_calls import engine_stream, tool_path
 from sutazai.stack.gateway.types import (
@@ -70,10 +70,9 @@ class _Tried:
 class Gateway:
     def __init__(self, config: GatewayConfig) -> None:
         self.config = config
-        self.engines: dict[str, Engine] = {c.name: build_engine(c) for c in config.engines}
-        self.pools = {name: self._pool_for(e) for name, e in self.engines.items()}
-        self._retiring: dict[str, asyncio.Task[None]] = {}
-        self._closing: set[asyncio.Task[None]] = set()  # replaced engines finishing their streams
+        self.table = EngineTable(config, on_gone=self._forget_engine)
+        self.engines = self.table.engines  # the same dicts: the table changes them while serving
+        self.pools = self.table.pools
         self.router = Router(config.routing, config.load_bound)
         self.runs = RunUsage()
         self.budgets = DailyBudgets(
@@ -85,21 +84,6 @@ class Gateway:
         self._leaders: dict[str, Any] = {}  # single-flight key -> the leading request's span
         self._health_task: asyncio.Task[None] | None = None
 
-    def _pool_for(self, engine: Engine) -> SlotPool:
-        config = self.config
-        pool = SlotPool(
-            engine.config.slots,
-            reserved_interactive=config.reserved_interactive,
-            max_queue=config.max_queue,
-            queue_timeout_s=config.queue_timeout_s,
-            max_agent_share=config.max_agent_share,
-            max_agents=config.max_agents,
-        )
-        if engine.resident() is not None:  # it loads and unloads models: prefer the loaded ones
-            pool.resident = lambda: engine.resident() or set()
-            pool.switch_after_s = config.model_switch_after_s
-        return pool
-
     # --- lifecycle ----------------------------------------------------------------------------
 
     async def start(self) -> None:
@@ -107,8 +91,7 @@ class Gateway:
         self._health_task = asyncio.create_task(self._health_loop())
 
     async def close(self) -> None:
-        for task in self._retiring.values():
-            task.cancel()
+        self.table.close()
         if self._health_task:
             self._health_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -133,94 +116,19 @@ class Gateway:
             await self.check_engines()
             self.budgets.save()
 
-    # --- the engine table, changed while serving (reconfigure.py drives it) --------------------
-
-    def drain(self, name: str) -> None:
-        """Send ``name`` nothing new: its waiters move to another replica (or wait for this one to
-        come back when it is the only one), what it is generating finishes."""
-        pool = self.pools[name]
-        pool.pause()
-        pool.evict()
-
-    def resume(self, name: str) -> None:
-        self.pools[name].resume()
-
-    async def apply(self, config: GatewayConfig, names: list[str] | None = None) -> dict[str, list[str]]:
-        """Make the engine table (``names`` of it, else all of it, and the tiers) what ``config``
-        says, without dropping a request: new engines join, changed ones take their new settings
-        and resume, removed ones are drained and leave once idle."""
-        wanted = {c.name: c for c in config.engines}
-        scope = set(names) if names is not None else {*wanted, *self.engines}
-        done: dict[str, list[str]] = {"added": [], "changed": [], "resumed": [], "retiring": []}
-        for name in sorted(scope):
-            new, engine = wanted.get(name), self.engines.get(name)
-            if new is None:
-                if engine is not None and name not in self._retiring:
-                    self.drain(name)
-                    self._retiring[name] = asyncio.create_task(self._retire(name))
-                    done["retiring"].append(name)
-                continue
-            if engine is None or name in self._retiring:
-                if (task := self._retiring.pop(name, None)) is not None:
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
-                self._install(build_engine(new))
-                done["added"].append(name)
-            elif new != engine.config:
-                old, self.engines[name] = engine, build_engine(new)
-                self.pools[name].resize(new.slots)
-                closing = asyncio.create_task(self._close_when_idle(old, self.pools[name]))
-                self._closing.add(closing)
-                closing.add_done_callback(self._closing.discard)
-                done["changed"].append(name)
-            elif self.pools[name].paused:
-                done["resumed"].append(name)
-            self.pools[name].resume()
+    async def reload(self, config: GatewayConfig, names: list[str] | None = None) -> dict[str, list[str]]:
+        """The engine table (``names`` of it, else all of it and the tiers) as ``config`` says, while
+        serving (:class:`EngineTable`)."""
+        done = await self.table.apply(config, names)
         if names is None:
             self.config.tiers = config.tiers
         await self.check_engines()
         return done
 
-    def _install(self, engine: Engine) -> None:
-        self.engines[engine.name] = engine
-        self.pools[engine.name] = self._pool_for(engine)
-
-    async def _retire(self, name: str) -> None:
-        """Wait for a drained engine's answers in flight, then let it go."""
-        pool = self.pools[name]
-        while pool.in_flight or pool.waiting:
-            pool.evict()  # a request that had nowhere else to go than here
-            await asyncio.sleep(0.1)
-        engine = self.engines.pop(name)
-        del self.pools[name]
+    def _forget_engine(self, name: str) -> None:
+        """An engine the table let go: its embedding batchers go with it."""
         for key in [k for k in self._batchers if k[0] == name]:
             del self._batchers[key]
-        self._retiring.pop(name, None)
-        await engine.close()
-
-    @staticmethod
-    async def _close_when_idle(engine: Engine, pool: SlotPool) -> None:
-        """An engine object replaced by one with new settings: its streams in flight finish first."""
-        while pool.in_flight:
-            await asyncio.sleep(0.1)
-        await engine.close()
-
-    def engine_table(self) -> list[dict[str, Any]]:
-        """Each engine with its pool's state, for ``/admin/engines`` (the supervisor drains by it)."""
-        return [
-            {
-                "name": name,
-                "url": engine.config.url,
-                "slots": self.pools[name].slots,
-                "in_flight": self.pools[name].in_flight,
-                "waiting": self.pools[name].waiting,
-                "paused": self.pools[name].paused,
-                "retiring": name in self._retiring,
-                "healthy": engine.healthy,
-            }
-            for name, engine in self.engines.items()
-        ]
 
     # --- routing ------------------------------------------------------------------------------
 
@@ -268,7 +176,9 @@ class Gateway:
         The replicas of one model are ordered by the router for the request's routing ``key``."""
         out: list[tuple[Engine, str]] = []
         for model in self.config.tiers.get(name, [name]):
-            serving = [e for e in self.engines.values() if e.serves(model) and e.name not in self._retiring]
+            serving = [
+                e for e in self.engines.values() if e.serves(model) and e.name not in self.table.retiring
+            ]
             # a replica being drained for a restart only when it is the only one (its queue waits)
             serving = [e for e in serving if not self.pools[e.name].paused] or serving
             if embedding:
