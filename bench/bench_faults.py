@@ -158,14 +158,19 @@ def main() -> None:
     for mode in args.modes.split(","):
         t0 = time.monotonic()
         tally = run(mode, args)
-        lost = sum(tally.lost.values())
-        print(
-            f"{mode:<12} sent {tally.sent}, answered {tally.answered} (short {tally.short}), lost {lost}"
-            + (f", stream errors after bytes {tally.error_after_bytes}" if mode == "kill-stream" else "")
-            + f" ({time.monotonic() - t0:.0f} s)"
-            + (f"; lost by cause: {dict(tally.lost)}" if lost else ""),
-            flush=True,
-        )
+        print_tally(mode, tally, time.monotonic() - t0, stream=mode == "kill-stream")
+
+
+def print_tally(mode: str, tally: Tally, seconds: float, stream: bool) -> None:
+    """One line per mode: every request sent, answered, or lost by cause; streams cut after bytes."""
+    lost = sum(tally.lost.values())
+    print(
+        f"{mode:<20} sent {tally.sent}, answered {tally.answered} (short {tally.short}), lost {lost}"
+        + (f", stream errors after bytes {tally.error_after_bytes}" if stream else "")
+        + f" ({seconds:.0f} s)"
+        + (f"; lost by cause: {dict(tally.lost)}" if lost else ""),
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.bench_faults import Tally, fleet
+from bench.bench_faults import Tally, fleet, print_tally
 from bench.procs import free_port
 
 SUTAZAI = str(Path(sys.executable).parent / "sutazai")
@@ -87,14 +87,7 @@ def main() -> None:
     for mode in args.modes.split(","):
         t0 = time.monotonic()
         tally, steps = run(mode, args)
-        lost = sum(tally.lost.values())
-        print(
-            f"{mode:<20} sent {tally.sent}, answered {tally.answered} (short {tally.short}), lost {lost}"
-            + (f", stream errors after bytes {tally.error_after_bytes}" if mode.endswith("-stream") else "")
-            + f" ({time.monotonic() - t0:.0f} s)"
-            + (f"; lost by cause: {dict(tally.lost)}" if lost else ""),
-            flush=True,
-        )
+        print_tally(mode, tally, time.monotonic() - t0, stream=mode.endswith("-stream"))
         for text in steps:
             print(
                 "   " + " | ".join(line.strip() for line in text.splitlines() if " s  " in line), flush=True

@@ -125,3 +125,25 @@ def test_drain_moves_the_queue_to_the_other_replica_and_reload_retires_and_adds_
 
             bad = httpx.post(f"{gw.url}/admin/reload", json={"engines": "all"}, headers=ADMIN)
             assert bad.status_code == 400
+
+
+def test_an_engine_wanted_again_while_it_retires_stays_as_it_is() -> None:
+    from sutazai.stack.gateway.engine_table import EngineTable
+
+    async def scenario() -> None:
+        both = _config({"replica-1": ("http://127.0.0.1:9", 2), "replica-2": ("http://127.0.0.1:9", 2)})
+        table = EngineTable(both)
+        engine, pool = table.engines["replica-1"], table.pools["replica-1"]
+        slot = await pool.acquire("a", "normal")  # an answer in flight keeps it retiring
+        done = await table.apply(_config({"replica-2": ("http://127.0.0.1:9", 2)}))
+        assert done["retiring"] == ["replica-1"] and pool.paused
+        again = await table.apply(both)
+        assert again["resumed"] == ["replica-1"] and not table.retiring
+        assert table.engines["replica-1"] is engine and table.pools["replica-1"] is pool and not pool.paused
+        pool.release(slot)
+        await asyncio.sleep(0.2)
+        assert "replica-1" in table.engines  # the cancelled retirement let nothing go
+        for e in table.engines.values():
+            await e.close()
+
+    asyncio.run(scenario())

@@ -72,11 +72,11 @@ class EngineTable:
                     self.retiring[name] = asyncio.create_task(self._retire(name))
                     done["retiring"].append(name)
                 continue
-            if engine is None or name in self.retiring:
-                if (task := self.retiring.pop(name, None)) is not None:
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+            if (task := self.retiring.pop(name, None)) is not None:  # wanted again: it stays
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            if engine is None:
                 self.engines[name] = engine = build_engine(new)
                 self.pools[name] = self._pool_for(engine)
                 done["added"].append(name)
