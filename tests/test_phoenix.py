@@ -21,7 +21,7 @@ from tests.conftest import free_port, serving
 from tests.scripted_engine import Reply, ScriptedEngine
 from tests.test_tracing import SUTAZAI, traced_gateway
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.heavy
 PHOENIX_ENV = Path(__file__).resolve().parents[1] / ".cache" / "phoenix"
 
 

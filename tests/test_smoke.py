@@ -133,7 +133,7 @@ def test_broken_smoke_file_names_file_and_line(ws: Path) -> None:
     assert "Traceback" not in broken.stderr
 
 
-@pytest.mark.slow  # whole pytest sessions in subprocesses: not the inner loop
+@pytest.mark.heavy  # whole pytest sessions in subprocesses: not the inner loop
 def test_pytest_plugin_collects_cases_with_tags_as_markers(ws: Path) -> None:
     _, server = _serve(_replies())
     with server:

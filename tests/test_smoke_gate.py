@@ -367,7 +367,7 @@ def test_similar_to_a_reference_answer_live_and_replayed(ws: Path) -> None:
     assert again == {"close": "passed", "far": "failed"}, replayed.stdout
 
 
-@pytest.mark.slow  # whole pytest sessions in subprocesses: not the inner loop
+@pytest.mark.heavy  # whole pytest sessions in subprocesses: not the inner loop
 def test_the_pytest_plugin_samples_shards_and_merges_under_xdist(ws: Path, tmp_path: Path) -> None:
     """``--sutazai-samples``, ``--sutazai-out`` and ``--sutazai-shard``: a recorded run replayed by two
     xdist workers writes one file equal to one process's; two shards merged by ``smoke merge`` equal

@@ -51,7 +51,7 @@ USER_SETTINGS = {  # a quiet window; nothing here names our server
     "workbench.tips.enabled": False,
 }
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.heavy
 
 
 def _require_tools() -> None:
