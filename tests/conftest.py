@@ -18,6 +18,7 @@ from aiohttp import web
 
 from sutazai.scaffolds.generate import init_workspace
 from sutazai.workspace import Workspace
+from tests.external import use_cached_tools
 from tests.scripted_engine import ScriptedEngine
 
 
@@ -45,11 +46,7 @@ ADMIN_TOKEN = "test-admin-token"
 # suite starts looks for user config in an empty folder of its own.
 os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="sutazai-tests-config-")
 os.environ["SUTAZAI_CACHE_DIR"] = tempfile.mkdtemp(prefix="sutazai-tests-cache-")  # the TUI's listing
-# Aider and GPT-Engineer environments built by tests live in the checkout, not the user's home.
-os.environ.setdefault("SUTAZAI_TOOLS_DIR", str(Path(__file__).resolve().parents[1] / ".cache" / "tools"))
-_UV = Path(__file__).resolve().parents[1] / ".cache" / "tools" / "uv" / "bin" / "uv"  # scripts/setup's
-if _UV.exists():
-    os.environ.setdefault("SUTAZAI_UV", str(_UV))  # tool environments by uv: seconds, not minutes
+use_cached_tools()  # Aider, GPT-Engineer and the coding agents live in the checkout, not the home
 
 
 def admin_stats(url: str, token: str = ADMIN_TOKEN) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import yaml
 
 from sutazai.config import DEFAULT_TIERS
 from sutazai.workspace import Workspace
+from tests.external import continue_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -125,21 +126,10 @@ def test_continue_cli_with_the_shipped_config_is_let_in_and_calls_our_tool(
 
 
 def _continue_cli() -> Path:
-    """Continue's CLI (npm ``@continuedev/cli``), installed once into .cache/."""
-    npm = shutil.which("npm")
-    if npm is None:
+    """Continue's CLI (npm ``@continuedev/cli``), installed once into .cache/ (``tests/external.py``)."""
+    if shutil.which("npm") is None:
         pytest.skip("npm is not installed")
-    prefix = ROOT / ".cache" / "continue-cli"
-    cn = prefix / "node_modules" / ".bin" / "cn"
-    if not cn.exists():
-        installed = subprocess.run(
-            [npm, "install", "--prefix", str(prefix), "--no-audit", "--no-fund", "@continuedev/cli"],
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        assert installed.returncode == 0, installed.stderr[-2000:]
-    return cn
+    return continue_cli()
 
 
 def _continue_tool_calls(home: Path) -> list[tuple[str, str]]:

@@ -51,7 +51,7 @@ USER_SETTINGS = {  # a quiet window; nothing here names our server
     "workbench.tips.enabled": False,
 }
 
-pytestmark = pytest.mark.heavy
+pytestmark = pytest.mark.vscode
 
 
 def _require_tools() -> None:
