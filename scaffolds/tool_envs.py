@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sutazai.errors import Problem, UserError
+from sutazai.files import locked
 
 
 @dataclass(frozen=True)
@@ -73,11 +74,19 @@ def require(name: str) -> Path:
 
 
 def install(name: str, python: str = sys.executable) -> Path:
+    """The tool into its own place, one installer at a time: a second `install` of the same tool
+    (another terminal, a test beside a prefetch) waits for the first and finds it done."""
     spec = spec_of(name)
-    if spec.installer == "npm":
-        return _npm_install(spec)
-    target = tools_dir() / name
-    target.parent.mkdir(parents=True, exist_ok=True)
+    tools_dir().mkdir(parents=True, exist_ok=True)
+    with locked(tools_dir() / f".{name}.lock", timeout_s=900):
+        own = spec.own_executable(tools_dir())
+        if own.exists():
+            return own
+        return _npm_install(spec) if spec.installer == "npm" else _venv_install(spec, python)
+
+
+def _venv_install(spec: ToolSpec, python: str) -> Path:
+    target = tools_dir() / spec.name
     if not (target / "bin" / "python").exists():
         subprocess.run([python, "-m", "venv", str(target)], check=True)
     result = pip_install(target / "bin" / "python", [spec.package])

@@ -2,9 +2,9 @@
 Aider and GPT-Engineer (their own virtual environments), the coding agents and Continue's CLI
 (their own npm prefixes).
 
-``python -m tests.external`` installs all of them ahead. ``scripts/test`` runs it beside the tests
-that need no engine: it is downloads, not computation, and the engine's tests, which run one after
-another, then never wait on a registry. A test still installs what is missing, so any test can run alone.
+``python -m tests.external`` installs all of them ahead: ``scripts/test`` runs it beside the engine's
+tests, which leave a core idle while they wait on the engine. A test installs what is missing itself
+(so any test can run alone); an install under way is waited for, not repeated (a lock per tool).
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+from sutazai.files import locked
 
 ROOT = Path(__file__).resolve().parents[1]
 TOOLS_DIR = ROOT / ".cache" / "tools"  # SUTAZAI_TOOLS_DIR for every process the suite starts
@@ -36,7 +38,10 @@ def continue_cli() -> Path:
     if npm is None:
         raise FileNotFoundError("npm is not installed")
     cn = CONTINUE_PREFIX / "node_modules" / ".bin" / "cn"
-    if not cn.exists():
+    CONTINUE_PREFIX.parent.mkdir(parents=True, exist_ok=True)
+    with locked(CONTINUE_PREFIX.parent / ".continue-cli.lock", timeout_s=900):  # a prefetch may be at it
+        if cn.exists():
+            return cn
         installed = subprocess.run(
             [npm, "install", "--prefix", str(CONTINUE_PREFIX), "--no-audit", "--no-fund", "@continuedev/cli"],
             capture_output=True,
@@ -45,14 +50,14 @@ def continue_cli() -> Path:
         )
         if installed.returncode != 0:
             raise RuntimeError(f"installing @continuedev/cli failed: {installed.stderr[-2000:]}")
-    return cn
+        return cn
 
 
 def tool(name: str) -> Path:
     """A tool of ``sutazai tools`` (``scaffolds/tool_envs.py``), installed the way users install it."""
-    from sutazai.scaffolds.tool_envs import find, install
+    from sutazai.scaffolds.tool_envs import install
 
-    return find(name) or install(name)
+    return install(name)  # waits for a prefetch under way, then finds it there
 
 
 def main() -> int:

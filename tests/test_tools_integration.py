@@ -17,9 +17,10 @@ import pytest
 
 from sutazai.scaffolds.generate import init_workspace, new_agent
 from sutazai.scaffolds.kinds import KIND_DEFAULTS
-from sutazai.scaffolds.tool_envs import find, install, pip_install
+from sutazai.scaffolds.tool_envs import pip_install
 from sutazai.workspace import Workspace
 from tests.conftest import admin_stats
+from tests.external import tool
 
 pytestmark = pytest.mark.slow
 SUTAZAI = str(Path(sys.executable).parent / "sutazai")
@@ -124,8 +125,7 @@ def test_framework_template_in_its_own_environment(
 
 def test_aider_edits_through_the_gateway(ws: tuple[Path, str]) -> None:
     root, url = ws
-    if find("aider") is None:
-        install("aider")
+    tool("aider")  # installed once into .cache/tools (tests/external.py)
     new_agent(root / "agents", "aider-bot", "code")
     before = _requests(root, url, "quality")
     outside = sorted(p.name for p in root.iterdir())
@@ -154,8 +154,7 @@ def test_aider_edits_through_the_gateway(ws: tuple[Path, str]) -> None:
 
 def test_gpt_engineer_generation_through_the_gateway(ws: tuple[Path, str]) -> None:
     root, url = ws
-    if find("gpt-engineer") is None:
-        install("gpt-engineer")
+    tool("gpt-engineer")  # installed once into .cache/tools (tests/external.py)
     before = _requests(root, url, "quality")
     result = subprocess.run(
         [SUTAZAI, "new", "gen-bot", "--from-prompt", "An agent that tells the time.", "--json"],

@@ -93,6 +93,7 @@ class Engine:
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=5, sock_read=self.config.stall_timeout_s),
             headers={"Authorization": f"Bearer {self.config.api_key}"} if self.config.api_key else None,
             json_serialize=lambda o: orjson.dumps(o).decode(),
+            cookie_jar=aiohttp.DummyCookieJar(),  # an engine sets no cookies worth keeping: none kept
         )
 
     @property
@@ -287,7 +288,9 @@ class OpenAICompatEngine(Engine):
         session = self.session_for(attempt)
         try:
             async with session.post(
-                self.base + path, json=self._body(request, model, slot), headers=self.extra_headers(request)
+                self.base + path,
+                data=orjson.dumps(self._body(request, model, slot)),  # bytes once, not str then bytes
+                headers={"Content-Type": "application/json", **self.extra_headers(request)},
             ) as response:
                 await _fail_on_status(self.name, response)
                 async for event in sse.events(response.content):

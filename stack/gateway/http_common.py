@@ -22,8 +22,11 @@ BODY_TIMEOUT = web.AppKey("body_timeout_s", float)
 async def json_body(request: web.Request) -> dict[str, Any]:
     """The whole body within the receipt deadline: a trickling client cannot hold a connection."""
     try:
-        async with asyncio.timeout(request.app[BODY_TIMEOUT]):
+        if request.content.is_eof():  # all of it arrived with the headers: no deadline to keep
             raw = await request.read()
+        else:
+            async with asyncio.timeout(request.app[BODY_TIMEOUT]):
+                raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise GatewayHTTPError(
             413, f"request body too large (over {request.app[MAX_BODY]} bytes)", kind="too_large"

@@ -11,6 +11,7 @@ import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from statistics import quantiles
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
@@ -52,6 +53,7 @@ class GatewayStats:
     cached_prompt_tokens: int = 0
     by_priority: dict[str, int] = field(default_factory=lambda: {"interactive": 0, "normal": 0, "batch": 0})
     started: float = field(default_factory=time.time)
+    _children: dict[tuple[Any, tuple[str, ...]], Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.by_agent = LRUDict(self.max_agents, on_evict=lambda _, window: self.other_agents.extend(window))
@@ -93,10 +95,10 @@ class GatewayStats:
         cached_tokens: int = 0,
         priority: str | None = None,
     ) -> None:
-        self.requests.labels(api, model, str(status)).inc()
+        self._child(self.requests, api, model, str(status)).inc()
         if priority in self.by_priority:
             self.by_priority[priority] += 1
-        self.latency.labels(model).observe(seconds)
+        self._child(self.latency, model).observe(seconds)
         ms = seconds * 1000
         self.by_model[model].append(ms)
         window = self.by_agent.touch(agent)
@@ -104,12 +106,22 @@ class GatewayStats:
             window = self.by_agent[agent] = deque(maxlen=WINDOW)
         window.append(ms)
         if completion_tokens or prompt_tokens:
-            self.tokens.labels(model, "prompt").inc(prompt_tokens)
-            self.tokens.labels(model, "completion").inc(completion_tokens)
+            self._child(self.tokens, model, "prompt").inc(prompt_tokens)
+            self._child(self.tokens, model, "completion").inc(completion_tokens)
             self.token_events.append((time.monotonic(), completion_tokens))
         if cached_tokens:
-            self.tokens.labels(model, "cached").inc(cached_tokens)
+            self._child(self.tokens, model, "cached").inc(cached_tokens)
             self.cached_prompt_tokens += cached_tokens
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        """``metric.labels(*labels)``, looked up once: prometheus_client takes a lock and builds
+        the key on every call, a cost paid per request. The labels are already bounded (models
+        served here or "?", statuses the gateway sends), so the cache is too."""
+        key = (metric, labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def record_embed_batch(self, size: int) -> None:
         self.embed_batches.observe(size)
