@@ -240,21 +240,20 @@ class Gateway:
                 async for delta in deltas:
                     yield delta
             return
-        for restart in range(self.config.restarts + 1):
-            collected: list[Delta] = []
+        for delta in await self._whole(request):
+            yield delta
+
+    async def _whole(self, request: ChatRequest) -> list[Delta]:
+        """Every delta of the answer, re-run whole when its engine is lost (see :meth:`stream`)."""
+        for _ in range(self.config.restarts):
             try:
                 async with aclosing(self._stream_once(request)) as deltas:
-                    async for delta in deltas:
-                        collected.append(delta)
+                    return [delta async for delta in deltas]
             except EngineLost as lost:
-                if restart == self.config.restarts:
-                    raise
                 self.stats.retries.labels(lost.engine).inc()
                 request.rerun = True  # it waited its turn once: the next pool serves it first
-                continue
-            for delta in collected:
-                yield delta
-            return
+        async with aclosing(self._stream_once(request)) as deltas:  # the last try: a loss is the client's
+            return [delta async for delta in deltas]
 
     async def _stream_once(self, request: ChatRequest) -> AsyncGenerator[Delta, None]:
         self.budgets.check(request.agent)
@@ -423,7 +422,8 @@ class Gateway:
         )
 
     async def complete(self, request: ChatRequest) -> Completion:
-        deltas = [d async for d in self.stream(request)]
+        """The whole answer of a non-streaming request (one generator fewer than :meth:`stream`)."""
+        deltas = [d async for d in self.stream(request)] if request.stream else await self._whole(request)
         return Completion.from_deltas(deltas, request.model)
 
     # --- embeddings ---------------------------------------------------------------------------
