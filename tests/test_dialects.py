@@ -18,6 +18,8 @@ import openai
 import pytest
 
 from sutazai.scaffolds.generate import init_workspace
+from sutazai.stack.gateway.api_responses import messages_of
+from sutazai.stack.gateway.types import GatewayHTTPError
 from sutazai.workspace import Workspace
 from tests.conftest import scripted_gateway
 from tests.scripted_engine import Reply, ScriptedEngine
@@ -269,6 +271,22 @@ def test_openai_responses_stream_events_follow_the_published_order(
     final = events[-1][1]["response"]
     assert [item["type"] for item in final["output"]] == ["message", "function_call"]
     assert final["output"][0]["content"][0]["text"] == "Checking."
+
+
+def test_a_tool_output_without_call_id_answers_the_call_of_its_name() -> None:
+    """Codex answers some tools itself and sends their output with a name but no `call_id`
+    (seen here: `request_user_input` in `codex exec` got a 400, and Codex printed nothing)."""
+    asked = {"type": "function_call", "call_id": "c1", "name": "request_user_input", "arguments": "{}"}
+    output = {"type": "function_call_output", "name": "request_user_input", "output": "no user here"}
+    paired = messages_of([{"role": "user", "content": "hi"}, asked, output])
+    assert paired[-1] == {"role": "tool", "tool_call_id": "c1", "content": "no user here"}
+    standalone = messages_of([{"role": "user", "content": "hi"}, {**output, "id": "fco_1"}])
+    assert standalone[1]["tool_calls"][0]["id"] == "fco_1" == standalone[2]["tool_call_id"]
+    assert standalone[1]["tool_calls"][0]["function"]["name"] == "request_user_input"
+    with pytest.raises(GatewayHTTPError, match=r"input\[1\] needs a `call_id`"):
+        messages_of([{"role": "user", "content": "hi"}, {"type": "function_call_output", "output": "x"}])
+    with pytest.raises(GatewayHTTPError, match=r"input\[0\]\.call_id must be a string"):
+        messages_of([{"type": "function_call_output", "call_id": 7, "output": "x"}])
 
 
 def test_openai_responses_bad_input_is_a_400_that_names_the_field(

@@ -80,6 +80,27 @@ def _call(item: dict[str, Any], where: str) -> dict[str, Any]:
     }
 
 
+def _answered_call(messages: list[dict[str, Any]], item: dict[str, Any], where: str) -> str:
+    """The call a ``function_call_output`` without ``call_id`` answers. Codex sends such outputs for
+    tools it answers itself (``request_user_input`` in exec mode, openai/codex#42376): the latest
+    call of that name still unanswered, else a call of that name made up so the history stays a
+    valid chat (every tool message follows the assistant turn that called it)."""
+    name = item.get("name")
+    if name is not None and not isinstance(name, str):
+        raise bad(f"{where}.name must be a string")
+    answered = {m["tool_call_id"] for m in messages if m["role"] == "tool"}
+    for message in reversed(messages):
+        for call in reversed(message.get("tool_calls") or []):
+            if call["id"] not in answered and name in (None, call["function"]["name"]):
+                return str(call["id"])
+    if name is None:
+        raise bad(f"{where} needs a `call_id` (or the `name` of the tool it answers)")
+    call_id = str(item.get("id") or f"call_{uuid.uuid4().hex[:12]}")
+    made_up = {"id": call_id, "type": "function", "function": {"name": name, "arguments": "{}"}}
+    messages.append({"role": "assistant", "content": "", "tool_calls": [made_up]})
+    return call_id
+
+
 def messages_of(raw: Any) -> list[dict[str, Any]]:
     """``input`` as chat messages; consecutive ``function_call`` items join one assistant turn."""
     if isinstance(raw, str):
@@ -105,10 +126,13 @@ def messages_of(raw: Any) -> list[dict[str, Any]]:
             else:
                 messages.append({"role": "assistant", "content": "", "tool_calls": [call]})
         elif kind == "function_call_output":
-            if not isinstance(item.get("call_id"), str):
+            call_id = item.get("call_id")
+            if call_id is None:
+                call_id = _answered_call(messages, item, where)
+            elif not isinstance(call_id, str):
                 raise bad(f"{where}.call_id must be a string")
             output = _text(item.get("output", ""), f"{where}.output")
-            messages.append({"role": "tool", "tool_call_id": item["call_id"], "content": output})
+            messages.append({"role": "tool", "tool_call_id": call_id, "content": output})
         elif kind in IGNORED_ITEMS:
             continue
         else:
