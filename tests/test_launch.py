@@ -162,7 +162,11 @@ def test_a_coding_agent_answers_through_the_gateway_under_its_own_name(
     assert "unrecognized configuration" not in output, output  # Codex checks its config.toml
     assert queued, output  # seen in /admin/queue as itself while it ran
     assert _answers(url, token, tool) > before, output  # the gateway answered it
-    assert result.stdout.strip(), output  # and the tool printed what came back
+    assert "invalid_request_error" not in output and "internal gateway error" not in output, output
+    # The tool printed what came back, or SmolLM2 rambled into the output cap (a tool call that
+    # never closes) and the tool was told so in the answer's own terms: the model's failing, not ours.
+    truncated = "Incomplete response returned, reason: max_output_tokens" in output  # Codex's words
+    assert result.stdout.strip() or (tool == "codex" and truncated), output
 
 
 @pytest.mark.slow
