@@ -10,7 +10,7 @@ The workspace token may be given as the API key (``x-api-key``).
 
 from __future__ import annotations
 
-import uuid
+import secrets
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -239,7 +239,7 @@ def _tool_use(call: dict[str, Any]) -> dict[str, Any]:
 
 
 def _message_id() -> str:
-    return f"msg_{uuid.uuid4().hex[:24]}"
+    return f"msg_{secrets.token_hex(12)}"
 
 
 def whole(req: ChatRequest, completion: Completion) -> dict[str, Any]:

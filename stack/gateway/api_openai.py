@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
+import secrets
 import time
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import Any
@@ -152,7 +152,7 @@ class OpenAIRoutes:
     async def _send_stream(
         self, request: web.Request, req: ChatRequest, chat: bool, started: float, stream: AsyncIterator[Delta]
     ) -> web.StreamResponse:
-        ident = f"{'chatcmpl' if chat else 'cmpl'}-{uuid.uuid4().hex[:24]}"
+        ident = f"{'chatcmpl' if chat else 'cmpl'}-{secrets.token_hex(12)}"
         created = int(time.time())
         kind = "chat.completion.chunk" if chat else "text_completion"
         try:
@@ -247,7 +247,7 @@ class OpenAIRoutes:
 
 
 def _whole(req: ChatRequest, completion: Completion, chat: bool) -> dict[str, Any]:
-    ident = f"{'chatcmpl' if chat else 'cmpl'}-{uuid.uuid4().hex[:24]}"
+    ident = f"{'chatcmpl' if chat else 'cmpl'}-{secrets.token_hex(12)}"
     if chat:
         message: dict[str, Any] = {"role": "assistant", "content": completion.content}
         if completion.tool_calls:

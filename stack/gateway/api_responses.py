@@ -11,8 +11,8 @@ so ``previous_response_id`` continues a conversation without the client sending 
 
 from __future__ import annotations
 
+import secrets
 import time
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -95,7 +95,7 @@ def _answered_call(messages: list[dict[str, Any]], item: dict[str, Any], where: 
                 return str(call["id"])
     if name is None:
         raise bad(f"{where} needs a `call_id` (or the `name` of the tool it answers)")
-    call_id = str(item.get("id") or f"call_{uuid.uuid4().hex[:12]}")
+    call_id = str(item.get("id") or f"call_{secrets.token_hex(6)}")
     made_up = {"id": call_id, "type": "function", "function": {"name": name, "arguments": "{}"}}
     messages.append({"role": "assistant", "content": "", "tool_calls": [made_up]})
     return call_id
@@ -268,8 +268,8 @@ def _call_item(call: dict[str, Any], status: str) -> dict[str, Any]:
     function = call.get("function") or {}
     return {
         "type": "function_call",
-        "id": f"fc_{uuid.uuid4().hex[:24]}",
-        "call_id": str(call.get("id") or f"call_{uuid.uuid4().hex[:12]}"),
+        "id": f"fc_{secrets.token_hex(12)}",
+        "call_id": str(call.get("id") or f"call_{secrets.token_hex(6)}"),
         "name": function.get("name"),
         "arguments": function.get("arguments") if status == "completed" else "",
         "status": status,
@@ -280,7 +280,7 @@ class ResponseShell:
     """The response object as it grows: one id and echo for every event of one request."""
 
     def __init__(self, parsed: Parsed) -> None:
-        self.id = f"resp_{uuid.uuid4().hex[:24]}"
+        self.id = f"resp_{secrets.token_hex(12)}"
         self.created = int(time.time())
         self.parsed = parsed
 
@@ -308,7 +308,7 @@ class ResponseShell:
 
 def output_items(completion: Completion) -> list[dict[str, Any]]:
     items = (
-        [_message_item(f"msg_{uuid.uuid4().hex[:24]}", completion.content, "completed")]
+        [_message_item(f"msg_{secrets.token_hex(12)}", completion.content, "completed")]
         if completion.content
         else []
     )
@@ -338,7 +338,7 @@ class EventWriter:
         return b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
 
     def _open_text(self) -> list[bytes]:
-        self.text_item = _message_item(f"msg_{uuid.uuid4().hex[:24]}", "", "in_progress")
+        self.text_item = _message_item(f"msg_{secrets.token_hex(12)}", "", "in_progress")
         self.output.append(self.text_item)
         index = len(self.output) - 1
         part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}

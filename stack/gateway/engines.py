@@ -34,6 +34,7 @@ class Capabilities:
 CAPABILITIES: dict[str, Capabilities] = {
     "llamacpp": Capabilities(slot_pinning=True, health_path="/health", native_tools=False, tokenize=True),
 }
+PLAIN = Capabilities()  # every other kind: asked on each request, so built once
 
 
 @dataclass
@@ -55,7 +56,7 @@ class EngineConfig:
 
     @property
     def capabilities(self) -> Capabilities:
-        return CAPABILITIES.get(self.kind, Capabilities())
+        return CAPABILITIES.get(self.kind, PLAIN)
 
 
 @dataclass
@@ -293,7 +294,7 @@ class OpenAICompatEngine(Engine):
                 headers={"Content-Type": "application/json", **self.extra_headers(request)},
             ) as response:
                 await _fail_on_status(self.name, response)
-                async for event in sse.events(response.content):
+                async for event in sse.chunk_events(response.content.iter_any()):
                     if "error" in event:
                         raise EngineFailure(f"{self.name}: {event['error']}", started)
                     for choice in event.get("choices") or []:

@@ -32,6 +32,7 @@ new, lets what is in flight finish, and :meth:`SlotPool.evict` hands every waite
 from __future__ import annotations
 
 import asyncio
+import heapq
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Collection
@@ -77,6 +78,7 @@ class SlotPool:
     ) -> None:
         self.slots = slots
         self.free: set[int] = set(range(slots))
+        self._free_order: list[int] = sorted(self.free)  # a heap: the lowest free slot without a scan
         self.reserved_wanted = reserved_interactive
         self.reserved = min(reserved_interactive, max(slots - 1, 0))
         self.max_queue = max_queue
@@ -118,8 +120,7 @@ class SlotPool:
 
     def _take_slot(self, agent: str, priority: Priority) -> int:
         preferred = self.affinity.touch(agent)
-        slot = preferred if preferred in self.free else min(self.free)
-        assert slot is not None
+        slot = preferred if preferred is not None and preferred in self.free else self._lowest_free()
         self.free.discard(slot)
         if priority != "interactive":
             self._background.add(slot)
@@ -129,6 +130,16 @@ class SlotPool:
         self._held_since[slot] = time.monotonic()
         self._level[priority] = max(self._level[priority], self.served.get(agent, 0.0))
         return slot
+
+    def _lowest_free(self) -> int:
+        """The lowest free slot (the heap keeps slots taken since they were pushed: skipped here,
+        and the heap rebuilt when they pile up)."""
+        order = self._free_order
+        if len(order) > 4 * max(self.slots, 1):
+            order[:] = sorted(self.free)
+        while order[0] not in self.free:
+            heapq.heappop(order)
+        return order[0]
 
     def ahead_of(self, agent: str, priority: Priority) -> int:
         """Requests that go before a new one from ``agent``: every waiter of a higher class, and in
@@ -244,6 +255,7 @@ class SlotPool:
                 self.in_flight_by_agent.pop(agent, None)
         if slot < self.slots:  # a slot beyond a smaller size (see resize) is gone
             self.free.add(slot)
+            heapq.heappush(self._free_order, slot)
         self._background.discard(slot)
         self.in_flight -= 1
         self._dispatch()
@@ -279,6 +291,7 @@ class SlotPool:
         held = set(self._held_since)
         self.slots = slots
         self.free = {s for s in range(slots) if s not in held}
+        self._free_order = sorted(self.free)
         self.reserved = min(self.reserved_wanted, max(slots - 1, 0))
         self._dispatch()
 

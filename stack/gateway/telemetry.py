@@ -16,7 +16,7 @@ Spans are started with an explicit parent, never made current, so async generato
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 from sutazai import otel
@@ -40,16 +40,22 @@ class _NoSpan:
 
 
 NO_SPAN = _NoSpan()
+OFF: AbstractContextManager[Any] = nullcontext(NO_SPAN)  # tracing off: no generator per span
 
 
-@contextmanager
-def server_span(headers: Mapping[str, str], request: ChatRequest, operation: str = "chat") -> Iterator[Any]:
+def server_span(
+    headers: Mapping[str, str], request: ChatRequest, operation: str = "chat"
+) -> AbstractContextManager[Any]:
     """The request's span in the gateway, child of the caller's ``traceparent``; stored on the
     request (``request.trace``) for the spans below it."""
     tracer = otel.tracer(SERVICE)
-    if tracer is None:
-        yield NO_SPAN
-        return
+    return OFF if tracer is None else _server_span(tracer, headers, request, operation)
+
+
+@contextmanager
+def _server_span(
+    tracer: Any, headers: Mapping[str, str], request: ChatRequest, operation: str
+) -> Iterator[Any]:
     from opentelemetry.propagate import extract
     from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
     from opentelemetry.trace import SpanKind, Status, StatusCode
@@ -90,8 +96,13 @@ def _child(request: ChatRequest, name: str, attributes: dict[str, Any], client: 
     )
 
 
+def queue_span(request: ChatRequest, engine: str) -> AbstractContextManager[Any]:
+    """The wait for a slot; spans below the server span exist only when it does."""
+    return OFF if request.trace is None else _queue_span(request, engine)
+
+
 @contextmanager
-def queue_span(request: ChatRequest, engine: str) -> Iterator[None]:
+def _queue_span(request: ChatRequest, engine: str) -> Iterator[None]:
     span = _child(
         request, "gateway.queue", {"sutazai.engine": engine, "sutazai.queue.priority": request.priority}
     )
@@ -112,6 +123,8 @@ def queue_span(request: ChatRequest, engine: str) -> Iterator[None]:
 
 def route_span(request: ChatRequest, policy: str, candidates: list[str]) -> None:
     """The routing decision, as an instant span: where it went and what came after it."""
+    if request.trace is None:
+        return
     placement: Placement = request.placement
     span = _child(
         request,
@@ -127,9 +140,13 @@ def route_span(request: ChatRequest, policy: str, candidates: list[str]) -> None
         span.end()
 
 
+def engine_span(request: ChatRequest, engine: str, kind: str, model: str) -> AbstractContextManager[Any]:
+    """``chat {model}`` from the gateway to the engine; ``record_usage`` records the tokens."""
+    return OFF if request.trace is None else _engine_span(request, engine, kind, model)
+
+
 @contextmanager
-def engine_span(request: ChatRequest, engine: str, kind: str, model: str) -> Iterator[Any]:
-    """``chat {model}`` from the gateway to the engine; ``finish(usage)`` records the tokens."""
+def _engine_span(request: ChatRequest, engine: str, kind: str, model: str) -> Iterator[Any]:
     span = _child(
         request,
         f"chat {model}",
