@@ -19,7 +19,7 @@ def payload(line: bytes | str) -> bytes | None:
     return raw[5:].strip()
 
 
-def _event(line: bytes) -> Any:
+def _event(line: bytes | str) -> Any:
     """The JSON of one line; None to skip it; ``DONE`` at the end."""
     data = payload(line)
     if not data:
@@ -49,9 +49,8 @@ async def events(lines: AsyncIterable[bytes] | AsyncIterable[str]) -> AsyncItera
     """Each event's JSON, in order, until ``[DONE]`` or the end of the stream. A line that is not
     JSON raises ``orjson.JSONDecodeError`` (a ``ValueError``): a broken stream is not skipped."""
     async for line in lines:
-        data = payload(line)
-        if data is None or not data:
-            continue
-        if data == DONE:
+        event = _event(line)
+        if event is DONE:
             return
-        yield orjson.loads(data)
+        if event is not None:
+            yield event
