@@ -53,7 +53,7 @@ def test_continue_cli_calls_a_sutazai_mcp_tool_on_the_embedded_engine(
     (tmp_path / "config.yaml").write_text(config)
     named: list[str] = []
     # SmolLM2-135M samples: under Continue's system prompt it names the agents from the result in
-    # 1 answer in 3 to 5 (4 of 20, 1 of 3 and 2 of 3 on 2026-12-06), never without the result
+    # 1 answer in 3 to 5 (4 of 20 and 1 of 3 on 2026-12-06), never without the result
     # (`bench.bench_tool_answers`, the control). 20 tries fail by chance 0.3 % of the time at 1 in 4;
     # the first success ends it (about 4 tries, 5 s each).
     for attempt in range(20):
