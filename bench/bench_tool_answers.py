@@ -225,11 +225,10 @@ def main() -> None:
                             hits[name][c] += 1
             print(f"\n{sampling_name}, {rounds} round(s):")
             for name, tally in tallies.items():
-                spread = [h / rounds for h in hits[name]]
                 print(
                     tally.line(name)
-                    + f"  per case {' '.join(f'{h}' for h in hits[name])}"
-                    + f"  (cases never right: {sum(s == 0 for s in spread)})"
+                    + f"  per case {' '.join(map(str, hits[name]))}"
+                    + f"  (cases never right: {hits[name].count(0)})"
                 )
                 for error in tally.errors[:5]:
                     print(f"    error: {error}")

@@ -55,7 +55,7 @@ def test_continue_cli_calls_a_sutazai_mcp_tool_on_the_embedded_engine(
     # SmolLM2-135M samples: under Continue's system prompt it names the agents from the result in
     # 1 answer in 3 to 5 (4 of 20 and 1 of 3 on 2026-12-06), never without the result
     # (`bench.bench_tool_answers`, the control). 20 tries fail by chance 0.3 % of the time at 1 in 4;
-    # the first success ends it (about 4 tries, 5 s each).
+    # the first success ends it (5-8 s in all here with answers capped at 160 tokens).
     for attempt in range(20):
         home = tmp_path / f"home-{attempt}"
         home.mkdir()
