@@ -10,7 +10,6 @@ The workspace token may be given as the API key (``x-api-key``).
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -21,6 +20,7 @@ from sutazai.stack.gateway import token_count
 from sutazai.stack.gateway.core import Gateway
 from sutazai.stack.gateway.edge import answer_chat
 from sutazai.stack.gateway.http_common import (
+    answer_id,
     error_headers,
     identity,
     json_body,
@@ -239,7 +239,7 @@ def _tool_use(call: dict[str, Any]) -> dict[str, Any]:
 
 
 def _message_id() -> str:
-    return f"msg_{secrets.token_hex(12)}"
+    return answer_id("msg_")
 
 
 def whole(req: ChatRequest, completion: Completion) -> dict[str, Any]:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import AsyncIterator
 from contextlib import aclosing
@@ -15,6 +14,7 @@ from aiohttp import web
 from sutazai.stack.gateway import telemetry
 from sutazai.stack.gateway.core import Gateway
 from sutazai.stack.gateway.http_common import (
+    answer_id,
     error_headers,
     identity,
     input_texts,
@@ -152,7 +152,7 @@ class OpenAIRoutes:
     async def _send_stream(
         self, request: web.Request, req: ChatRequest, chat: bool, started: float, stream: AsyncIterator[Delta]
     ) -> web.StreamResponse:
-        ident = f"{'chatcmpl' if chat else 'cmpl'}-{secrets.token_hex(12)}"
+        ident = answer_id("chatcmpl-" if chat else "cmpl-")
         created = int(time.time())
         kind = "chat.completion.chunk" if chat else "text_completion"
         try:
@@ -247,7 +247,7 @@ class OpenAIRoutes:
 
 
 def _whole(req: ChatRequest, completion: Completion, chat: bool) -> dict[str, Any]:
-    ident = f"{'chatcmpl' if chat else 'cmpl'}-{secrets.token_hex(12)}"
+    ident = answer_id("chatcmpl-" if chat else "cmpl-")
     if chat:
         message: dict[str, Any] = {"role": "assistant", "content": completion.content}
         if completion.tool_calls:

@@ -236,7 +236,7 @@ class Gateway:
         (``restarts`` times, counted in ``sutazai_engine_retries_total``) instead of being lost; a
         stream that already sent bytes ends with an error event."""
         if request.stream:
-            async with aclosing(self._stream_once(request)) as deltas:
+            async with aclosing(self._answer(request)) as deltas:
                 async for delta in deltas:
                     yield delta
             return
@@ -247,24 +247,32 @@ class Gateway:
         """Every delta of the answer, re-run whole when its engine is lost (see :meth:`stream`)."""
         for _ in range(self.config.restarts):
             try:
-                async with aclosing(self._stream_once(request)) as deltas:
-                    return [delta async for delta in deltas]
+                return await self._collect(request)
             except EngineLost as lost:
                 self.stats.retries.labels(lost.engine).inc()
                 request.rerun = True  # it waited its turn once: the next pool serves it first
-        async with aclosing(self._stream_once(request)) as deltas:  # the last try: a loss is the client's
+        return await self._collect(request)  # the last try: a loss is the client's
+
+    async def _collect(self, request: ChatRequest) -> list[Delta]:
+        async with aclosing(self._answer(request)) as deltas:
             return [delta async for delta in deltas]
 
-    async def _stream_once(self, request: ChatRequest) -> AsyncGenerator[Delta, None]:
+    def _answer(self, request: ChatRequest) -> AsyncGenerator[Delta, None]:
+        """The answer, from the engines or shared with an identical deterministic call. Budgets and
+        the model are checked here, before any generator starts: a refusal costs no machinery."""
         self.budgets.check(request.agent)
         self.runs.check(request.run, request.run_budget)
         request.placement.key = prefix_key(request)
         candidates = self.candidates(request.model, key=request.placement.key)
         if not request.deterministic or request.cache_bypass:
-            async with aclosing(self._generate(request, candidates)) as deltas:
-                async for delta in deltas:
-                    yield delta
-            return
+            return self._serve(request, candidates)
+        return self._shared(request, candidates)
+
+    async def _shared(
+        self, request: ChatRequest, candidates: list[tuple[Engine, str]]
+    ) -> AsyncGenerator[Delta, None]:
+        """A deterministic request: the cached answer, that of an identical call in flight, or
+        this one's, which then leads (the others follow it) and is cached."""
         key = request.cache_key(candidates[0][1])
         leader = self._leaders.get(key)
         answer = await self._shared_answer(key)
@@ -277,7 +285,7 @@ class Gateway:
         self._leaders[key] = request.trace
         collected: list[Delta] = []
         try:
-            async with aclosing(self._generate(request, candidates)) as deltas:
+            async with aclosing(self._serve(request, candidates)) as deltas:
                 async for delta in deltas:
                     collected.append(delta)
                     yield delta
@@ -294,60 +302,60 @@ class Gateway:
         self.stats.cache_events.labels("hit" if cached else "miss").inc()
         return cached if cached is not None else await self.cache.follow(key)
 
-    async def _generate(
+    async def _serve(
         self, request: ChatRequest, candidates: list[tuple[Engine, str]]
     ) -> AsyncGenerator[Delta, None]:
-        """Every candidate in turn; when all of them push back (a router's 429 with Retry-After),
-        the request waits here once for the time they asked, inside the queue deadline, and tries
-        again: the gateway holds the work rather than pass the backpressure on to every agent."""
+        """Try each candidate in turn, in its pool's queue. A connection that fails before anything
+        reached the client is sent again on a fresh connection (keeping the slot), then on the next
+        candidate: a dropped keep-alive socket is never the client's problem. A pool being drained
+        hands its waiters back (placed again, first of their class); when every engine pushes back
+        (a router's 429 with Retry-After), the request waits here for the time they asked, inside
+        the queue deadline, and tries again: the gateway holds the work rather than pass the
+        backpressure on to every agent."""
         deadline = time.monotonic() + self.config.queue_timeout_s
         while True:
+            tried = _Tried()
             try:
-                async with aclosing(self._try_each(request, candidates)) as deltas:
-                    async for delta in deltas:
-                        yield delta
-                return
+                for engine, model in candidates:
+                    if not self._open_to_work(engine, tried):
+                        continue
+                    pool = self.pools[engine.name]
+                    slot = await self._queue(request, engine, model, candidates)
+                    try:
+                        async with aclosing(self._on_engine(request, engine, model, slot, tried)) as deltas:
+                            async for delta in deltas:
+                                yield delta
+                    except EngineLost:
+                        if (
+                            not request.stream
+                        ):  # it is re-run whole: the lost answer is not the agent's to pay
+                            tried.tokens = 0
+                        raise
+                    finally:
+                        pool.release(slot, request.agent, tried.tokens)
+                    if tried.served:
+                        return
             except Rerouted:  # its engine is draining: placed again, first of its class
                 request.rerun = True
                 candidates = self.candidates(request.model, key=request.placement.key)
-            except EnginesBusy as exc:
-                wait = exc.retry_after or 1.0
-                if time.monotonic() + wait > deadline:
-                    raise
-                await asyncio.sleep(wait)
-
-    async def _try_each(
-        self, request: ChatRequest, candidates: list[tuple[Engine, str]]
-    ) -> AsyncGenerator[Delta, None]:
-        """Try each candidate in turn. A connection that fails before anything reached the client is
-        sent again on a fresh connection (keeping the slot), then on the next candidate: a dropped
-        keep-alive socket is never the client's problem."""
-        tried = _Tried()
-        for engine, model in candidates:
-            if not self._open_to_work(engine, tried):
                 continue
-            pool = self.pools[engine.name]
-            with telemetry.queue_span(request, engine.name):
-                slot = await pool.acquire(
-                    request.agent, request.priority, model, request.placement, first=request.rerun
-                )
-            request.placement.engine = engine.name
-            telemetry.route_span(request, self.router.policy, [e.name for e, _ in candidates])
-            engine.using(model)
-            tried.tokens = 0
-            try:
-                async with aclosing(self._on_engine(request, engine, model, slot, tried)) as deltas:
-                    async for delta in deltas:
-                        yield delta
-            except EngineLost:
-                if not request.stream:  # it is re-run whole: the lost answer is not the agent's to pay
-                    tried.tokens = 0
-                raise
-            finally:
-                pool.release(slot, request.agent, tried.tokens)
-            if tried.served:
-                return
-        raise self._none_served(request, candidates, tried)
+            failure = self._none_served(request, candidates, tried)
+            if not isinstance(failure, EnginesBusy) or time.monotonic() + failure.wait > deadline:
+                raise failure
+            await asyncio.sleep(failure.wait)
+
+    async def _queue(
+        self, request: ChatRequest, engine: Engine, model: str, candidates: list[tuple[Engine, str]]
+    ) -> int:
+        """A slot of ``engine``, after the request's turn in its pool's queue."""
+        with telemetry.queue_span(request, engine.name):
+            slot = await self.pools[engine.name].acquire(
+                request.agent, request.priority, model, request.placement, first=request.rerun
+            )
+        request.placement.engine = engine.name
+        telemetry.route_span(request, self.router.policy, [e.name for e, _ in candidates])
+        engine.using(model)
+        return slot
 
     @staticmethod
     def _open_to_work(engine: Engine, tried: _Tried) -> bool:
@@ -367,6 +375,7 @@ class Gateway:
         """One engine, up to ``connect_attempts`` connections; ``tried.served`` once it answered.
         Bytes already sent make a failure the client's (502); before that, the next candidate's."""
         pinned = slot if engine.config.capabilities.slot_pinning else None
+        tried.tokens = 0
         for attempt in range(self.config.connect_attempts):
             sent = False
             try:
@@ -422,7 +431,7 @@ class Gateway:
         )
 
     async def complete(self, request: ChatRequest) -> Completion:
-        """The whole answer of a non-streaming request (one generator fewer than :meth:`stream`)."""
+        """The whole answer of a request (one generator fewer than :meth:`stream` when not streamed)."""
         deltas = [d async for d in self.stream(request)] if request.stream else await self._whole(request)
         return Completion.from_deltas(deltas, request.model)
 
@@ -487,6 +496,10 @@ class Gateway:
 
 class EnginesBusy(Overloaded):
     """Every engine that could serve the request asked to be left alone for a while."""
+
+    @property
+    def wait(self) -> float:
+        return self.retry_after or 1.0
 
 
 def _replay(completion: Completion) -> list[Delta]:

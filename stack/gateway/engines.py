@@ -352,7 +352,7 @@ class RouterEngine(OpenAICompatEngine):
     production-stack's router, NVIDIA Dynamo's frontend, KubeAI): it picks the replica, so the
     gateway only sends the routing key in ``session_header`` (the agent's prefix stays on one
     replica where the router routes by session) and backs off for as long as a 429/503 with
-    ``Retry-After`` asks (see ``Gateway._generate``)."""
+    ``Retry-After`` asks (see ``Gateway._serve``)."""
 
     def _body(self, request: ChatRequest, model: str, slot: int | None) -> dict[str, Any]:
         body = super()._body(request, model, slot)

@@ -50,6 +50,7 @@ TOKEN_HINT = (
     f"`Authorization: Bearer <token>` or `{TOKEN_HEADER}`"
 )
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+HOSTS_KEPT = 64
 
 
 def is_loopback(host: str) -> bool:
@@ -75,7 +76,19 @@ class Guard:
     allowed_hosts: list[str] = field(default_factory=list)
     origins: list[str] = field(default_factory=list)
 
+    _hosts: dict[str, bool] = field(default_factory=dict, repr=False)  # Host header -> verdict
+
     def host_allowed(self, header: str) -> bool:
+        """Remembered per header (clients send the same one on every request); at most
+        ``HOSTS_KEPT`` of them, so a stranger inventing names cannot grow it."""
+        verdict = self._hosts.get(header)
+        if verdict is None:
+            if len(self._hosts) >= HOSTS_KEPT:
+                self._hosts.clear()
+            verdict = self._hosts[header] = self._host_allowed(header)
+        return verdict
+
+    def _host_allowed(self, header: str) -> bool:
         name = _host_name(header.strip()).lower()
         if not name or is_loopback(name) or any(fnmatch.fnmatch(name, h.lower()) for h in self.allowed_hosts):
             return True

@@ -4,6 +4,8 @@ and the headers an error carries whatever its shape."""
 from __future__ import annotations
 
 import asyncio
+import itertools
+import secrets
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -16,6 +18,7 @@ from sutazai.stack.gateway.validate import agent_name, bad
 from sutazai.wire import AGENT_HEADER, BUDGET_HEADER, CACHE_HEADER, PRIORITY_HEADER
 
 MAX_BODY = web.AppKey("max_body", int)
+_PRIORITY_NAMES: dict[str, Priority] = {p: p for p in PRIORITIES}
 BODY_TIMEOUT = web.AppKey("body_timeout_s", float)
 
 
@@ -42,6 +45,17 @@ async def json_body(request: web.Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise GatewayHTTPError(400, "expected a JSON object", kind="invalid_request_error")
     return body
+
+
+_ID_SALT = secrets.token_hex(6)  # per process: ids from two gateway runs never collide
+_ID_COUNTER = itertools.count()
+
+
+def answer_id(prefix: str) -> str:
+    """A unique id for an answer (``chatcmpl-…``, ``msg_…``): opaque to clients and nothing to
+    look up by, so a counter under a random per-process salt serves, without a syscall per answer
+    (ids that fetch stored state, the Responses API's, stay random: ``secrets``)."""
+    return f"{prefix}{_ID_SALT}{next(_ID_COUNTER):010x}"
 
 
 def require(body: dict[str, Any], key: str, kind: type | tuple[type, ...]) -> Any:
@@ -72,8 +86,7 @@ def identity(request: web.Request, body: dict[str, Any]) -> tuple[str, Priority,
     if not isinstance(raw_agent, str):
         raise bad("`user` must be a string")
     agent = agent_name(raw_agent)
-    raw = request.headers.get(PRIORITY_HEADER, "normal").lower()
-    priority = next((p for p in PRIORITIES if p == raw), None)
+    priority = _PRIORITY_NAMES.get(request.headers.get(PRIORITY_HEADER, "normal").lower())
     if priority is None:
         raise bad(f"{PRIORITY_HEADER} must be one of {', '.join(PRIORITIES)}")
     if priority == "interactive" and not request.app[GUARD].has_token(request):

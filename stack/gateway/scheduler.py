@@ -124,7 +124,8 @@ class SlotPool:
         self.free.discard(slot)
         if priority != "interactive":
             self._background.add(slot)
-        self.affinity[agent] = slot
+        if slot != preferred:  # touch() already made a kept slot the most recent
+            self.affinity[agent] = slot
         self.in_flight += 1
         self.in_flight_by_agent[agent] = self.in_flight_by_agent.get(agent, 0) + 1
         self._held_since[slot] = time.monotonic()
@@ -363,6 +364,8 @@ class SlotPool:
         return min(self._eligible(priority), key=lambda a: self.served.get(a, level))
 
     def _dispatch(self) -> None:
+        if not self._waiting:  # the usual case under capacity: nobody to hand a slot to
+            return
         while (priority := self._next_class()) is not None:
             if self._reruns[priority]:
                 rerun = self._reruns[priority].popleft()

@@ -8,12 +8,16 @@ rows are kept for the ``max_agents`` most recently seen agents; older ones fold 
 from __future__ import annotations
 
 import time
+from bisect import bisect_left
 from collections import defaultdict, deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import accumulate
 from statistics import quantiles
-from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from sutazai.gateway_report import (
     CacheReport,
@@ -28,6 +32,56 @@ from sutazai.stack.gateway.bounded import LRUDict
 WINDOW = 512
 RATE_WINDOW_S = 10.0
 OTHER_AGENTS = "(other agents)"
+
+
+LATENCY_BUCKETS = (0.001, 0.005, 0.025, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+
+class AnswerTally(Collector):
+    """``sutazai_requests_total``, ``sutazai_request_seconds`` and ``sutazai_tokens_total`` as plain
+    counts, turned into Prometheus families only when scraped: per answer that is a few dict
+    updates, where prometheus_client's labelled metrics take a lock per increment. The labels are
+    bounded already (models served here or "?", statuses the gateway sends)."""
+
+    def __init__(self) -> None:
+        self.requests: dict[tuple[str, str, str], int] = {}
+        self.latency: dict[str, list[float]] = {}  # model -> a count per bucket (+Inf last), then the sum
+        self.tokens: dict[tuple[str, str], int] = {}
+
+    def add(
+        self, api: str, model: str, status: int, seconds: float, prompt: int, completion: int, cached: int
+    ) -> None:
+        key = (api, model, str(status))
+        self.requests[key] = self.requests.get(key, 0) + 1
+        counts = self.latency.get(model)
+        if counts is None:
+            counts = self.latency[model] = [0.0] * (len(LATENCY_BUCKETS) + 2)
+        counts[bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        counts[-1] += seconds
+        if prompt or completion:
+            self._count_tokens(model, "prompt", prompt)
+            self._count_tokens(model, "completion", completion)
+        if cached:
+            self._count_tokens(model, "cached", cached)
+
+    def _count_tokens(self, model: str, kind: str, n: int) -> None:
+        self.tokens[(model, kind)] = self.tokens.get((model, kind), 0) + n
+
+    def collect(self) -> Iterator[Metric]:
+        requests = CounterMetricFamily(
+            "sutazai_requests", "Requests answered", labels=["api", "model", "status"]
+        )
+        for labels, n in self.requests.items():
+            requests.add_metric(labels, n)
+        latency = HistogramMetricFamily("sutazai_request_seconds", "Request latency", labels=["model"])
+        for model, counts in self.latency.items():
+            cumulative = list(accumulate(counts[:-1]))
+            bounds = [*(str(float(b)) for b in LATENCY_BUCKETS), "+Inf"]
+            latency.add_metric([model], list(zip(bounds, cumulative, strict=True)), counts[-1])
+        tokens = CounterMetricFamily("sutazai_tokens", "Tokens processed", labels=["model", "kind"])
+        for (model, kind), n in self.tokens.items():
+            tokens.add_metric([model, kind], n)
+        yield from (requests, latency, tokens)
 
 
 def _pct(values: deque[float]) -> Latency:
@@ -53,22 +107,12 @@ class GatewayStats:
     cached_prompt_tokens: int = 0
     by_priority: dict[str, int] = field(default_factory=lambda: {"interactive": 0, "normal": 0, "batch": 0})
     started: float = field(default_factory=time.time)
-    _children: dict[tuple[Any, tuple[str, ...]], Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.by_agent = LRUDict(self.max_agents, on_evict=lambda _, window: self.other_agents.extend(window))
         r = self.registry
-        self.requests = Counter(
-            "sutazai_requests", "Requests answered", ["api", "model", "status"], registry=r
-        )
-        self.latency = Histogram(
-            "sutazai_request_seconds",
-            "Request latency",
-            ["model"],
-            registry=r,
-            buckets=(0.001, 0.005, 0.025, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60),
-        )
-        self.tokens = Counter("sutazai_tokens", "Tokens processed", ["model", "kind"], registry=r)
+        self.answers = AnswerTally()  # requests, latency, tokens: counted per request, read per scrape
+        r.register(self.answers)
         self.cache_events = Counter("sutazai_cache", "Response cache lookups", ["result"], registry=r)
         self.retries = Counter(
             "sutazai_engine_retries",
@@ -95,10 +139,9 @@ class GatewayStats:
         cached_tokens: int = 0,
         priority: str | None = None,
     ) -> None:
-        self._child(self.requests, api, model, str(status)).inc()
+        self.answers.add(api, model, status, seconds, prompt_tokens, completion_tokens, cached_tokens)
         if priority in self.by_priority:
             self.by_priority[priority] += 1
-        self._child(self.latency, model).observe(seconds)
         ms = seconds * 1000
         self.by_model[model].append(ms)
         window = self.by_agent.touch(agent)
@@ -106,22 +149,8 @@ class GatewayStats:
             window = self.by_agent[agent] = deque(maxlen=WINDOW)
         window.append(ms)
         if completion_tokens or prompt_tokens:
-            self._child(self.tokens, model, "prompt").inc(prompt_tokens)
-            self._child(self.tokens, model, "completion").inc(completion_tokens)
             self.token_events.append((time.monotonic(), completion_tokens))
-        if cached_tokens:
-            self._child(self.tokens, model, "cached").inc(cached_tokens)
-            self.cached_prompt_tokens += cached_tokens
-
-    def _child(self, metric: Any, *labels: str) -> Any:
-        """``metric.labels(*labels)``, looked up once: prometheus_client takes a lock and builds
-        the key on every call, a cost paid per request. The labels are already bounded (models
-        served here or "?", statuses the gateway sends), so the cache is too."""
-        key = (metric, labels)
-        child = self._children.get(key)
-        if child is None:
-            child = self._children[key] = metric.labels(*labels)
-        return child
+        self.cached_prompt_tokens += cached_tokens
 
     def record_embed_batch(self, size: int) -> None:
         self.embed_batches.observe(size)

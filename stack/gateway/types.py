@@ -64,7 +64,7 @@ class EngineLost(GatewayHTTPError):
         self.engine = engine
 
 
-@dataclass
+@dataclass(slots=True)
 class Placement:
     """Where the gateway put a request and what it waited: filled while it is scheduled, read by
     the dialects for the ``X-SutazAI-Queue-*`` headers and by tracing."""
@@ -85,7 +85,7 @@ class Placement:
         }
 
 
-@dataclass
+@dataclass(slots=True)
 class ChatRequest:
     """One chat (or plain completion) request, in OpenAI terms."""
 
@@ -123,7 +123,7 @@ class ChatRequest:
         return hashlib.blake2b(orjson.dumps(body, option=orjson.OPT_SORT_KEYS), digest_size=16).hexdigest()
 
 
-@dataclass
+@dataclass(slots=True)
 class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -132,7 +132,7 @@ class Usage:
     completion_ms: float = 0.0
 
 
-@dataclass
+@dataclass(slots=True)
 class Delta:
     """One streamed piece. The last one carries ``finish_reason`` and ``usage``."""
 
