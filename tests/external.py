@@ -2,8 +2,8 @@
 Aider and GPT-Engineer (their own virtual environments), the coding agents and Continue's CLI
 (their own npm prefixes).
 
-``python -m tests.external`` installs all of them ahead: ``scripts/test`` runs it beside the engine's
-tests, which leave a core idle while they wait on the engine. A test installs what is missing itself
+``python -m tests.external`` installs all of them ahead: ``scripts/test`` starts it as soon as the
+environment is set up, its downloads beside the bytecode compile and the tests that need no engine. A test installs what is missing itself
 (so any test can run alone); an install under way is waited for, not repeated (a lock per tool).
 """
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from sutazai.agents.loader import load_agent
-from sutazai.agents.memory.faiss_store import FaissStore
+from sutazai.agents.memory.faiss_store import SNAPSHOT, FaissStore
 from sutazai.agents.runstore import SCHEMA_VERSION, RunStore
 from sutazai.agents.tools import Tool, ToolTimeout, calculator
 from sutazai.errors import SpecError
@@ -144,7 +144,7 @@ WRITER = textwrap.dedent(
     """\
     import sys
     from pathlib import Path
-    from sutazai.agents.memory.faiss_store import FaissStore
+    from sutazai.agents.memory.faiss_store import SNAPSHOT, FaissStore
     from tests.scripted_engine import embed
 
     folder, tag, count = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
@@ -177,10 +177,24 @@ def test_two_processes_writing_one_faiss_memory_lose_nothing(tmp_path: Path) -> 
     assert _consistent(tmp_path / "mem") == 80
 
 
+def _writing(folder: Path, writer: subprocess.Popen[bytes]) -> None:
+    """Back once ``writer`` has saved the store at least once (its start-up, importing FAISS, takes
+    0.5 s on a quiet machine and several under load: a fixed delay killed it before any write)."""
+    snapshot = folder / SNAPSHOT
+    before = snapshot.stat().st_mtime_ns if snapshot.exists() else None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and writer.poll() is None:
+        if snapshot.exists() and snapshot.stat().st_mtime_ns != before:
+            return
+        time.sleep(0.01)
+    raise AssertionError("the writer saved nothing within 60 s")
+
+
 def test_a_faiss_writer_killed_mid_write_leaves_a_consistent_store(tmp_path: Path) -> None:
     folder = tmp_path / "mem"
-    for delay in (0.6, 0.9, 1.3):
+    for delay in (0.05, 0.2, 0.5):  # after its first save: killed somewhere in the middle of a later one
         writer = _writer(folder, f"k{delay}", 100_000)
+        _writing(folder, writer)
         time.sleep(delay)
         writer.send_signal(signal.SIGKILL)
         writer.wait()
