@@ -20,6 +20,7 @@ from sutazai.stack.gateway.app import UnsafeBind, build_app, runner_options, ser
 from sutazai.stack.gateway.config import GatewayConfig
 from sutazai.stack.gateway.core import Gateway
 from sutazai.stack.gateway.engines import EngineConfig
+from sutazai.stack.gateway.guard import HOSTS_KEPT, Guard
 from tests.conftest import ServerThread
 from tests.scripted_engine import Reply, ScriptedEngine
 
@@ -91,6 +92,20 @@ def test_foreign_host_and_origin_are_refused_loopback_ones_served(gw: str) -> No
     assert local_app.headers["Access-Control-Allow-Origin"] == "http://localhost:5173"
     preflight = httpx.options(f"{gw}/v1/chat/completions", headers={"Origin": "vscode-webview://abc"})
     assert preflight.status_code == 204 and preflight.headers["Access-Control-Allow-Origin"]
+
+
+def test_remembered_host_verdicts_stay_bounded_and_right(gw: str) -> None:
+    """The guard remembers its verdict per Host header; strangers inventing names neither grow
+    that memory past its bound nor get in once it has been cleared."""
+    guard = Guard()
+    with httpx.Client(base_url=gw) as client:
+        for n in range(3 * HOSTS_KEPT):
+            invented = client.post("/api/chat", headers={"Host": f"name-{n}.example"}, json={})
+            assert invented.status_code == 403
+        assert client.post("/v1/chat/completions", json={"model": "fast", "messages": HI}).status_code == 200
+    for n in range(3 * HOSTS_KEPT):
+        assert not guard.host_allowed(f"name-{n}.example") and guard.host_allowed("localhost:8080")
+        assert len(guard._hosts) <= HOSTS_KEPT
 
 
 def test_configured_origins_and_hosts_are_accepted(scripted: tuple[ScriptedEngine, str]) -> None:
