@@ -47,6 +47,23 @@ def test_init_list_run_runs_show(tmp_path: Path, engine: tuple[ScriptedEngine, s
     assert "#1 llm" in human.stdout and "Short summary." in human.stdout
 
 
+def test_fleet_run_of_named_agents_runs_only_those(
+    tmp_path: Path, engine: tuple[ScriptedEngine, str]
+) -> None:
+    assert cli("init", "ws", "--demo", cwd=tmp_path).returncode == 0
+    ws = tmp_path / "ws"
+    engine[0].replies = [Reply("Short summary.")]
+    gw = ("--gateway", engine[1])
+    fleet = cli(*gw, "fleet", "run", "--agent", "summarizer", "--agent", "summarizer", "--json", cwd=ws)
+    assert fleet.returncode == 0, fleet.stderr
+    assert [r["agent"] for r in json.loads(fleet.stdout)["runs"]] == ["summarizer"]  # named twice, run once
+    assert len(engine[0].requests) == 1
+    unknown = cli(*gw, "fleet", "run", "--agent", "nope", cwd=ws)
+    assert unknown.returncode == 2 and "no agent named 'nope'" in unknown.stderr
+    assert "planner" in unknown.stderr and "Traceback" not in unknown.stderr
+    assert len(engine[0].requests) == 1  # refused before anything ran
+
+
 def test_exit_codes_mean_something(tmp_path: Path) -> None:
     cli("init", "ws", "--demo", cwd=tmp_path)
     ws = tmp_path / "ws"

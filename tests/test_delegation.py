@@ -262,7 +262,9 @@ def test_the_demo_planner_shows_a_tree_on_the_embedded_engine(real_stack: tuple[
     children = RunStore(workspace.runs_db).children(record["run_id"])
     assert children and {c.agent for c in children} <= {"fact-finder", "summarizer"}
     assert all(c.status == "ok" for c in children)
-    fleet = cli("fleet", "run", cwd=workspace.root, env={**os.environ, "COLUMNS": "200"})
+    fleet = cli(
+        "fleet", "run", "--agent", "planner", cwd=workspace.root, env={**os.environ, "COLUMNS": "200"}
+    )
     assert "↳ fact-finder" in fleet.stdout or "↳ summarizer" in fleet.stdout, fleet.stdout
 
 

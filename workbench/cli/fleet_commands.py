@@ -23,13 +23,14 @@ fleet_app = typer.Typer(
 
 
 async def _run_fleet(
-    ctx: typer.Context, text: str | None, copies: int, priority: Priority
+    ctx: typer.Context, text: str | None, copies: int, priority: Priority, only: list[str] | None = None
 ) -> list[tuple[dict[str, Any], RunView | None]]:
     from sutazai.agents.loader import AgentCatalog
     from sutazai.agents.run_record import run_view
 
     workspace = workspace_from(ctx)
     catalog = AgentCatalog.scan(workspace)
+    agents = [catalog.get(name) for name in dict.fromkeys(only)] if only else list(catalog.agents.values())
     async with open_runtime(workspace) as runtime:
 
         async def one(agent: Any, copy: int) -> tuple[dict[str, Any], RunView | None]:
@@ -51,7 +52,7 @@ async def _run_fleet(
                 "children": view.to_json()["children"] if view else [],
             }, view
 
-        jobs = [one(a, c) for a in catalog.agents.values() for c in range(copies)]
+        jobs = [one(a, c) for a in agents for c in range(copies)]
         return list(await asyncio.gather(*jobs))
 
 
@@ -75,12 +76,16 @@ def run_fleet(
         typer.Option("--input", help="One input for all (default: each agent's first smoke case)."),
     ] = None,
     copies: Annotated[int, typer.Option("--copies", min=1, max=1000, help="Runs per agent.")] = 1,
+    only: Annotated[
+        list[str] | None,
+        typer.Option("--agent", help="Only this agent (repeat for more; default: every agent)."),
+    ] = None,
     priority: Annotated[str, typer.Option(help="interactive | normal | batch")] = "normal",
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Run every agent concurrently and show what each answered."""
+    """Run every agent (or those named) concurrently and show what each answered."""
     started = time.perf_counter()
-    results = asyncio.run(_run_fleet(ctx, text, copies, priority_flag(priority) or "normal"))
+    results = asyncio.run(_run_fleet(ctx, text, copies, priority_flag(priority) or "normal", only))
     rows = [row for row, _ in results]
     elapsed = time.perf_counter() - started
     if as_json:
