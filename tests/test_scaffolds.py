@@ -173,6 +173,7 @@ def test_tool_environments_are_filled_by_uv_when_there_is_one_else_by_pip(
         "pip",
         "install",
         "-q",
+        "--compile-bytecode",  # as pip does: each start of the tool would compile it again
         "--python",
         str(python),
         "aider-chat",
