@@ -95,17 +95,29 @@ def _venv_install(spec: ToolSpec, python: str) -> Path:
     return target / "bin" / spec.executable
 
 
-def pip_install(python: Path, args: list[str]) -> subprocess.CompletedProcess[str]:
+def pip_install(
+    python: Path, args: list[str], compile_bytecode: bool = True
+) -> subprocess.CompletedProcess[str]:
     """``pip install ARGS`` into the environment of ``python``, by uv when there is one
     (``SUTAZAI_UV`` or ``uv`` on PATH): Aider or GPT-Engineer in ~10 s instead of minutes of pip's
     resolver. The environment is the same either way: a plain venv the tool runs from, its
     bytecode compiled as pip does (uv would leave it to each start: Aider's imports took 6.6 s
-    instead of 3.2 s where bytecode is not written, as under PYTHONDONTWRITEBYTECODE)."""
+    instead of 3.2 s where bytecode is not written, as under PYTHONDONTWRITEBYTECODE).
+    ``compile_bytecode=False`` for an environment started once: compiling all of it costs more."""
     uv = os.environ.get("SUTAZAI_UV") or shutil.which("uv")
     if uv:
-        command = [uv, "pip", "install", "-q", "--compile-bytecode", "--python", str(python), *args]
+        compiled = ["--compile-bytecode"] if compile_bytecode else []
+        command = [uv, "pip", "install", "-q", *compiled, "--python", str(python), *args]
     else:
-        command = [str(python), "-m", "pip", "install", "-q", *args]
+        command = [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            *([] if compile_bytecode else ["--no-compile"]),
+            *args,
+        ]
     return subprocess.run(command, capture_output=True, text=True)
 
 

@@ -29,7 +29,8 @@ def _phoenix_installed() -> Path:
     phoenix = PHOENIX_ENV / "bin" / "phoenix"
     if not phoenix.exists():
         subprocess.run([sys.executable, "-m", "venv", str(PHOENIX_ENV)], check=True)
-        installed = pip_install(PHOENIX_ENV / "bin" / "python", ["arize-phoenix"])
+        # started once per run of the suite: compiling all of Phoenix's bytecode ahead cost ~30 s
+        installed = pip_install(PHOENIX_ENV / "bin" / "python", ["arize-phoenix"], compile_bytecode=False)
         assert installed.returncode == 0, installed.stderr[-2000:]
     return phoenix
 
