@@ -320,15 +320,13 @@ class Gateway:
                     if not self._open_to_work(engine, tried):
                         continue
                     pool = self.pools[engine.name]
-                    slot = await self._queue(request, engine, model, candidates)
+                    slot = await self._wait_for_slot(request, engine, model, candidates)
                     try:
                         async with aclosing(self._on_engine(request, engine, model, slot, tried)) as deltas:
                             async for delta in deltas:
                                 yield delta
                     except EngineLost:
-                        if (
-                            not request.stream
-                        ):  # it is re-run whole: the lost answer is not the agent's to pay
+                        if not request.stream:  # re-run whole: the lost answer is not the agent's to pay
                             tried.tokens = 0
                         raise
                     finally:
@@ -344,7 +342,7 @@ class Gateway:
                 raise failure
             await asyncio.sleep(failure.wait)
 
-    async def _queue(
+    async def _wait_for_slot(
         self, request: ChatRequest, engine: Engine, model: str, candidates: list[tuple[Engine, str]]
     ) -> int:
         """A slot of ``engine``, after the request's turn in its pool's queue."""
