@@ -278,7 +278,7 @@ class Gateway:
         answer = await self._shared_answer(key)
         if answer is not None:
             telemetry.link_to(request, leader)
-            for delta in _replay(answer):
+            for delta in answer.deltas():
                 yield delta
             return
         self.cache.lead(key)
@@ -305,13 +305,10 @@ class Gateway:
     async def _serve(
         self, request: ChatRequest, candidates: list[tuple[Engine, str]]
     ) -> AsyncGenerator[Delta, None]:
-        """Try each candidate in turn, in its pool's queue. A connection that fails before anything
-        reached the client is sent again on a fresh connection (keeping the slot), then on the next
-        candidate: a dropped keep-alive socket is never the client's problem. A pool being drained
-        hands its waiters back (placed again, first of their class); when every engine pushes back
-        (a router's 429 with Retry-After), the request waits here for the time they asked, inside
-        the queue deadline, and tries again: the gateway holds the work rather than pass the
-        backpressure on to every agent."""
+        """Each candidate in turn, in its pool's queue (a connection dropped before anything reached
+        the client is retried: see :meth:`_on_engine`). A drained pool's waiters are placed again,
+        first of their class; when every engine pushes back (a router's 429 with Retry-After), the
+        request waits the time asked, inside the queue deadline, rather than pass it on."""
         deadline = time.monotonic() + self.config.queue_timeout_s
         while True:
             tried = _Tried()
@@ -338,9 +335,10 @@ class Gateway:
                 candidates = self.candidates(request.model, key=request.placement.key)
                 continue
             failure = self._none_served(request, candidates, tried)
-            if not isinstance(failure, EnginesBusy) or time.monotonic() + failure.wait > deadline:
+            wait = failure.retry_after or 1.0
+            if not isinstance(failure, EnginesBusy) or time.monotonic() + wait > deadline:
                 raise failure
-            await asyncio.sleep(failure.wait)
+            await asyncio.sleep(wait)
 
     async def _wait_for_slot(
         self, request: ChatRequest, engine: Engine, model: str, candidates: list[tuple[Engine, str]]
@@ -494,16 +492,3 @@ class Gateway:
 
 class EnginesBusy(Overloaded):
     """Every engine that could serve the request asked to be left alone for a while."""
-
-    @property
-    def wait(self) -> float:
-        return self.retry_after or 1.0
-
-
-def _replay(completion: Completion) -> list[Delta]:
-    return [
-        Delta(content=completion.content),
-        Delta(
-            tool_calls=completion.tool_calls, finish_reason=completion.finish_reason, usage=completion.usage
-        ),
-    ]

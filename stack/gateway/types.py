@@ -159,5 +159,12 @@ class Completion:
         last = deltas[-1] if deltas else Delta()
         return cls(content, last.finish_reason or "stop", last.usage or Usage(), calls, model)
 
+    def deltas(self) -> list[Delta]:
+        """The answer as a stream's pieces again (a cached answer replayed to a streaming client)."""
+        return [
+            Delta(content=self.content),
+            Delta(tool_calls=self.tool_calls, finish_reason=self.finish_reason, usage=self.usage),
+        ]
+
     def size(self) -> int:
         return len(self.content) + 256
