@@ -106,18 +106,11 @@ def pip_install(
     ``compile_bytecode=False`` for an environment started once: compiling all of it costs more."""
     uv = os.environ.get("SUTAZAI_UV") or shutil.which("uv")
     if uv:
-        compiled = ["--compile-bytecode"] if compile_bytecode else []
+        compiled = ["--compile-bytecode"] if compile_bytecode else []  # uv's default: none
         command = [uv, "pip", "install", "-q", *compiled, "--python", str(python), *args]
     else:
-        command = [
-            str(python),
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            *([] if compile_bytecode else ["--no-compile"]),
-            *args,
-        ]
+        skipped = [] if compile_bytecode else ["--no-compile"]  # pip's default: compiled
+        command = [str(python), "-m", "pip", "install", "-q", *skipped, *args]
     return subprocess.run(command, capture_output=True, text=True)
 
 

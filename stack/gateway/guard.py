@@ -76,7 +76,7 @@ class Guard:
     allowed_hosts: list[str] = field(default_factory=list)
     origins: list[str] = field(default_factory=list)
 
-    _hosts: dict[str, bool] = field(default_factory=dict, repr=False)  # Host header -> verdict
+    _hosts: dict[str, bool] = field(default_factory=dict, init=False, repr=False)  # Host -> verdict
 
     def host_allowed(self, header: str) -> bool:
         """Remembered per header (clients send the same one on every request); at most

@@ -18,8 +18,8 @@ from sutazai.stack.gateway.validate import agent_name, bad
 from sutazai.wire import AGENT_HEADER, BUDGET_HEADER, CACHE_HEADER, PRIORITY_HEADER
 
 MAX_BODY = web.AppKey("max_body", int)
-_PRIORITY_NAMES: dict[str, Priority] = {p: p for p in PRIORITIES}
 BODY_TIMEOUT = web.AppKey("body_timeout_s", float)
+_PRIORITY_NAMES: dict[str, Priority] = {p: p for p in PRIORITIES}  # a header's value -> its priority
 
 
 async def json_body(request: web.Request) -> dict[str, Any]:
