@@ -206,7 +206,8 @@ def test_cancelling_the_caller_cancels_the_remote_run(
     asyncio.run(cancel_soon())
     statuses = {r.agent: r.status for r in RunStore(ws.runs_db).runs(limit=5)}
     assert statuses == {"asker": "cancelled"}
-    eventually(lambda: [r.status for r in remote.runs()] == ["cancelled"], timeout=10)  # type: ignore[attr-defined]
+    # 10 s was once too short beside three other busy workers (the remote is a process of its own)
+    eventually(lambda: [r.status for r in remote.runs()] == ["cancelled"], timeout=30)  # type: ignore[attr-defined]
 
 
 def test_a_remote_that_is_not_there_or_not_a2a_is_the_tools_error_and_the_deadline_holds(
@@ -235,7 +236,8 @@ def test_a_remote_that_is_not_there_or_not_a2a_is_the_tools_error_and_the_deadli
     remote.engine.replies = [Reply("slow " * 100, delay_s=0.5)]
     events = run(f"{{a2a: {remote.summarizer}}}", "  timeout_s: 3\n")
     assert events[-1].status == "timeout"  # type: ignore[attr-defined]
-    eventually(lambda: [r.status for r in remote.runs()] == ["cancelled"], timeout=10)  # type: ignore[attr-defined]
+    # 10 s was once too short beside three other busy workers (the remote is a process of its own)
+    eventually(lambda: [r.status for r in remote.runs()] == ["cancelled"], timeout=30)  # type: ignore[attr-defined]
 
 
 def test_a_remote_that_answers_garbage_is_the_tools_error(local: tuple[Path, ScriptedEngine, str]) -> None:
