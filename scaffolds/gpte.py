@@ -108,13 +108,13 @@ def generate_from_prompt(
         (project / "preprompts" / "roadmap").write_text(ROADMAP.format(name=name), encoding="utf-8")
         (project / "preprompts" / "philosophy").write_text(PHILOSOPHY, encoding="utf-8")
         url = workspace.settings.gateway.url + "/v1"
-        offline = str(Path(__file__).with_name("offline"))  # tiktoken without the network
+        hooks = str(Path(__file__).with_name("gpte_site"))  # offline tiktoken, no run.sh answer
         env = {
             **os.environ,
             "OPENAI_API_BASE": url,
             "OPENAI_BASE_URL": url,
             "OPENAI_API_KEY": "sutazai-local",
-            "PYTHONPATH": offline,
+            "PYTHONPATH": hooks,
         }
         command = [str(executable), str(project), "--model", tier, "--use-custom-preprompts"]
         finished = _run_with_progress([*command, "--temperature", "0"], env, timeout_s, progress)
