@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import shutil
 import statistics
 import subprocess
@@ -30,7 +29,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bench.procs import ROOT, free_port, process
+from bench.procs import free_port, process
 
 BODY = b'{"model":"instant","messages":[{"role":"user","content":"hi"}],"max_tokens":8,"temperature":0.7}'
 CHAT = "/v1/chat/completions"
@@ -85,21 +84,9 @@ def _totals(folder: Path) -> int:
 def _under_callgrind(argv: list[str], env: dict[str, str] | None = None) -> Iterator[tuple[int, Path]]:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp, "callgrind.out")
-        proc = subprocess.Popen(
-            ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}", *argv],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            cwd=ROOT,
-            env={**os.environ, **(env or {})},
-        )
-        try:
+        valgrind = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}"]
+        with process([*valgrind, *argv], None, env, stop_within_s=30) as proc:
             yield proc.pid, Path(tmp)
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
 
 
 def _argv(server: str, port: int, engine_url: str, workspace: Path) -> tuple[list[str], dict[str, str]]:

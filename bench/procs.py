@@ -38,8 +38,9 @@ def wait_http(url: str, timeout_s: float = 60.0) -> None:
 
 @contextmanager
 def process(
-    argv: list[str], health_url: str, env: dict[str, str] | None = None
+    argv: list[str], health_url: str | None, env: dict[str, str] | None = None, stop_within_s: float = 10
 ) -> Iterator[subprocess.Popen[bytes]]:
+    """``argv`` running until the block ends (``health_url`` answering first, unless None)."""
     proc = subprocess.Popen(
         argv,
         stdout=subprocess.DEVNULL,
@@ -48,12 +49,13 @@ def process(
         env={**os.environ, **(env or {})},
     )
     try:
-        wait_http(health_url)
+        if health_url is not None:
+            wait_http(health_url)
         yield proc
     finally:
         proc.terminate()
         try:
-            proc.wait(10)
+            proc.wait(stop_within_s)
         except subprocess.TimeoutExpired:
             proc.kill()
 
