@@ -23,13 +23,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import aiohttp
 
-from bench.procs import free_port, process
+from bench.procs import free_port, gateway_command, process
 
 BODY = b'{"model":"instant","messages":[{"role":"user","content":"hi"}],"max_tokens":8,"temperature":0.7}'
 CHAT = "/v1/chat/completions"
@@ -69,34 +67,30 @@ def _control(pid: int, *args: str) -> None:
     subprocess.run(["callgrind_control", *args, str(pid)], check=True, capture_output=True)
 
 
-def _totals(folder: Path) -> int:
-    """The instructions of the dump taken while instrumentation was on (the largest total)."""
-    found = [
-        int(line.split()[1])
-        for dump in folder.glob("callgrind.out*")
-        for line in dump.read_text(errors="replace").splitlines()
-        if line.startswith("totals:")
-    ]
-    return max(found, default=0)
-
-
-@contextmanager
-def _under_callgrind(argv: list[str], env: dict[str, str] | None = None) -> Iterator[tuple[int, Path]]:
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp, "callgrind.out")
-        valgrind = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}"]
-        with process([*valgrind, *argv], None, env, stop_within_s=30) as proc:
-            yield proc.pid, Path(tmp)
+def _dumped_total(folder: Path, timeout_s: float = 60) -> int:
+    """The instructions of the dump taken while instrumentation was on (the largest total), once
+    the server has written it (it does so in its next time slice, slow under valgrind)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = [
+            int(line.split()[1])
+            for dump in folder.glob("callgrind.out*")
+            for line in dump.read_text(errors="replace").splitlines()
+            if line.startswith("totals:")
+        ]
+        if max(found, default=0) > 0:
+            return max(found)
+        time.sleep(0.5)
+    raise RuntimeError(f"callgrind wrote no counts into {folder} within {timeout_s:g} s")
 
 
 def _argv(server: str, port: int, engine_url: str, workspace: Path) -> tuple[list[str], dict[str, str]]:
     if server == "gateway":
-        (workspace / "sutazai.toml").write_text(
-            f'[gateway]\nport = {port}\n[stack]\nembedded = false\n[[stack.engines]]\nname = "instant"\n'
-            f'kind = "openai"\nurl = "{engine_url}"\nslots = 256\nmodels = ["instant"]\n'
+        engines = (
+            f'[[stack.engines]]\nname = "instant"\nkind = "openai"\nurl = "{engine_url}"\nslots = 256\n'
+            'models = ["instant"]\n'
         )
-        argv = [sys.executable, "-m", "sutazai.stack.gateway.serve", "--workspace", str(workspace)]
-        return argv, {"SUTAZAI_GATEWAY_TOKEN": "bench-token"}
+        return gateway_command(workspace, port, engines)
     module = {"bare forwarder": "bench.forwarder", "minimal gateway": "bench.minimal_gateway"}[server]
     return [sys.executable, "-m", module, str(port), engine_url], {}
 
@@ -105,17 +99,23 @@ def count(server: str, engine_url: str, requests: int, clients: int, warm: int) 
     """Instructions per answered request of ``server``, and the requests not answered 200."""
     port = free_port()
     url = f"http://127.0.0.1:{port}{CHAT}"
-    with tempfile.TemporaryDirectory() as workspace:
-        argv, env = _argv(server, port, engine_url, Path(workspace))
-        with _under_callgrind(argv, env) as (pid, folder):
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        argv, env = _argv(server, port, engine_url, folder)
+        valgrind = [
+            "valgrind",
+            "--tool=callgrind",
+            "--instr-atstart=no",
+            f"--callgrind-out-file={folder}/callgrind.out",
+        ]
+        with process([*valgrind, *argv], None, env, stop_within_s=30) as proc:
             _wait_answering(url)
             asyncio.run(_send(url, warm, clients))
-            _control(pid, "--instr=on")
+            _control(proc.pid, "--instr=on")
             ok, other = asyncio.run(_send(url, requests, clients))
-            _control(pid, "--instr=off")
-            _control(pid, "--dump")
-            time.sleep(1)  # the dump is written by the server's next scheduling slice
-            total = _totals(folder)
+            _control(proc.pid, "--instr=off")
+            _control(proc.pid, "--dump")
+            total = _dumped_total(folder)
     return (total / ok if ok else float("nan")), other
 
 

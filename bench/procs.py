@@ -64,16 +64,23 @@ BENCH_TOKEN = "bench-token"  # the gateway's token, for interactive priority and
 ADMIN = {"Authorization": f"Bearer {BENCH_TOKEN}"}
 
 
+def gateway_command(
+    workspace: Path, port: int, engines_toml: str, extra_stack: str = ""
+) -> tuple[list[str], dict[str, str]]:
+    """The gateway's command line and environment, its settings written into ``workspace``."""
+    (workspace / "sutazai.toml").write_text(
+        f'[gateway]\nport = {port}\n[tiers]\nfast = "instant"\n[stack]\nembedded = false\n{extra_stack}\n{engines_toml}'
+    )
+    argv = [sys.executable, "-m", "sutazai.stack.gateway.serve", "--workspace", str(workspace)]
+    return argv, {"SUTAZAI_GATEWAY_TOKEN": BENCH_TOKEN}
+
+
 @contextmanager
 def gateway(engines_toml: str, extra_stack: str = "") -> Iterator[str]:
     """A gateway process with its own workspace, fronting the given engines."""
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
-        Path(tmp, "sutazai.toml").write_text(
-            f'[gateway]\nport = {port}\n[tiers]\nfast = "instant"\n[stack]\nembedded = false\n{extra_stack}\n{engines_toml}'
-        )
-        argv = [sys.executable, "-m", "sutazai.stack.gateway.serve", "--workspace", tmp]
-        env = {"SUTAZAI_GATEWAY_TOKEN": BENCH_TOKEN}
+        argv, env = gateway_command(Path(tmp), port, engines_toml, extra_stack)
         with process(argv, f"http://127.0.0.1:{port}/healthz", env=env):
             time.sleep(0.5)  # first health round
             yield f"http://127.0.0.1:{port}"
